@@ -1,0 +1,364 @@
+/* Process hooks: fork, exec, failed exec, exit and credential changes.
+ *
+ * Compiled by bcc at start-up. Kernel structs are opaque here: every member is read at an offset
+ * that sensor/kernel/loader.py resolved from the running kernel's BTF and defined as OFF_*.
+ * Also defined by the loader: SENSOR_TGID (the sensor's own process, never reported),
+ * USE_RINGBUF and RINGBUF_PAGES (else the perf buffer), EXEC_SYSCALLS (failed execs from the
+ * execve/execveat syscall exits), and one of CREDS_KPROBE (commit_creds) or CREDS_SYSCALLS (the
+ * set*id/setgroups/capset syscall exits, and setuid execs).
+ */
+#include <linux/capability.h> /* types of the capset tracepoint arguments */
+
+#include "sensor.h"
+
+#ifdef USE_RINGBUF
+BPF_RINGBUF_OUTPUT(records, RINGBUF_PAGES);
+#else
+BPF_PERF_OUTPUT(records);
+#endif
+
+BPF_PERCPU_ARRAY(counters, u64, HOOK_COUNT * 2);
+
+/* Scratch space for records too large for the 512-byte BPF stack. */
+BPF_PERCPU_ARRAY(exec_scratch, struct sensor_exec, 1);
+BPF_PERCPU_ARRAY(exec_failed_scratch, struct sensor_exec_failed, 1);
+
+/* State carried from a syscall's entry to its exit, by thread (pid_tgid). LRU: a thread killed
+ * inside the syscall never reaches the exit, and its entry must not pin memory. */
+struct exec_entry {
+	struct sensor_creds creds;
+	u64 filename; /* user pointer */
+};
+BPF_TABLE("lru_hash", u64, struct exec_entry, exec_entries, 10240);
+BPF_TABLE("lru_hash", u64, struct sensor_creds, creds_entries, 10240);
+
+#define READ(dst, base, off) bpf_probe_read_kernel(&(dst), sizeof(dst), (void *)(base) + (off))
+
+static __always_inline void *read_ptr(void *base, u32 off)
+{
+	void *p = NULL;
+	bpf_probe_read_kernel(&p, sizeof(p), base + off);
+	return p;
+}
+
+/* Sends one record and counts it as sent or lost for its hook. */
+static __always_inline void send(void *ctx, u32 hook, void *rec, u32 size)
+{
+#ifdef USE_RINGBUF
+	int err = records.ringbuf_output(rec, size, 0);
+#else
+	int err = records.perf_submit(ctx, rec, size);
+#endif
+	u32 slot = hook * 2 + (err < 0 ? 1 : 0);
+	u64 *n = counters.lookup(&slot);
+	if (n)
+		*n += 1;
+}
+
+static __always_inline void read_creds(void *task, struct sensor_creds *creds)
+{
+	void *cred = read_ptr(task, OFF_TASK_REAL_CRED);
+	bpf_probe_read_kernel(creds, sizeof(*creds), cred + OFF_CRED_UID);
+}
+
+static __always_inline int creds_equal(const struct sensor_creds *a, const struct sensor_creds *b)
+{
+	return a->uid == b->uid && a->gid == b->gid && a->suid == b->suid && a->sgid == b->sgid &&
+	       a->euid == b->euid && a->egid == b->egid && a->fsuid == b->fsuid && a->fsgid == b->fsgid;
+}
+
+static __always_inline u64 leader_start(void *task)
+{
+	u64 start = 0;
+	READ(start, read_ptr(task, OFF_TASK_GROUP_LEADER), OFF_TASK_START_BOOTTIME);
+	return start;
+}
+
+static __always_inline void fill_header(struct sensor_header *h, u16 type, void *task)
+{
+	u64 pid_tgid = bpf_get_current_pid_tgid();
+	void *parent = read_ptr(task, OFF_TASK_REAL_PARENT);
+
+	h->type = type;
+	h->cpu = bpf_get_smp_processor_id();
+	h->pid = (u32)pid_tgid;
+	h->tgid = pid_tgid >> 32;
+	h->ktime_ns = bpf_ktime_get_ns();
+	h->ppid = 0;
+	READ(h->ppid, parent, OFF_TASK_TGID);
+	h->start_ns = leader_start(task);
+	h->parent_start_ns = leader_start(parent);
+	h->cgroup_id = bpf_get_current_cgroup_id();
+	read_creds(task, &h->creds);
+	bpf_get_current_comm(h->comm, sizeof(h->comm));
+}
+
+static __always_inline int is_sensor(void)
+{
+	return (bpf_get_current_pid_tgid() >> 32) == SENSOR_TGID;
+}
+
+/* task_newtask(struct task_struct *p, u64 clone_flags); current is the parent thread. */
+int on_task_newtask(struct bpf_raw_tracepoint_args *ctx)
+{
+	if (is_sensor())
+		return 0;
+	void *child = (void *)ctx->args[0];
+	void *task = (void *)bpf_get_current_task();
+	struct sensor_fork rec = {};
+
+	fill_header(&rec.header, RECORD_FORK, task);
+	READ(rec.child_pid, child, OFF_TASK_PID);
+	READ(rec.child_tgid, child, OFF_TASK_TGID);
+	rec.child_start_ns = leader_start(child);
+	rec.clone_flags = ctx->args[1];
+	send(ctx, HOOK_FORK, &rec, sizeof(rec));
+	return 0;
+}
+
+/* Appends the cwd's path components, leaf first, at data[0..]; returns the bytes written. */
+static __always_inline u32 read_cwd(void *task, char *data, u32 *flags)
+{
+	void *fs = read_ptr(task, OFF_TASK_FS);
+	void *dentry = read_ptr(fs, OFF_FS_PWD + OFF_PATH_DENTRY);
+	void *vfsmnt = read_ptr(fs, OFF_FS_PWD + OFF_PATH_MNT);
+	void *root_dentry = read_ptr(fs, OFF_FS_ROOT + OFF_PATH_DENTRY);
+	void *root_mnt = read_ptr(fs, OFF_FS_ROOT + OFF_PATH_MNT);
+	/* struct mount embeds struct vfsmount at OFF_MOUNT_MNT. */
+	void *mnt = vfsmnt - OFF_MOUNT_MNT;
+	u32 len = 0;
+	int i;
+
+#pragma unroll
+	for (i = 0; i < SENSOR_CWD_DEPTH; i++) {
+		if (dentry == root_dentry && vfsmnt == root_mnt)
+			return len;
+		void *mnt_root = read_ptr(vfsmnt, OFF_VFSMOUNT_MNT_ROOT);
+		void *parent = read_ptr(dentry, OFF_DENTRY_D_PARENT);
+		if (dentry == mnt_root || dentry == parent) {
+			void *mnt_parent = read_ptr(mnt, OFF_MOUNT_MNT_PARENT);
+			if (mnt_parent == mnt || dentry != mnt_root)
+				return len; /* the top of the mount tree (or a dentry outside it) */
+			dentry = read_ptr(mnt, OFF_MOUNT_MNT_MOUNTPOINT);
+			mnt = mnt_parent;
+			vfsmnt = mnt + OFF_MOUNT_MNT;
+			continue;
+		}
+		if (len > SENSOR_CWD_MAX - SENSOR_CWD_NAME_MAX) {
+			*flags |= EXEC_CWD_TRUNCATED;
+			return len;
+		}
+		void *name = read_ptr(dentry, OFF_DENTRY_D_NAME + OFF_QSTR_NAME);
+		int n = bpf_probe_read_kernel_str(data + len, SENSOR_CWD_NAME_MAX, name);
+		if (n <= 0)
+			return len;
+		len += n;
+		dentry = parent;
+	}
+	*flags |= EXEC_CWD_TRUNCATED;
+	return len;
+}
+
+/* sched_process_exec(struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm);
+ * current is the task after exec, running the new program. */
+int on_sched_process_exec(struct bpf_raw_tracepoint_args *ctx)
+{
+	if (is_sensor())
+		return 0;
+	u32 zero = 0;
+	struct sensor_exec *rec = exec_scratch.lookup(&zero);
+	if (!rec)
+		return 0;
+	void *task = (void *)ctx->args[0];
+	void *bprm = (void *)ctx->args[2];
+	u32 old_pid = (u32)ctx->args[1];
+
+	fill_header(&rec->header, RECORD_EXEC, task);
+	rec->old_pid = old_pid;
+	rec->flags = 0;
+
+	int n = bpf_probe_read_kernel_str(rec->data, SENSOR_FILENAME_MAX, read_ptr(bprm, OFF_BPRM_FILENAME));
+	u32 filename_len = n > 0 ? n : 0;
+	if (filename_len >= SENSOR_FILENAME_MAX)
+		rec->flags |= EXEC_FILENAME_TRUNCATED;
+	filename_len &= SENSOR_FILENAME_MAX - 1;
+	rec->filename_len = filename_len;
+
+	void *mm = read_ptr(task, OFF_TASK_MM);
+	u64 arg_start = 0, arg_end = 0;
+	READ(arg_start, mm, OFF_MM_ARG_START);
+	READ(arg_end, mm, OFF_MM_ARG_END);
+	u64 args_size = arg_end > arg_start ? arg_end - arg_start : 0;
+	u32 args_len = args_size;
+	if (args_size > SENSOR_ARGS_MAX - 1) {
+		args_len = SENSOR_ARGS_MAX - 1;
+		rec->flags |= EXEC_ARGS_TRUNCATED;
+	}
+	args_len &= SENSOR_ARGS_MAX - 1;
+	if (bpf_probe_read_user(rec->data + filename_len, args_len, (void *)arg_start) < 0) {
+		args_len = 0;
+		rec->flags |= EXEC_ARGS_UNREADABLE;
+	}
+	rec->args_len = args_len;
+	rec->args_size = args_size > 0xffffffff ? 0xffffffff : args_size;
+
+	u32 cwd_at = (filename_len + args_len) & (SENSOR_FILENAME_MAX + SENSOR_ARGS_MAX - 1);
+	u32 cwd_len = read_cwd(task, rec->data + cwd_at, &rec->flags) & (SENSOR_CWD_MAX - 1);
+	rec->cwd_len = cwd_len;
+
+	u32 size = offsetof(struct sensor_exec, data) + cwd_at + cwd_len;
+	if (size > sizeof(*rec))
+		size = sizeof(*rec);
+	send(ctx, HOOK_EXEC, rec, size);
+
+#if defined(CREDS_SYSCALLS) && defined(EXEC_SYSCALLS)
+	/* A set-user-ID exec changes credentials without a set*id call: compare with the caller's. */
+	u64 key = ((u64)rec->header.tgid << 32) | old_pid;
+	struct exec_entry *entry = exec_entries.lookup(&key);
+	if (entry && !creds_equal(&entry->creds, &rec->header.creds)) {
+		struct sensor_creds_change change = {};
+		__builtin_memcpy(&change.header, &rec->header, sizeof(change.header));
+		change.header.type = RECORD_CREDS;
+		change.old = entry->creds;
+		change.cause = CREDS_EXEC;
+		send(ctx, HOOK_CREDS, &change, sizeof(change));
+	}
+#endif
+	return 0;
+}
+
+#ifdef EXEC_SYSCALLS
+static __always_inline int exec_enter(const char *filename)
+{
+	if (is_sensor())
+		return 0;
+	u64 key = bpf_get_current_pid_tgid();
+	struct exec_entry entry = {};
+	read_creds((void *)bpf_get_current_task(), &entry.creds);
+	entry.filename = (u64)filename;
+	exec_entries.update(&key, &entry);
+	return 0;
+}
+
+static __always_inline int exec_exit(void *ctx, long ret)
+{
+	u64 key = bpf_get_current_pid_tgid();
+	struct exec_entry *entry = exec_entries.lookup(&key);
+	if (!entry)
+		return 0;
+	if (ret < 0) {
+		u32 zero = 0;
+		struct sensor_exec_failed *rec = exec_failed_scratch.lookup(&zero);
+		if (rec) {
+			fill_header(&rec->header, RECORD_EXEC_FAILED, (void *)bpf_get_current_task());
+			rec->error = -ret;
+			int n = bpf_probe_read_user_str(rec->data, SENSOR_FILENAME_MAX, (void *)entry->filename);
+			u32 len = (n > 0 ? n : 0) & (SENSOR_FILENAME_MAX - 1);
+			rec->filename_len = len;
+			u32 size = offsetof(struct sensor_exec_failed, data) + len;
+			if (size > sizeof(*rec))
+				size = sizeof(*rec);
+			send(ctx, HOOK_EXEC_FAILED, rec, size);
+		}
+	}
+	exec_entries.delete(&key);
+	return 0;
+}
+
+TRACEPOINT_PROBE(syscalls, sys_enter_execve) { return exec_enter(args->filename); }
+TRACEPOINT_PROBE(syscalls, sys_exit_execve) { return exec_exit(args, args->ret); }
+TRACEPOINT_PROBE(syscalls, sys_enter_execveat) { return exec_enter(args->filename); }
+TRACEPOINT_PROBE(syscalls, sys_exit_execveat) { return exec_exit(args, args->ret); }
+#endif
+
+/* sched_process_exit(struct task_struct *p, ...); current is the exiting thread. */
+int on_sched_process_exit(struct bpf_raw_tracepoint_args *ctx)
+{
+	if (is_sensor())
+		return 0;
+	void *task = (void *)ctx->args[0];
+	struct sensor_exit rec = {};
+	int live = 1;
+
+	fill_header(&rec.header, RECORD_EXIT, task);
+	READ(rec.exit_code, task, OFF_TASK_EXIT_CODE);
+	/* do_exit() decrements signal->live before this tracepoint: zero means the whole process is gone. */
+	READ(live, read_ptr(task, OFF_TASK_SIGNAL), OFF_SIGNAL_LIVE);
+	if (live == 0)
+		rec.flags |= EXIT_GROUP_DEAD;
+	send(ctx, HOOK_EXIT, &rec, sizeof(rec));
+	return 0;
+}
+
+static __always_inline void send_creds_change(void *ctx, struct sensor_creds *old, u32 cause)
+{
+	struct sensor_creds_change rec = {};
+	fill_header(&rec.header, RECORD_CREDS, (void *)bpf_get_current_task());
+	rec.old = *old;
+	rec.cause = cause;
+	send(ctx, HOOK_CREDS, &rec, sizeof(rec));
+}
+
+#ifdef CREDS_KPROBE
+/* commit_creds(struct cred *new): every credential change, whatever caused it. */
+int on_commit_creds(struct pt_regs *ctx)
+{
+	if (is_sensor())
+		return 0;
+	struct sensor_creds old = {}, new = {};
+	read_creds((void *)bpf_get_current_task(), &old);
+	bpf_probe_read_kernel(&new, sizeof(new), (void *)PT_REGS_PARM1(ctx) + OFF_CRED_UID);
+	if (creds_equal(&old, &new))
+		return 0;
+	struct sensor_creds_change rec = {};
+	fill_header(&rec.header, RECORD_CREDS, (void *)bpf_get_current_task());
+	rec.header.creds = new;
+	rec.old = old;
+	rec.cause = CREDS_COMMIT_CREDS;
+	send(ctx, HOOK_CREDS, &rec, sizeof(rec));
+	return 0;
+}
+#endif
+
+#ifdef CREDS_SYSCALLS
+static __always_inline int creds_enter(void)
+{
+	if (is_sensor())
+		return 0;
+	u64 key = bpf_get_current_pid_tgid();
+	struct sensor_creds creds = {};
+	read_creds((void *)bpf_get_current_task(), &creds);
+	creds_entries.update(&key, &creds);
+	return 0;
+}
+
+/* setgroups and capset change what struct sensor_creds does not hold: report every success. */
+static __always_inline int creds_exit(void *ctx, long ret, u32 cause, int always)
+{
+	u64 key = bpf_get_current_pid_tgid();
+	struct sensor_creds *old = creds_entries.lookup(&key);
+	if (!old)
+		return 0;
+	struct sensor_creds now = {};
+	read_creds((void *)bpf_get_current_task(), &now);
+	if ((always && ret == 0) || !creds_equal(old, &now))
+		send_creds_change(ctx, old, cause);
+	creds_entries.delete(&key);
+	return 0;
+}
+
+#define CREDS_SYSCALL(name, cause, always)                                           \
+	TRACEPOINT_PROBE(syscalls, sys_enter_##name) { return creds_enter(); }      \
+	TRACEPOINT_PROBE(syscalls, sys_exit_##name) { return creds_exit(args, args->ret, cause, always); }
+
+CREDS_SYSCALL(setuid, CREDS_SETUID, 0)
+CREDS_SYSCALL(setgid, CREDS_SETGID, 0)
+CREDS_SYSCALL(setreuid, CREDS_SETREUID, 0)
+CREDS_SYSCALL(setregid, CREDS_SETREGID, 0)
+CREDS_SYSCALL(setresuid, CREDS_SETRESUID, 0)
+CREDS_SYSCALL(setresgid, CREDS_SETRESGID, 0)
+CREDS_SYSCALL(setfsuid, CREDS_SETFSUID, 0)
+CREDS_SYSCALL(setfsgid, CREDS_SETFSGID, 0)
+CREDS_SYSCALL(setgroups, CREDS_SETGROUPS, 1)
+CREDS_SYSCALL(capset, CREDS_CAPSET, 1)
+#endif

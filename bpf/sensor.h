@@ -1,0 +1,129 @@
+/* The records that cross from the kernel to user space, one struct each.
+ *
+ * sensor/kernel/records.py mirrors this file field by field; tests/kernel/test_records.py compiles it
+ * with the host compiler and checks every offset, so the two cannot drift apart.
+ * Fixed-width types only; every struct is packed by hand to 8-byte alignment.
+ */
+#ifndef SENSOR_RECORDS_H
+#define SENSOR_RECORDS_H
+
+#define SENSOR_COMM_LEN 16
+/* Bounds of the variable-length parts of an exec record (powers of two). */
+#define SENSOR_FILENAME_MAX 4096
+#define SENSOR_ARGS_MAX 16384
+#define SENSOR_CWD_MAX 4096
+#define SENSOR_CWD_NAME_MAX 256
+#define SENSOR_CWD_DEPTH 32
+
+enum sensor_record_type {
+	RECORD_FORK = 1,
+	RECORD_EXEC = 2,
+	RECORD_EXEC_FAILED = 3,
+	RECORD_EXIT = 4,
+	RECORD_CREDS = 5,
+};
+
+/* Hooks, for the per-hook counters: counters[hook * 2] = records sent, [hook * 2 + 1] = records lost. */
+enum sensor_hook {
+	HOOK_FORK = 0,
+	HOOK_EXEC = 1,
+	HOOK_EXEC_FAILED = 2,
+	HOOK_EXIT = 3,
+	HOOK_CREDS = 4,
+	HOOK_COUNT = 5,
+};
+
+/* What changed credentials, in a creds record. */
+enum sensor_creds_cause {
+	CREDS_SETUID = 1,
+	CREDS_SETGID = 2,
+	CREDS_SETREUID = 3,
+	CREDS_SETREGID = 4,
+	CREDS_SETRESUID = 5,
+	CREDS_SETRESGID = 6,
+	CREDS_SETFSUID = 7,
+	CREDS_SETFSGID = 8,
+	CREDS_SETGROUPS = 9,
+	CREDS_CAPSET = 10,
+	CREDS_EXEC = 11,        /* a set-user-ID or set-group-ID (or file capability) exec */
+	CREDS_COMMIT_CREDS = 12, /* any change, seen at commit_creds() */
+};
+
+/* Exec record flags. */
+#define EXEC_FILENAME_TRUNCATED (1u << 0)
+#define EXEC_ARGS_TRUNCATED (1u << 1)
+#define EXEC_ARGS_UNREADABLE (1u << 2)
+#define EXEC_CWD_TRUNCATED (1u << 3)
+/* Exit record flags. */
+#define EXIT_GROUP_DEAD (1u << 0) /* the last thread of the process exited */
+
+/* The kernel's struct cred order: uid, gid, suid, sgid, euid, egid, fsuid, fsgid. */
+struct sensor_creds {
+	__u32 uid;
+	__u32 gid;
+	__u32 suid;
+	__u32 sgid;
+	__u32 euid;
+	__u32 egid;
+	__u32 fsuid;
+	__u32 fsgid;
+};
+
+/* First in every record: the task the record is about (for fork, the parent thread). */
+struct sensor_header {
+	__u16 type;      /* enum sensor_record_type */
+	__u16 cpu;
+	__u32 pid;       /* kernel pid: the thread id */
+	__u64 ktime_ns;  /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	__u32 tgid;      /* the process id */
+	__u32 ppid;      /* tgid of the real parent */
+	__u64 start_ns;  /* group leader's start_boottime: with tgid, the process identity */
+	__u64 parent_start_ns;
+	__u64 cgroup_id;
+	struct sensor_creds creds;
+	char comm[SENSOR_COMM_LEN];
+};
+
+struct sensor_fork {
+	struct sensor_header header;
+	__u32 child_pid;
+	__u32 child_tgid;
+	__u64 child_start_ns; /* the child's group leader's start_boottime */
+	__u64 clone_flags;
+};
+
+/* Followed by data: filename (NUL-terminated), then argv (args_len bytes, each argument
+ * NUL-terminated), then the cwd as path components from the leaf up, each NUL-terminated. */
+struct sensor_exec {
+	struct sensor_header header;
+	__u32 old_pid;   /* the thread id before exec (differs when a non-leader thread exec'd) */
+	__u32 flags;     /* EXEC_* */
+	__u32 filename_len;
+	__u32 args_len;
+	__u32 args_size; /* the argument area's full size, arg_end - arg_start */
+	__u32 cwd_len;
+	char data[SENSOR_FILENAME_MAX + SENSOR_ARGS_MAX + SENSOR_CWD_MAX];
+};
+
+/* Followed by data: the filename passed to execve/execveat. */
+struct sensor_exec_failed {
+	struct sensor_header header;
+	__s32 error;     /* errno, positive */
+	__u32 filename_len;
+	char data[SENSOR_FILENAME_MAX];
+};
+
+struct sensor_exit {
+	struct sensor_header header;
+	__u32 exit_code; /* task->exit_code: (status << 8) | core-dump bit 0x80 | signal */
+	__u32 flags;     /* EXIT_* */
+};
+
+struct sensor_creds_change {
+	struct sensor_header header; /* header.creds are the new credentials */
+	struct sensor_creds old;
+	__u32 cause;     /* enum sensor_creds_cause */
+	__u32 _pad;
+};
+
+#endif /* SENSOR_RECORDS_H */

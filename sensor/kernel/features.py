@@ -1,0 +1,242 @@
+"""What the running kernel offers, and which backend each hook uses.
+
+Probes ask the kernel itself (tracefs entries, BTF, a test map or program through the bpf()
+syscall) rather than trusting the version number.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import platform
+import struct
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+from sensor.kernel.btf import VMLINUX_BTF, Btf, BtfError, BtfKind
+
+TRACEFS_ROOTS = (Path("/sys/kernel/tracing"), Path("/sys/kernel/debug/tracing"))
+
+_SYS_BPF = {"x86_64": 321, "aarch64": 280}.get(platform.machine(), 321)
+_BPF_MAP_CREATE = 0
+_BPF_PROG_LOAD = 5
+_BPF_RAW_TRACEPOINT_OPEN = 17
+_BPF_MAP_TYPE_RINGBUF = 27
+_BPF_PROG_TYPE_TRACING = 26
+_BPF_TRACE_FENTRY = 24
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+class Backend(str, Enum):
+    """How a hook is attached."""
+
+    RAW_TRACEPOINT = "raw_tracepoint"
+    TRACEPOINT = "tracepoint"
+    KPROBE = "kprobe"
+    SYSCALL_TRACEPOINTS = "syscall_tracepoints"
+    RING_BUFFER = "ring_buffer"
+    PERF_BUFFER = "perf_buffer"
+    NONE = "none"
+
+
+class KernelFeatureError(Exception):
+    """A feature the sensor cannot run without is missing."""
+
+
+@dataclass(frozen=True, slots=True)
+class HookChoice:
+    """The backend picked for one hook, and why."""
+
+    hook: str
+    backend: Backend
+    reason: str
+    required: bool
+
+
+@dataclass(slots=True)
+class KernelFeatures:
+    """The kernel's answers to each probe."""
+
+    release: str
+    btf: bool
+    btf_error: str
+    tracefs: Path | None
+    tracepoints: dict[str, bool] = field(default_factory=dict)
+    kprobes: bool = False
+    fentry: bool = False
+    fentry_error: str = ""
+    ring_buffer: bool = False
+
+    def has_tracepoint(self, name: str) -> bool:
+        """Whether ``category:name`` exists in tracefs."""
+        return self.tracepoints.get(name, False)
+
+
+FORK_TRACEPOINT = "task:task_newtask"
+EXEC_TRACEPOINT = "sched:sched_process_exec"
+EXIT_TRACEPOINT = "sched:sched_process_exit"
+EXEC_SYSCALLS = ("execve", "execveat")
+CREDS_SYSCALLS = (
+    "setuid",
+    "setgid",
+    "setreuid",
+    "setregid",
+    "setresuid",
+    "setresgid",
+    "setfsuid",
+    "setfsgid",
+    "setgroups",
+    "capset",
+)
+PROBED_TRACEPOINTS = (
+    FORK_TRACEPOINT,
+    EXEC_TRACEPOINT,
+    EXIT_TRACEPOINT,
+    *(f"syscalls:sys_{edge}_{name}" for name in EXEC_SYSCALLS + CREDS_SYSCALLS for edge in ("enter", "exit")),
+)
+
+
+def find_tracefs() -> Path | None:
+    """The mounted tracefs, if any."""
+    return next((root for root in TRACEFS_ROOTS if (root / "events").is_dir()), None)
+
+
+def _bpf(cmd: int, attr: bytes) -> int:
+    buf = ctypes.create_string_buffer(attr, len(attr))
+    result: int = _libc.syscall(_SYS_BPF, cmd, buf, len(attr))
+    if result < 0:
+        raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
+    return result
+
+
+def probe_ring_buffer() -> bool:
+    """Whether the kernel creates a BPF ring buffer map (5.8+)."""
+    try:
+        fd = _bpf(_BPF_MAP_CREATE, struct.pack("<IIII", _BPF_MAP_TYPE_RINGBUF, 0, 0, 4096).ljust(72, b"\0"))
+    except OSError:
+        return False
+    os.close(fd)
+    return True
+
+
+def probe_fentry(btf: Btf | None, function: str = "commit_creds") -> tuple[bool, str]:
+    """Load and attach an empty fentry program on ``function``: (works, why not)."""
+    if btf is None:
+        return False, "needs BTF"
+    type_id = btf.type_id(function, BtfKind.FUNC)
+    if type_id is None:
+        return False, f"{function} not in BTF"
+    insns = bytes.fromhex("b700000000000000" "9500000000000000")  # r0 = 0; exit
+    insns_buf = ctypes.create_string_buffer(insns, len(insns))
+    license = ctypes.create_string_buffer(b"GPL")
+    attr = bytearray(128)
+    struct.pack_into("<IIQQ", attr, 0, _BPF_PROG_TYPE_TRACING, 2, ctypes.addressof(insns_buf), ctypes.addressof(license))
+    struct.pack_into("<I", attr, 68, _BPF_TRACE_FENTRY)
+    struct.pack_into("<I", attr, 108, type_id)
+    try:
+        prog_fd = _bpf(_BPF_PROG_LOAD, bytes(attr))
+    except OSError as error:
+        return False, f"program load refused: {error.strerror}"
+    try:
+        link_fd = _bpf(_BPF_RAW_TRACEPOINT_OPEN, struct.pack("<QI", 0, prog_fd).ljust(16, b"\0"))
+        os.close(link_fd)
+    except OSError as error:
+        return False, f"attach refused: {error.strerror}"
+    finally:
+        os.close(prog_fd)
+    return True, ""
+
+
+def probe_kernel() -> KernelFeatures:
+    """Ask the running kernel what it offers."""
+    btf: Btf | None = None
+    btf_error = ""
+    try:
+        btf = Btf.load(VMLINUX_BTF)
+    except BtfError as error:
+        btf_error = str(error)
+    tracefs = find_tracefs()
+    features = KernelFeatures(release=platform.release(), btf=btf is not None, btf_error=btf_error, tracefs=tracefs)
+    for name in PROBED_TRACEPOINTS:
+        category, event = name.split(":")
+        features.tracepoints[name] = tracefs is not None and (tracefs / "events" / category / event / "id").exists()
+    features.kprobes = Path("/sys/bus/event_source/devices/kprobe").exists() or (
+        tracefs is not None and (tracefs / "kprobe_events").exists()
+    )
+    features.fentry, features.fentry_error = probe_fentry(btf)
+    features.ring_buffer = probe_ring_buffer()
+    return features
+
+
+def choose_backends(features: KernelFeatures, transport: Backend | None = None) -> list[HookChoice]:
+    """One backend per hook (and for the transport), with the reason; NONE where nothing fits."""
+    choices = [
+        _raw_tracepoint_choice(features, "fork", FORK_TRACEPOINT),
+        _raw_tracepoint_choice(features, "exec", EXEC_TRACEPOINT),
+        _raw_tracepoint_choice(features, "exit", EXIT_TRACEPOINT),
+        _syscalls_choice(features, "exec_failed", EXEC_SYSCALLS, required=False),
+        _creds_choice(features),
+        _transport_choice(features, transport),
+    ]
+    return choices
+
+
+def _raw_tracepoint_choice(features: KernelFeatures, hook: str, tracepoint: str) -> HookChoice:
+    if not features.has_tracepoint(tracepoint):
+        why = "tracefs is not mounted" if features.tracefs is None else f"tracepoint {tracepoint} not found"
+        return HookChoice(hook, Backend.NONE, why, required=True)
+    return HookChoice(hook, Backend.RAW_TRACEPOINT, f"{tracepoint} (raw: task_struct access)", required=True)
+
+
+def _syscalls_choice(features: KernelFeatures, hook: str, syscalls: tuple[str, ...], required: bool) -> HookChoice:
+    missing = [
+        name
+        for name in syscalls
+        for edge in ("enter", "exit")
+        if not features.has_tracepoint(f"syscalls:sys_{edge}_{name}")
+    ]
+    if missing:
+        return HookChoice(
+            hook,
+            Backend.NONE,
+            f"syscall tracepoints missing for {', '.join(sorted(set(missing)))} (CONFIG_FTRACE_SYSCALLS)",
+            required,
+        )
+    return HookChoice(hook, Backend.SYSCALL_TRACEPOINTS, f"sys_enter/sys_exit of {', '.join(syscalls)}", required)
+
+
+def _creds_choice(features: KernelFeatures) -> HookChoice:
+    if features.kprobes:
+        return HookChoice("credentials", Backend.KPROBE, "kprobe on commit_creds: every change", required=False)
+    choice = _syscalls_choice(features, "credentials", CREDS_SYSCALLS, required=False)
+    if choice.backend is Backend.NONE:
+        return choice
+    return HookChoice(
+        "credentials",
+        Backend.SYSCALL_TRACEPOINTS,
+        "no kprobes in this kernel: set*id/setgroups/capset syscall exits and setuid execs",
+        required=False,
+    )
+
+
+def _transport_choice(features: KernelFeatures, wanted: Backend | None) -> HookChoice:
+    if wanted is Backend.PERF_BUFFER:
+        return HookChoice("transport", Backend.PERF_BUFFER, "perf buffer, as asked", required=True)
+    if features.ring_buffer:
+        return HookChoice("transport", Backend.RING_BUFFER, "BPF ring buffer (5.8+)", required=True)
+    if wanted is Backend.RING_BUFFER:
+        return HookChoice("transport", Backend.NONE, "BPF ring buffer asked for, but unsupported", required=True)
+    return HookChoice("transport", Backend.PERF_BUFFER, "no BPF ring buffer in this kernel", required=True)
+
+
+def check_required(choices: list[HookChoice], features: KernelFeatures) -> None:
+    """Raise KernelFeatureError naming each required hook that cannot be attached."""
+    problems = []
+    if not features.btf:
+        problems.append(features.btf_error)
+    problems += [f"{c.hook}: {c.reason}" for c in choices if c.required and c.backend is Backend.NONE]
+    if features.tracefs is None:
+        problems.append("mount it with: mount -t tracefs nodev /sys/kernel/tracing")
+    if problems:
+        raise KernelFeatureError("cannot attach the process hooks: " + "; ".join(problems))

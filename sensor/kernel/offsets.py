@@ -1,0 +1,59 @@
+"""The kernel struct offsets the BPF programs read, resolved from BTF as ``OFF_*`` constants."""
+
+from __future__ import annotations
+
+from sensor.kernel.btf import Btf, BtfError
+
+# Constant name -> BTF member path, or several paths tried in order (renamed across kernel versions).
+KERNEL_OFFSETS: dict[str, tuple[str, ...]] = {
+    "OFF_TASK_PID": ("task_struct.pid",),
+    "OFF_TASK_TGID": ("task_struct.tgid",),
+    "OFF_TASK_REAL_PARENT": ("task_struct.real_parent",),
+    "OFF_TASK_GROUP_LEADER": ("task_struct.group_leader",),
+    # start_boottime is what /proc/<pid>/stat reports (5.5+); real_start_time is its older name.
+    "OFF_TASK_START_BOOTTIME": ("task_struct.start_boottime", "task_struct.real_start_time"),
+    "OFF_TASK_REAL_CRED": ("task_struct.real_cred",),
+    "OFF_TASK_MM": ("task_struct.mm",),
+    "OFF_TASK_FS": ("task_struct.fs",),
+    "OFF_TASK_EXIT_CODE": ("task_struct.exit_code",),
+    "OFF_TASK_SIGNAL": ("task_struct.signal",),
+    "OFF_SIGNAL_LIVE": ("signal_struct.live",),
+    "OFF_CRED_UID": ("cred.uid",),
+    "OFF_MM_ARG_START": ("mm_struct.arg_start",),
+    "OFF_MM_ARG_END": ("mm_struct.arg_end",),
+    "OFF_BPRM_FILENAME": ("linux_binprm.filename",),
+    "OFF_FS_PWD": ("fs_struct.pwd",),
+    "OFF_FS_ROOT": ("fs_struct.root",),
+    "OFF_PATH_MNT": ("path.mnt",),
+    "OFF_PATH_DENTRY": ("path.dentry",),
+    "OFF_MOUNT_MNT": ("mount.mnt",),
+    "OFF_MOUNT_MNT_PARENT": ("mount.mnt_parent",),
+    "OFF_MOUNT_MNT_MOUNTPOINT": ("mount.mnt_mountpoint",),
+    "OFF_VFSMOUNT_MNT_ROOT": ("vfsmount.mnt_root",),
+    "OFF_DENTRY_D_PARENT": ("dentry.d_parent",),
+    "OFF_DENTRY_D_NAME": ("dentry.d_name",),
+    "OFF_QSTR_NAME": ("qstr.name",),
+}
+
+# struct sensor_creds is copied from struct cred in one read: these must sit 4 bytes apart, in this order.
+CRED_FIELDS = ("uid", "gid", "suid", "sgid", "euid", "egid", "fsuid", "fsgid")
+
+
+def resolve_offsets(btf: Btf) -> dict[str, int]:
+    """Every ``OFF_*`` constant for this kernel; raises BtfError naming what is missing."""
+    offsets = {name: _first_found(btf, paths) for name, paths in KERNEL_OFFSETS.items()}
+    base = btf.offset("cred.uid")
+    for i, field in enumerate(CRED_FIELDS):
+        if btf.offset(f"cred.{field}") != base + 4 * i:
+            raise BtfError(f"struct cred has an unexpected layout: {field} is not at uid + {4 * i}")
+    return offsets
+
+
+def _first_found(btf: Btf, paths: tuple[str, ...]) -> int:
+    errors = []
+    for path in paths:
+        try:
+            return btf.offset(path)
+        except BtfError as error:
+            errors.append(str(error))
+    raise BtfError("; ".join(errors))

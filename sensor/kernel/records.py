@@ -1,0 +1,301 @@
+"""Decoder for the records the BPF programs send: the Python mirror of ``bpf/sensor.h``.
+
+Each record struct is described once below as a list of (field, struct format) pairs; the
+``struct.Struct`` that decodes it is built from that list, and tests/kernel/test_records.py checks
+each field's offset against the C compiler's ``offsetof`` on the header itself.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from enum import IntEnum, IntFlag
+from typing import NamedTuple, Union
+
+COMM_LEN = 16
+FILENAME_MAX = 4096
+ARGS_MAX = 16384
+CWD_MAX = 4096
+
+
+class RecordType(IntEnum):
+    """``enum sensor_record_type``."""
+
+    FORK = 1
+    EXEC = 2
+    EXEC_FAILED = 3
+    EXIT = 4
+    CREDS = 5
+
+
+class Hook(IntEnum):
+    """``enum sensor_hook``: the index of a hook's sent/lost counters."""
+
+    FORK = 0
+    EXEC = 1
+    EXEC_FAILED = 2
+    EXIT = 3
+    CREDS = 4
+
+
+class CredsCause(IntEnum):
+    """``enum sensor_creds_cause``: what changed a task's credentials."""
+
+    SETUID = 1
+    SETGID = 2
+    SETREUID = 3
+    SETREGID = 4
+    SETRESUID = 5
+    SETRESGID = 6
+    SETFSUID = 7
+    SETFSGID = 8
+    SETGROUPS = 9
+    CAPSET = 10
+    EXEC = 11
+    COMMIT_CREDS = 12
+
+
+class ExecFlags(IntFlag):
+    """``EXEC_*`` flags of an exec record."""
+
+    FILENAME_TRUNCATED = 1 << 0
+    ARGS_TRUNCATED = 1 << 1
+    ARGS_UNREADABLE = 1 << 2
+    CWD_TRUNCATED = 1 << 3
+
+
+EXIT_GROUP_DEAD = 1 << 0
+
+HEADER_FIELDS: tuple[tuple[str, str], ...] = (
+    ("header.type", "H"),
+    ("header.cpu", "H"),
+    ("header.pid", "I"),
+    ("header.ktime_ns", "Q"),
+    ("header.tgid", "I"),
+    ("header.ppid", "I"),
+    ("header.start_ns", "Q"),
+    ("header.parent_start_ns", "Q"),
+    ("header.cgroup_id", "Q"),
+    ("header.creds", "8I"),
+    ("header.comm", f"{COMM_LEN}s"),
+)
+FORK_FIELDS = (
+    *HEADER_FIELDS,
+    ("child_pid", "I"),
+    ("child_tgid", "I"),
+    ("child_start_ns", "Q"),
+    ("clone_flags", "Q"),
+)
+EXEC_FIELDS = (
+    *HEADER_FIELDS,
+    ("old_pid", "I"),
+    ("flags", "I"),
+    ("filename_len", "I"),
+    ("args_len", "I"),
+    ("args_size", "I"),
+    ("cwd_len", "I"),
+)
+EXEC_FAILED_FIELDS = (*HEADER_FIELDS, ("error", "i"), ("filename_len", "I"))
+EXIT_FIELDS = (*HEADER_FIELDS, ("exit_code", "I"), ("flags", "I"))
+CREDS_FIELDS = (*HEADER_FIELDS, ("old", "8I"), ("cause", "I"), ("_pad", "I"))
+
+# C struct name -> its fields; the variable-length ``data`` of exec records follows the fixed part.
+LAYOUTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "sensor_fork": FORK_FIELDS,
+    "sensor_exec": EXEC_FIELDS,
+    "sensor_exec_failed": EXEC_FAILED_FIELDS,
+    "sensor_exit": EXIT_FIELDS,
+    "sensor_creds_change": CREDS_FIELDS,
+}
+
+
+def layout_struct(fields: tuple[tuple[str, str], ...]) -> struct.Struct:
+    """The little-endian, unpadded ``struct.Struct`` for a field list."""
+    return struct.Struct("<" + "".join(fmt for _, fmt in fields))
+
+
+_FORK = layout_struct(FORK_FIELDS)
+_EXEC = layout_struct(EXEC_FIELDS)
+_EXEC_FAILED = layout_struct(EXEC_FAILED_FIELDS)
+_EXIT = layout_struct(EXIT_FIELDS)
+_CREDS = layout_struct(CREDS_FIELDS)
+_TYPE = struct.Struct("<H")
+_HEADER_VALUES = 17  # type, cpu, pid, ktime, tgid, ppid, start, parent start, cgroup, 8 creds (comm is 18th)
+
+
+class Creds(NamedTuple):
+    """A task's credentials, in struct cred order."""
+
+    uid: int
+    gid: int
+    suid: int
+    sgid: int
+    euid: int
+    egid: int
+    fsuid: int
+    fsgid: int
+
+
+@dataclass(slots=True)
+class Record:
+    """The fields every record starts with: the task it is about (for a fork, the parent thread)."""
+
+    cpu: int
+    pid: int
+    ktime_ns: int
+    tgid: int
+    ppid: int
+    start_ns: int
+    parent_start_ns: int
+    cgroup_id: int
+    creds: Creds
+    comm: str
+
+
+@dataclass(slots=True)
+class ForkRecord(Record):
+    """A new thread or process (``task_newtask``)."""
+
+    child_pid: int
+    child_tgid: int
+    child_start_ns: int
+    clone_flags: int
+
+
+@dataclass(slots=True)
+class ExecRecord(Record):
+    """A successful exec (``sched_process_exec``)."""
+
+    old_pid: int
+    flags: ExecFlags
+    filename: str
+    argv: list[str]
+    args_size: int
+    cwd: str
+
+
+@dataclass(slots=True)
+class ExecFailedRecord(Record):
+    """An execve/execveat that returned an error."""
+
+    error: int
+    filename: str
+
+
+@dataclass(slots=True)
+class ExitRecord(Record):
+    """A thread exit (``sched_process_exit``); ``group_dead`` when it was the process's last."""
+
+    exit_code: int
+    group_dead: bool
+
+
+@dataclass(slots=True)
+class CredsRecord(Record):
+    """A credential change: ``creds`` are the new ones."""
+
+    old: Creds
+    cause: CredsCause
+
+
+AnyRecord = Union[ForkRecord, ExecRecord, ExecFailedRecord, ExitRecord, CredsRecord]
+
+
+class DecodeError(ValueError):
+    """A record too short for its type, or of an unknown type."""
+
+
+def text(raw: bytes) -> str:
+    """Kernel bytes as text: UTF-8, with undecodable bytes kept visible as ``\\xNN``."""
+    return raw.decode("utf-8", "backslashreplace")
+
+
+def _comm(raw: bytes) -> str:
+    return text(raw.split(b"\0", 1)[0])
+
+
+def _header(values: tuple[int | bytes, ...]) -> tuple[object, ...]:
+    """The Record fields from an unpacked tuple, after the type."""
+    return (*values[1:9], Creds(*values[9:_HEADER_VALUES]), _comm(values[_HEADER_VALUES]))  # type: ignore[arg-type]
+
+
+def split_args(raw: bytes, truncated: bool) -> list[str]:
+    """NUL-separated arguments; an argument cut by truncation is kept as far as it goes."""
+    parts = raw.split(b"\0")
+    if parts and parts[-1] == b"" and not (truncated and len(parts) == 1):
+        parts.pop()
+    return [text(p) for p in parts]
+
+
+def join_cwd(raw: bytes, truncated: bool) -> str:
+    """The cwd from its components, sent leaf first; a path cut at the depth bound starts with ``...``."""
+    parts = [text(p) for p in raw.split(b"\0") if p]
+    parts.reverse()
+    path = "/" + "/".join(parts)
+    return "..." + path if truncated else path
+
+
+def _decode_exec(buf: bytes) -> ExecRecord:
+    values = _EXEC.unpack_from(buf)
+    old_pid, flags, filename_len, args_len, args_size, cwd_len = values[-6:]
+    flags = ExecFlags(flags)
+    data = buf[_EXEC.size :]
+    filename = _comm(data[:filename_len])
+    args = data[filename_len : filename_len + args_len]
+    cwd = data[filename_len + args_len : filename_len + args_len + cwd_len]
+    return ExecRecord(
+        *_header(values),  # type: ignore[arg-type]
+        old_pid=old_pid,
+        flags=flags,
+        filename=filename,
+        argv=split_args(args, ExecFlags.ARGS_TRUNCATED in flags),
+        args_size=args_size,
+        cwd=join_cwd(cwd, ExecFlags.CWD_TRUNCATED in flags),
+    )
+
+
+def _decode_fork(buf: bytes) -> ForkRecord:
+    values = _FORK.unpack_from(buf)
+    return ForkRecord(*_header(values), *values[-4:])  # type: ignore[arg-type]
+
+
+def _decode_exec_failed(buf: bytes) -> ExecFailedRecord:
+    values = _EXEC_FAILED.unpack_from(buf)
+    error, filename_len = values[-2:]
+    filename = _comm(buf[_EXEC_FAILED.size : _EXEC_FAILED.size + filename_len])
+    return ExecFailedRecord(*_header(values), error=error, filename=filename)  # type: ignore[arg-type]
+
+
+def _decode_exit(buf: bytes) -> ExitRecord:
+    values = _EXIT.unpack_from(buf)
+    exit_code, flags = values[-2:]
+    return ExitRecord(*_header(values), exit_code=exit_code, group_dead=bool(flags & EXIT_GROUP_DEAD))  # type: ignore[arg-type]
+
+
+def _decode_creds(buf: bytes) -> CredsRecord:
+    values = _CREDS.unpack_from(buf)
+    old = Creds(*values[18:26])
+    return CredsRecord(*_header(values), old=old, cause=CredsCause(values[26]))  # type: ignore[arg-type]
+
+
+_DECODERS = {
+    RecordType.FORK: (_FORK.size, _decode_fork),
+    RecordType.EXEC: (_EXEC.size, _decode_exec),
+    RecordType.EXEC_FAILED: (_EXEC_FAILED.size, _decode_exec_failed),
+    RecordType.EXIT: (_EXIT.size, _decode_exit),
+    RecordType.CREDS: (_CREDS.size, _decode_creds),
+}
+
+
+def decode(buf: bytes) -> AnyRecord:
+    """One raw record, as sent by the kernel, to its typed form."""
+    if len(buf) < _TYPE.size:
+        raise DecodeError(f"record of {len(buf)} bytes has no type")
+    (record_type,) = _TYPE.unpack_from(buf)
+    try:
+        size, decoder = _DECODERS[record_type]
+    except KeyError:
+        raise DecodeError(f"unknown record type {record_type}") from None
+    if len(buf) < size:
+        raise DecodeError(f"{RecordType(record_type).name} record of {len(buf)} bytes, expected >= {size}")
+    return decoder(buf)  # type: ignore[no-any-return]

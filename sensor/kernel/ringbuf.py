@@ -1,0 +1,122 @@
+"""Readers that drain raw records from the kernel: BPF ring buffer, or perf buffer as the fallback.
+
+The ring buffer is consumed directly from its memory mapping: one pass copies out every committed
+record and then advances the consumer position once, with no per-record callback from C.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import mmap
+import select
+import struct
+from typing import Any, Protocol
+
+_BUSY = 1 << 31
+_DISCARD = 1 << 30
+_U64 = struct.Struct("<Q")
+_U32 = struct.Struct("<I")
+_KTIME = struct.Struct("<Q")  # sensor_header.ktime_ns, at offset 8 of every record
+
+
+class RecordReader(Protocol):
+    """Where raw records come from."""
+
+    def read(self, timeout_ms: int) -> list[bytes]:
+        """Records available now, waiting up to ``timeout_ms`` for the first one."""
+
+    @property
+    def lost(self) -> int:
+        """Records the reader knows it lost (the kernel's own losses are counted there)."""
+
+    def close(self) -> None:
+        """Release the mappings."""
+
+
+class RingBufferReader:
+    """Consumer of a ``BPF_MAP_TYPE_RINGBUF`` map through mmap (see kernel/bpf/ringbuf.c)."""
+
+    def __init__(self, map_fd: int, data_size: int, batch_limit: int = 65536) -> None:
+        if data_size & (data_size - 1):
+            raise ValueError(f"ring buffer size {data_size} is not a power of two")
+        page = mmap.PAGESIZE
+        self._page = page
+        self._mask = data_size - 1
+        self._batch_limit = batch_limit
+        self._consumer = mmap.mmap(map_fd, page, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+        # The producer page, then the data pages mapped twice so a record that wraps reads contiguously.
+        self._producer = mmap.mmap(map_fd, page + 2 * data_size, mmap.MAP_SHARED, mmap.PROT_READ, offset=page)
+        self._epoll = select.epoll()
+        self._epoll.register(map_fd, select.EPOLLIN)
+
+    @property
+    def lost(self) -> int:
+        return 0
+
+    def pending_bytes(self) -> int:
+        """Bytes written by the kernel and not yet consumed: the fill level."""
+        return int(_U64.unpack_from(self._producer, 0)[0] - _U64.unpack_from(self._consumer, 0)[0])
+
+    def read(self, timeout_ms: int) -> list[bytes]:
+        records = self._drain()
+        if not records and timeout_ms > 0:
+            self._epoll.poll(timeout_ms / 1000)
+            records = self._drain()
+        return records
+
+    def _drain(self) -> list[bytes]:
+        consumer_pos = _U64.unpack_from(self._consumer, 0)[0]
+        producer_pos = _U64.unpack_from(self._producer, 0)[0]
+        data = self._producer
+        page = self._page
+        mask = self._mask
+        unpack_u32 = _U32.unpack_from
+        out: list[bytes] = []
+        append = out.append
+        limit = self._batch_limit
+        while consumer_pos < producer_pos and len(out) < limit:
+            at = page + (consumer_pos & mask)
+            (length,) = unpack_u32(data, at)
+            if length & _BUSY:
+                break  # reserved, not yet committed: later records wait for it
+            size = length & ~(_BUSY | _DISCARD)
+            if not length & _DISCARD:
+                append(data[at + 8 : at + 8 + size])
+            consumer_pos += (size + 8 + 7) & ~7
+        _U64.pack_into(self._consumer, 0, consumer_pos)
+        return out
+
+    def close(self) -> None:
+        self._epoll.close()
+        self._consumer.close()
+        self._producer.close()
+
+
+class PerfBufferReader:
+    """Per-CPU perf buffers through bcc; records are sorted by kernel time within each read."""
+
+    def __init__(self, bpf: Any, table_name: str, page_count: int) -> None:
+        self._bpf = bpf
+        self._pending: list[bytes] = []
+        self._lost = 0
+        bpf[table_name].open_perf_buffer(self._on_record, page_cnt=page_count, lost_cb=self._on_lost)
+
+    def _on_record(self, _cpu: int, data: int, size: int) -> None:
+        self._pending.append(ctypes.string_at(data, size))
+
+    def _on_lost(self, count: int) -> None:
+        self._lost += count
+
+    @property
+    def lost(self) -> int:
+        return self._lost
+
+    def read(self, timeout_ms: int) -> list[bytes]:
+        self._bpf.perf_buffer_poll(timeout=timeout_ms)
+        records, self._pending = self._pending, []
+        # Each CPU has its own buffer: order the batch by time so a fork precedes its child's exec.
+        records.sort(key=lambda r: _KTIME.unpack_from(r, 8)[0])
+        return records
+
+    def close(self) -> None:
+        """bcc frees the perf buffers when the BPF object is cleaned up."""
