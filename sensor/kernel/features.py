@@ -148,14 +148,14 @@ def probe_fentry(btf: Btf | None, function: str = "commit_creds") -> tuple[bool,
     return True, ""
 
 
-def probe_kernel() -> KernelFeatures:
-    """Ask the running kernel what it offers."""
-    btf: Btf | None = None
+def probe_kernel(btf: Btf | None = None) -> KernelFeatures:
+    """Ask the running kernel what it offers (``btf``: the already loaded BTF, if any)."""
     btf_error = ""
-    try:
-        btf = Btf.load(VMLINUX_BTF)
-    except BtfError as error:
-        btf_error = str(error)
+    if btf is None:
+        try:
+            btf = Btf.load(VMLINUX_BTF)
+        except BtfError as error:
+            btf_error = str(error)
     tracefs = find_tracefs()
     features = KernelFeatures(release=platform.release(), btf=btf is not None, btf_error=btf_error, tracefs=tracefs)
     for name in PROBED_TRACEPOINTS:

@@ -1,0 +1,5 @@
+"""`python -m sensor` runs the CLI."""
+
+from sensor.cli.main import main
+
+main()

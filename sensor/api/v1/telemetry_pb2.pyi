@@ -1,0 +1,148 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Credentials(_message.Message):
+    __slots__ = ("uid", "gid", "euid", "egid", "suid", "sgid", "fsuid", "fsgid")
+    UID_FIELD_NUMBER: _ClassVar[int]
+    GID_FIELD_NUMBER: _ClassVar[int]
+    EUID_FIELD_NUMBER: _ClassVar[int]
+    EGID_FIELD_NUMBER: _ClassVar[int]
+    SUID_FIELD_NUMBER: _ClassVar[int]
+    SGID_FIELD_NUMBER: _ClassVar[int]
+    FSUID_FIELD_NUMBER: _ClassVar[int]
+    FSGID_FIELD_NUMBER: _ClassVar[int]
+    uid: int
+    gid: int
+    euid: int
+    egid: int
+    suid: int
+    sgid: int
+    fsuid: int
+    fsgid: int
+    def __init__(self, uid: _Optional[int] = ..., gid: _Optional[int] = ..., euid: _Optional[int] = ..., egid: _Optional[int] = ..., suid: _Optional[int] = ..., sgid: _Optional[int] = ..., fsuid: _Optional[int] = ..., fsgid: _Optional[int] = ...) -> None: ...
+
+class ProcessRef(_message.Message):
+    __slots__ = ("process_id", "pid", "comm", "filename")
+    PROCESS_ID_FIELD_NUMBER: _ClassVar[int]
+    PID_FIELD_NUMBER: _ClassVar[int]
+    COMM_FIELD_NUMBER: _ClassVar[int]
+    FILENAME_FIELD_NUMBER: _ClassVar[int]
+    process_id: str
+    pid: int
+    comm: str
+    filename: str
+    def __init__(self, process_id: _Optional[str] = ..., pid: _Optional[int] = ..., comm: _Optional[str] = ..., filename: _Optional[str] = ...) -> None: ...
+
+class ProcessEvent(_message.Message):
+    __slots__ = ("type", "fork_child_pid", "fork_child_id", "fork_clone_flags", "fork_thread", "exec_filename", "exec_command_line", "exec_command_line_truncated", "exec_errno", "exec_old_pid", "exit_code", "exit_status", "exit_signal", "exit_core_dumped", "exit_thread_only", "old_credentials", "new_credentials", "credentials_cause")
+    class ProcessEventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        PROCESS_EVENT_TYPE_UNKNOWN: _ClassVar[ProcessEvent.ProcessEventType]
+        FORK: _ClassVar[ProcessEvent.ProcessEventType]
+        EXEC: _ClassVar[ProcessEvent.ProcessEventType]
+        EXIT: _ClassVar[ProcessEvent.ProcessEventType]
+        UPDATE: _ClassVar[ProcessEvent.ProcessEventType]
+        CREDENTIALS: _ClassVar[ProcessEvent.ProcessEventType]
+    PROCESS_EVENT_TYPE_UNKNOWN: ProcessEvent.ProcessEventType
+    FORK: ProcessEvent.ProcessEventType
+    EXEC: ProcessEvent.ProcessEventType
+    EXIT: ProcessEvent.ProcessEventType
+    UPDATE: ProcessEvent.ProcessEventType
+    CREDENTIALS: ProcessEvent.ProcessEventType
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    FORK_CHILD_PID_FIELD_NUMBER: _ClassVar[int]
+    FORK_CHILD_ID_FIELD_NUMBER: _ClassVar[int]
+    FORK_CLONE_FLAGS_FIELD_NUMBER: _ClassVar[int]
+    FORK_THREAD_FIELD_NUMBER: _ClassVar[int]
+    EXEC_FILENAME_FIELD_NUMBER: _ClassVar[int]
+    EXEC_COMMAND_LINE_FIELD_NUMBER: _ClassVar[int]
+    EXEC_COMMAND_LINE_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    EXEC_ERRNO_FIELD_NUMBER: _ClassVar[int]
+    EXEC_OLD_PID_FIELD_NUMBER: _ClassVar[int]
+    EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
+    EXIT_STATUS_FIELD_NUMBER: _ClassVar[int]
+    EXIT_SIGNAL_FIELD_NUMBER: _ClassVar[int]
+    EXIT_CORE_DUMPED_FIELD_NUMBER: _ClassVar[int]
+    EXIT_THREAD_ONLY_FIELD_NUMBER: _ClassVar[int]
+    OLD_CREDENTIALS_FIELD_NUMBER: _ClassVar[int]
+    NEW_CREDENTIALS_FIELD_NUMBER: _ClassVar[int]
+    CREDENTIALS_CAUSE_FIELD_NUMBER: _ClassVar[int]
+    type: ProcessEvent.ProcessEventType
+    fork_child_pid: int
+    fork_child_id: str
+    fork_clone_flags: int
+    fork_thread: bool
+    exec_filename: str
+    exec_command_line: _containers.RepeatedScalarFieldContainer[str]
+    exec_command_line_truncated: bool
+    exec_errno: int
+    exec_old_pid: int
+    exit_code: int
+    exit_status: int
+    exit_signal: int
+    exit_core_dumped: bool
+    exit_thread_only: bool
+    old_credentials: Credentials
+    new_credentials: Credentials
+    credentials_cause: str
+    def __init__(self, type: _Optional[_Union[ProcessEvent.ProcessEventType, str]] = ..., fork_child_pid: _Optional[int] = ..., fork_child_id: _Optional[str] = ..., fork_clone_flags: _Optional[int] = ..., fork_thread: _Optional[bool] = ..., exec_filename: _Optional[str] = ..., exec_command_line: _Optional[_Iterable[str]] = ..., exec_command_line_truncated: _Optional[bool] = ..., exec_errno: _Optional[int] = ..., exec_old_pid: _Optional[int] = ..., exit_code: _Optional[int] = ..., exit_status: _Optional[int] = ..., exit_signal: _Optional[int] = ..., exit_core_dumped: _Optional[bool] = ..., exit_thread_only: _Optional[bool] = ..., old_credentials: _Optional[_Union[Credentials, _Mapping]] = ..., new_credentials: _Optional[_Union[Credentials, _Mapping]] = ..., credentials_cause: _Optional[str] = ...) -> None: ...
+
+class LostRecordEvent(_message.Message):
+    __slots__ = ("lost", "stage", "hook")
+    LOST_FIELD_NUMBER: _ClassVar[int]
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    HOOK_FIELD_NUMBER: _ClassVar[int]
+    lost: int
+    stage: str
+    hook: str
+    def __init__(self, lost: _Optional[int] = ..., stage: _Optional[str] = ..., hook: _Optional[str] = ...) -> None: ...
+
+class TelemetryEvent(_message.Message):
+    __slots__ = ("id", "sensor_id", "sensor_sequence_number", "sensor_monotime_nanos", "process_id", "process_pid", "process_tgid", "cpu", "credentials", "container_id", "comm", "filename", "command_line", "cwd", "parent_process_id", "parent_pid", "ancestors", "snapshot", "process", "lost")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    SENSOR_ID_FIELD_NUMBER: _ClassVar[int]
+    SENSOR_SEQUENCE_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    SENSOR_MONOTIME_NANOS_FIELD_NUMBER: _ClassVar[int]
+    PROCESS_ID_FIELD_NUMBER: _ClassVar[int]
+    PROCESS_PID_FIELD_NUMBER: _ClassVar[int]
+    PROCESS_TGID_FIELD_NUMBER: _ClassVar[int]
+    CPU_FIELD_NUMBER: _ClassVar[int]
+    CREDENTIALS_FIELD_NUMBER: _ClassVar[int]
+    CONTAINER_ID_FIELD_NUMBER: _ClassVar[int]
+    COMM_FIELD_NUMBER: _ClassVar[int]
+    FILENAME_FIELD_NUMBER: _ClassVar[int]
+    COMMAND_LINE_FIELD_NUMBER: _ClassVar[int]
+    CWD_FIELD_NUMBER: _ClassVar[int]
+    PARENT_PROCESS_ID_FIELD_NUMBER: _ClassVar[int]
+    PARENT_PID_FIELD_NUMBER: _ClassVar[int]
+    ANCESTORS_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
+    PROCESS_FIELD_NUMBER: _ClassVar[int]
+    LOST_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    sensor_id: str
+    sensor_sequence_number: int
+    sensor_monotime_nanos: int
+    process_id: str
+    process_pid: int
+    process_tgid: int
+    cpu: int
+    credentials: Credentials
+    container_id: str
+    comm: str
+    filename: str
+    command_line: _containers.RepeatedScalarFieldContainer[str]
+    cwd: str
+    parent_process_id: str
+    parent_pid: int
+    ancestors: _containers.RepeatedCompositeFieldContainer[ProcessRef]
+    snapshot: bool
+    process: ProcessEvent
+    lost: LostRecordEvent
+    def __init__(self, id: _Optional[str] = ..., sensor_id: _Optional[str] = ..., sensor_sequence_number: _Optional[int] = ..., sensor_monotime_nanos: _Optional[int] = ..., process_id: _Optional[str] = ..., process_pid: _Optional[int] = ..., process_tgid: _Optional[int] = ..., cpu: _Optional[int] = ..., credentials: _Optional[_Union[Credentials, _Mapping]] = ..., container_id: _Optional[str] = ..., comm: _Optional[str] = ..., filename: _Optional[str] = ..., command_line: _Optional[_Iterable[str]] = ..., cwd: _Optional[str] = ..., parent_process_id: _Optional[str] = ..., parent_pid: _Optional[int] = ..., ancestors: _Optional[_Iterable[_Union[ProcessRef, _Mapping]]] = ..., snapshot: _Optional[bool] = ..., process: _Optional[_Union[ProcessEvent, _Mapping]] = ..., lost: _Optional[_Union[LostRecordEvent, _Mapping]] = ...) -> None: ...

@@ -1,0 +1,40 @@
+"""The `sensor` command."""
+
+from __future__ import annotations
+
+import click
+
+from sensor import __version__
+from sensor.cli.doctor import doctor
+from sensor.cli.trace import trace
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="sensor")
+def cli() -> None:
+    """Linux process telemetry from the kernel's own hooks.
+
+    Every fork, exec (and failed exec), exit and credential change on the host,
+    with the full context of the process: command line, cwd, parent, ancestors.
+    Needs root.
+
+    \b
+    Start here:
+      sensor doctor     what this kernel offers and which hook uses what
+      sensor trace      watch events live in this terminal
+    """
+
+
+@cli.command()
+def version() -> None:
+    """Print the sensor's version."""
+    click.echo(__version__)
+
+
+cli.add_command(trace)
+cli.add_command(doctor)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli()

@@ -1,0 +1,261 @@
+"""ProcessInfoCache: the live model of every process on the host, fed by kernel records.
+
+Processes are keyed by ``process_id`` (boot id, tgid, start ticks), never by pid alone: every
+record names the start time of its process, so a reused pid gets a fresh entry and a dead
+process's data is never attached to a new one.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from sensor.kernel.records import (
+    AnyRecord,
+    Creds,
+    CredsRecord,
+    ExecRecord,
+    ExitRecord,
+    ForkRecord,
+    Record,
+)
+from sensor.model.procfs import ProcSnapshot, make_process_id, read_process, start_ticks
+
+CLONE_THREAD = 0x10000
+DEFAULT_EXIT_GRACE_NS = 30_000_000_000
+DEFAULT_CAPACITY = 200_000
+MAX_ANCESTORS = 32
+
+
+@dataclass(slots=True)
+class ProcessInfo:
+    """What the sensor knows of one process (a thread group)."""
+
+    process_id: str
+    pid: int
+    start_ticks: int
+    ppid: int
+    parent_process_id: str
+    comm: str
+    filename: str
+    argv: list[str]
+    cwd: str
+    creds: Creds
+    threads: set[int] = field(default_factory=set)
+    exited_ns: int = 0  # kernel monotonic time of the exit; 0 while alive
+    exit_code: int | None = None
+    from_snapshot: bool = False
+
+    @property
+    def alive(self) -> bool:
+        """Whether the process has not exited yet."""
+        return self.exited_ns == 0
+
+
+@dataclass(slots=True)
+class CacheStats:
+    """Size and churn, for metrics and `sensor trace`'s summary."""
+
+    size: int
+    capacity: int
+    evicted_exited: int
+    evicted_over_capacity: int
+
+
+
+class ProcessInfoCache:
+    """Processes by ``process_id`` and by current pid, with threads, lineage, and bounded memory."""
+
+    def __init__(
+        self,
+        boot_id: str,
+        exit_grace_ns: int = DEFAULT_EXIT_GRACE_NS,
+        capacity: int = DEFAULT_CAPACITY,
+        read_proc: bool = True,
+    ) -> None:
+        self.boot_id = boot_id
+        self.exit_grace_ns = exit_grace_ns
+        self.capacity = capacity
+        self._read_proc = read_proc
+        self._by_id: OrderedDict[str, ProcessInfo] = OrderedDict()
+        self._by_pid: dict[int, ProcessInfo] = {}
+        self._exited: deque[tuple[int, str]] = deque()
+        self._evicted_exited = 0
+        self._evicted_over_capacity = 0
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def __iter__(self) -> Iterator[ProcessInfo]:
+        return iter(list(self._by_id.values()))
+
+    def stats(self) -> CacheStats:
+        """Current size, the cap, and how many entries left by each route."""
+        return CacheStats(len(self._by_id), self.capacity, self._evicted_exited, self._evicted_over_capacity)
+
+    def get(self, process_id: str) -> ProcessInfo | None:
+        """A process by id, alive or within its exit grace period."""
+        return self._by_id.get(process_id)
+
+    def by_pid(self, pid: int) -> ProcessInfo | None:
+        """The process that holds (or last held) this pid."""
+        return self._by_pid.get(pid)
+
+    def ancestors(self, info: ProcessInfo) -> list[ProcessInfo]:
+        """Parent first, as far back as the cache knows (bounded, and safe against cycles)."""
+        out: list[ProcessInfo] = []
+        parent = self._by_id.get(info.parent_process_id)
+        while parent is not None and len(out) < MAX_ANCESTORS and parent is not info:
+            out.append(parent)
+            parent = self._by_id.get(parent.parent_process_id)
+        return out
+
+    # -- loading -----------------------------------------------------------------------------
+
+    def load_snapshot(self, snapshots: list[ProcSnapshot]) -> None:
+        """Add the processes found in /proc at start-up (before replaying queued records)."""
+        ticks_by_pid = {s.pid: s.start_ticks for s in snapshots}
+        for snap in snapshots:
+            parent_ticks = ticks_by_pid.get(snap.ppid)
+            parent_id = make_process_id(self.boot_id, snap.ppid, parent_ticks) if parent_ticks is not None else ""
+            self._insert(self._from_snapshot(snap, parent_id))
+
+    def _from_snapshot(self, snap: ProcSnapshot, parent_id: str) -> ProcessInfo:
+        return ProcessInfo(
+            process_id=make_process_id(self.boot_id, snap.pid, snap.start_ticks),
+            pid=snap.pid,
+            start_ticks=snap.start_ticks,
+            ppid=snap.ppid,
+            parent_process_id=parent_id,
+            comm=snap.comm,
+            filename=snap.filename,
+            argv=snap.argv,
+            cwd=snap.cwd,
+            creds=snap.creds,
+            threads=set(snap.threads),
+            from_snapshot=True,
+        )
+
+    # -- updates from kernel records ---------------------------------------------------------
+
+    def apply(self, record: AnyRecord) -> ProcessInfo:
+        """Fold one record into the model; returns the process the record is about."""
+        info = self.process_of(record)
+        if isinstance(record, ForkRecord):
+            self._fork(info, record)
+        elif isinstance(record, ExecRecord):
+            info.comm = record.comm
+            info.filename = record.filename
+            info.argv = record.argv
+            info.cwd = record.cwd
+            info.creds = record.creds
+            if record.old_pid != record.pid:
+                info.threads.discard(record.old_pid)
+        elif isinstance(record, ExitRecord):
+            info.threads.discard(record.pid)
+            if record.group_dead:
+                self._exit(info, record)
+        elif isinstance(record, CredsRecord):
+            info.creds = record.creds
+        return info
+
+    def process_of(self, record: Record) -> ProcessInfo:
+        """The process a record is about, created from the record (and /proc) when first seen."""
+        ticks = start_ticks(record.start_ns)
+        info = self._by_pid.get(record.tgid)
+        if info is not None and info.start_ticks == ticks:
+            if record.pid != record.tgid:
+                info.threads.add(record.pid)
+            return info
+        # Unknown, or this pid now belongs to a newer process than the one cached.
+        info = self._first_sight(record, ticks)
+        self._insert(info)
+        return info
+
+    def _first_sight(self, record: Record, ticks: int) -> ProcessInfo:
+        snap = read_process(record.tgid) if self._read_proc else None
+        if snap is not None and snap.start_ticks != ticks:
+            snap = None  # the pid was reused again since the record was sent
+        parent_id = make_process_id(self.boot_id, record.ppid, start_ticks(record.parent_start_ns))
+        return ProcessInfo(
+            process_id=make_process_id(self.boot_id, record.tgid, ticks),
+            pid=record.tgid,
+            start_ticks=ticks,
+            ppid=record.ppid,
+            parent_process_id=parent_id if record.ppid else "",
+            comm=record.comm,
+            filename=snap.filename if snap else "",
+            argv=snap.argv if snap else [],
+            cwd=snap.cwd if snap else "",
+            creds=record.creds,
+            threads={record.tgid, record.pid},
+        )
+
+    def _fork(self, parent: ProcessInfo, record: ForkRecord) -> None:
+        if record.clone_flags & CLONE_THREAD:
+            parent.threads.add(record.child_pid)
+            return
+        ticks = start_ticks(record.child_start_ns)
+        child_id = make_process_id(self.boot_id, record.child_tgid, ticks)
+        if child_id in self._by_id:
+            return  # already created by a record that overtook this fork (per-CPU buffers)
+        self._insert(
+            ProcessInfo(
+                process_id=child_id,
+                pid=record.child_tgid,
+                start_ticks=ticks,
+                ppid=parent.pid,
+                parent_process_id=parent.process_id,
+                comm=parent.comm,
+                filename=parent.filename,
+                argv=parent.argv,
+                cwd=parent.cwd,
+                creds=record.creds,
+                threads={record.child_tgid},
+            )
+        )
+
+    def _exit(self, info: ProcessInfo, record: ExitRecord) -> None:
+        info.exited_ns = record.ktime_ns
+        info.exit_code = record.exit_code
+        info.threads.clear()
+        self._exited.append((record.ktime_ns, info.process_id))
+
+    def _insert(self, info: ProcessInfo) -> None:
+        self._by_id[info.process_id] = info
+        self._by_pid[info.pid] = info
+        if len(self._by_id) > self.capacity:
+            self._evict_over_capacity()
+
+    # -- bounded memory ----------------------------------------------------------------------
+
+    def expire(self, now_ns: int) -> int:
+        """Drop processes that exited more than the grace period before ``now_ns``; returns how many."""
+        dropped = 0
+        deadline = now_ns - self.exit_grace_ns
+        while self._exited and self._exited[0][0] <= deadline:
+            _, process_id = self._exited.popleft()
+            if self._remove(process_id):
+                dropped += 1
+        self._evicted_exited += dropped
+        return dropped
+
+    def _evict_over_capacity(self) -> None:
+        # Exited processes go first, oldest exit first; then the oldest entries.
+        while len(self._by_id) > self.capacity and self._exited:
+            _, process_id = self._exited.popleft()
+            if self._remove(process_id):
+                self._evicted_over_capacity += 1
+        while len(self._by_id) > self.capacity:
+            process_id = next(iter(self._by_id))
+            self._remove(process_id)
+            self._evicted_over_capacity += 1
+
+    def _remove(self, process_id: str) -> bool:
+        info = self._by_id.pop(process_id, None)
+        if info is None:
+            return False
+        if self._by_pid.get(info.pid) is info:
+            del self._by_pid[info.pid]
+        return True

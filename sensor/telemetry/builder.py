@@ -1,0 +1,142 @@
+"""Turn a kernel record, and the process it is about, into a TelemetryEvent."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from sensor.kernel.records import (
+    AnyRecord,
+    CredsRecord,
+    ExecFailedRecord,
+    ExecFlags,
+    ExecRecord,
+    ExitRecord,
+    ForkRecord,
+    RecordType,
+)
+from sensor.model.process_cache import CLONE_THREAD, ProcessInfo, ProcessInfoCache
+from sensor.model.procfs import make_process_id, start_ticks
+from sensor.telemetry.events import (
+    EventKind,
+    LostPayload,
+    ProcessEventType,
+    ProcessPayload,
+    ProcessRef,
+    TelemetryEvent,
+)
+
+KIND_OF_RECORD = {
+    RecordType.FORK: EventKind.FORK,
+    RecordType.EXEC: EventKind.EXEC,
+    RecordType.EXEC_FAILED: EventKind.EXEC,
+    RecordType.EXIT: EventKind.EXIT,
+    RecordType.CREDS: EventKind.CREDENTIALS,
+}
+_KIND_OF_CLASS = {
+    ForkRecord: EventKind.FORK,
+    ExecRecord: EventKind.EXEC,
+    ExecFailedRecord: EventKind.EXEC,
+    ExitRecord: EventKind.EXIT,
+    CredsRecord: EventKind.CREDENTIALS,
+}
+
+
+def kind_of(record: AnyRecord) -> EventKind:
+    """The event kind a record becomes."""
+    return _KIND_OF_CLASS[type(record)]
+
+
+def default_sensor_id(boot_id: str) -> str:
+    """Stable per host: derived from /etc/machine-id when present, else from the boot id."""
+    try:
+        seed = Path("/etc/machine-id").read_text().strip() or boot_id
+    except OSError:
+        seed = boot_id
+    return hashlib.sha256(f"sensor:{seed}".encode()).hexdigest()[:32]
+
+
+def decode_exit_code(raw: int) -> tuple[int, int, bool]:
+    """(exit status, signal, core dumped) from task->exit_code."""
+    return (raw >> 8) & 0xFF, raw & 0x7F, bool(raw & 0x80)
+
+
+class EventBuilder:
+    """Numbers events and fills in their process context from the cache."""
+
+    def __init__(self, sensor_id: str, cache: ProcessInfoCache) -> None:
+        self.sensor_id = sensor_id
+        self._cache = cache
+        self._sequence = 0
+
+    def _next(self) -> int:
+        self._sequence += 1
+        return self._sequence
+
+    def build(self, record: AnyRecord, info: ProcessInfo) -> TelemetryEvent:
+        """The event for a record already applied to the cache (``info`` is its process)."""
+        parent = self._cache.get(info.parent_process_id)
+        return TelemetryEvent(
+            sensor_id=self.sensor_id,
+            sensor_sequence_number=self._next(),
+            sensor_monotime_nanos=record.ktime_ns,
+            payload=self._payload(record),
+            process_id=info.process_id,
+            process_pid=record.pid,
+            process_tgid=record.tgid,
+            cpu=record.cpu,
+            credentials=record.creds,
+            comm=record.comm,
+            filename=info.filename,
+            command_line=info.argv,
+            cwd=info.cwd,
+            parent_process_id=info.parent_process_id,
+            parent_pid=parent.pid if parent is not None else info.ppid,
+            ancestors=[ProcessRef(a.process_id, a.pid, a.comm, a.filename) for a in self._cache.ancestors(info)],
+        )
+
+    def _payload(self, record: AnyRecord) -> ProcessPayload:
+        if isinstance(record, ExecRecord):
+            return ProcessPayload(
+                ProcessEventType.EXEC,
+                exec_filename=record.filename,
+                exec_command_line=record.argv,
+                exec_command_line_truncated=bool(record.flags & (ExecFlags.ARGS_TRUNCATED | ExecFlags.ARGS_UNREADABLE)),
+                exec_old_pid=record.old_pid if record.old_pid != record.pid else 0,
+            )
+        if isinstance(record, ForkRecord):
+            ticks = start_ticks(record.child_start_ns)
+            return ProcessPayload(
+                ProcessEventType.FORK,
+                fork_child_pid=record.child_pid,
+                fork_child_id=make_process_id(self._cache.boot_id, record.child_tgid, ticks),
+                fork_clone_flags=record.clone_flags,
+                fork_thread=bool(record.clone_flags & CLONE_THREAD),
+            )
+        if isinstance(record, ExitRecord):
+            status, signal, core = decode_exit_code(record.exit_code)
+            return ProcessPayload(
+                ProcessEventType.EXIT,
+                exit_code=record.exit_code,
+                exit_status=status,
+                exit_signal=signal,
+                exit_core_dumped=core,
+                exit_thread_only=not record.group_dead,
+            )
+        if isinstance(record, ExecFailedRecord):
+            return ProcessPayload(ProcessEventType.EXEC, exec_filename=record.filename, exec_errno=record.error)
+        return ProcessPayload(
+            ProcessEventType.CREDENTIALS,
+            old_credentials=record.old,
+            new_credentials=record.creds,
+            credentials_cause=record.cause.name.lower(),
+        )
+
+    def lost(self, count: int, stage: str, hook: str, monotime_ns: int) -> TelemetryEvent:
+        """An event saying ``count`` records were lost at ``stage``."""
+        return TelemetryEvent(
+            sensor_id=self.sensor_id,
+            sensor_sequence_number=self._next(),
+            sensor_monotime_nanos=monotime_ns,
+            payload=LostPayload(lost=count, stage=stage, hook=hook),
+        )
