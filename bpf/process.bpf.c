@@ -202,7 +202,7 @@ int on_sched_process_exec(struct bpf_raw_tracepoint_args *ctx)
 	rec->args_len = args_len;
 	rec->args_size = args_size > 0xffffffff ? 0xffffffff : args_size;
 
-	u32 cwd_at = (filename_len + args_len) & (SENSOR_FILENAME_MAX + SENSOR_ARGS_MAX - 1);
+	u32 cwd_at = filename_len + args_len; /* each masked above: the verifier sees the sum's bound */
 	u32 cwd_len = read_cwd(task, rec->data + cwd_at, &rec->flags) & (SENSOR_CWD_MAX - 1);
 	rec->cwd_len = cwd_len;
 

@@ -33,7 +33,11 @@ def _command(argv: list[str], fallback: str) -> str:
 
 
 def _creds_change(old: Creds, new: Creds) -> str:
-    changes = [f"{name} {getattr(old, name)}->{getattr(new, name)}" for name in _CRED_FIELDS if getattr(old, name) != getattr(new, name)]
+    changes = [
+        f"{name} {getattr(old, name)}->{getattr(new, name)}"
+        for name in _CRED_FIELDS
+        if getattr(old, name) != getattr(new, name)
+    ]
     return " ".join(changes) or "no uid/gid change"
 
 
@@ -46,7 +50,10 @@ class CompactFormatter:
 
     def _time(self, monotime_ns: int) -> str:
         wall_ns = monotime_ns + self._wall_offset_ns
-        return time.strftime("%H:%M:%S", time.localtime(wall_ns // 1_000_000_000)) + f".{wall_ns % 1_000_000_000 // 1000:06d}"
+        return (
+            time.strftime("%H:%M:%S", time.localtime(wall_ns // 1_000_000_000))
+            + f".{wall_ns % 1_000_000_000 // 1000:06d}"
+        )
 
     def format(self, event: TelemetryEvent) -> str:
         """One line, no trailing newline."""

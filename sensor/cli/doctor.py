@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -23,11 +24,23 @@ def feature_rows(features: KernelFeatures) -> list[tuple[str, str]]:
         ("kernel", features.release),
         ("running as root", _yes_no(os.geteuid() == 0, "" if os.geteuid() == 0 else "the sensor needs root")),
         ("BTF", _yes_no(features.btf, features.btf_error or "/sys/kernel/btf/vmlinux")),
-        ("tracefs", _yes_no(features.tracefs is not None, str(features.tracefs or "mount -t tracefs nodev /sys/kernel/tracing"))),
-        ("BPF ring buffer", _yes_no(features.ring_buffer, "" if features.ring_buffer else "perf buffer will be used")),
+        (
+            "tracefs",
+            _yes_no(
+                features.tracefs is not None,
+                str(features.tracefs or "mount -t tracefs nodev /sys/kernel/tracing"),
+            ),
+        ),
+        (
+            "BPF ring buffer",
+            _yes_no(features.ring_buffer, "" if features.ring_buffer else "perf buffer will be used"),
+        ),
         ("kprobes", _yes_no(features.kprobes, "" if features.kprobes else "CONFIG_KPROBES off")),
         ("fentry", _yes_no(features.fentry, features.fentry_error)),
-        ("headers for bcc", _yes_no(headers.exists(), str(headers) if headers.exists() else "run scripts/bootstrap")),
+        (
+            "headers for bcc",
+            _yes_no(headers.exists(), str(headers) if headers.exists() else "run scripts/bootstrap"),
+        ),
     ]
 
 
@@ -36,7 +49,7 @@ def hook_rows(choices: list[HookChoice]) -> list[tuple[str, str, str]]:
     return [(c.hook, c.backend.value, c.reason) for c in choices]
 
 
-def _table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
+def _table(rows: Sequence[tuple[str, ...]], header: tuple[str, ...]) -> str:
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in [header, *rows]]
     return "\n".join(lines)

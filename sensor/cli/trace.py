@@ -6,16 +6,16 @@ import json
 import signal
 import sys
 import time
-from types import FrameType
 from collections.abc import Callable
+from types import FrameType
 
 import click
 
+from sensor.cli.compact import CompactFormatter
 from sensor.kernel.features import Backend, KernelFeatureError
 from sensor.kernel.loader import DEFAULT_BUFFER_BYTES
 from sensor.telemetry.capture import Capture, CaptureConfig, LossReport
 from sensor.telemetry.events import EventKind, TelemetryEvent, to_json_dict
-from sensor.cli.compact import CompactFormatter
 
 POLL_MS = 100
 _TRANSPORTS = {"auto": None, "ringbuf": Backend.RING_BUFFER, "perf": Backend.PERF_BUFFER}
@@ -30,7 +30,9 @@ def parse_kinds(values: tuple[str, ...]) -> set[EventKind]:
             try:
                 kinds.add(EventKind(name))
             except ValueError:
-                raise click.BadParameter(f"unknown event kind {name!r} (choose from {valid})", param_hint="--event") from None
+                raise click.BadParameter(
+                    f"unknown event kind {name!r} (choose from {valid})", param_hint="--event"
+                ) from None
     return kinds if values else set(EventKind)
 
 
@@ -43,7 +45,9 @@ def parse_size(value: str) -> int:
             return int(text[:-1]) * units[text[-1]]
         return int(text)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not a size (examples: 16M, 512K, 1G)", param_hint="--buffer-size") from None
+        raise click.BadParameter(
+            f"{value!r} is not a size (examples: 16M, 512K, 1G)", param_hint="--buffer-size"
+        ) from None
 
 
 def loss_summary(report: LossReport, printed: int) -> str:
@@ -158,7 +162,7 @@ def trace(
             if (count is not None and printed >= count) or (deadline is not None and time.monotonic() >= deadline):
                 break
     except BrokenPipeError:
-        sys.stdout = None  # type: ignore[assignment]  # the reader left (| head): stop quietly
+        sys.stdout = None  # the reader left (| head): stop quietly
     finally:
         report = capture.loss()
         capture.close()

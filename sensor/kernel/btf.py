@@ -165,7 +165,7 @@ class Btf:
             return 8
         if kind == BtfKind.ARRAY:
             elem, _, count = struct.unpack_from("<III", self._data, self._offsets[type_id] + 12)
-            return self._size(elem) * count
+            return self._size(elem) * int(count)
         return size
 
     def _members(self, type_id: int) -> list[tuple[str, int, int]]:
@@ -223,4 +223,4 @@ class Btf:
 
     def struct_size(self, name: str) -> int:
         """sizeof(struct name)."""
-        return self._header(self._struct_id(name))[3]
+        return int(self._header(self._struct_id(name))[3])

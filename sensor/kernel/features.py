@@ -127,11 +127,13 @@ def probe_fentry(btf: Btf | None, function: str = "commit_creds") -> tuple[bool,
     type_id = btf.type_id(function, BtfKind.FUNC)
     if type_id is None:
         return False, f"{function} not in BTF"
-    insns = bytes.fromhex("b700000000000000" "9500000000000000")  # r0 = 0; exit
+    insns = bytes.fromhex("b7000000000000009500000000000000")  # r0 = 0; exit
     insns_buf = ctypes.create_string_buffer(insns, len(insns))
     license = ctypes.create_string_buffer(b"GPL")
     attr = bytearray(128)
-    struct.pack_into("<IIQQ", attr, 0, _BPF_PROG_TYPE_TRACING, 2, ctypes.addressof(insns_buf), ctypes.addressof(license))
+    struct.pack_into(
+        "<IIQQ", attr, 0, _BPF_PROG_TYPE_TRACING, 2, ctypes.addressof(insns_buf), ctypes.addressof(license)
+    )
     struct.pack_into("<I", attr, 68, _BPF_TRACE_FENTRY)
     struct.pack_into("<I", attr, 108, type_id)
     try:

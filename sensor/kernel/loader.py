@@ -92,7 +92,7 @@ class LoadedProbes:
         source += (BPF_DIR / PROGRAM).read_text()
         self._bpf = bcc.BPF(text=source, cflags=[f"-I{BPF_DIR}", "-Wno-unused-function"])
         try:
-            for hook, (tracepoint, function) in _RAW_TRACEPOINTS.items():
+            for tracepoint, function in _RAW_TRACEPOINTS.values():
                 self._bpf.attach_raw_tracepoint(tp=tracepoint.split(":")[1], fn_name=function)
             if backends.get("credentials") is Backend.KPROBE:
                 self._bpf.attach_kprobe(event="commit_creds", fn_name="on_commit_creds")

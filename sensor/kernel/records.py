@@ -8,6 +8,7 @@ each field's offset against the C compiler's ``offsetof`` on the header itself.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum, IntFlag
 from typing import NamedTuple, Union
@@ -120,7 +121,6 @@ _EXEC_FAILED = layout_struct(EXEC_FAILED_FIELDS)
 _EXIT = layout_struct(EXIT_FIELDS)
 _CREDS = layout_struct(CREDS_FIELDS)
 _TYPE = struct.Struct("<H")
-_HEADER_VALUES = 17  # type, cpu, pid, ktime, tgid, ppid, start, parent start, cgroup, 8 creds (comm is 18th)
 
 
 class Creds(NamedTuple):
@@ -214,11 +214,6 @@ def _comm(raw: bytes) -> str:
     return text(raw.split(b"\0", 1)[0])
 
 
-def _header(values: tuple[int | bytes, ...]) -> tuple[object, ...]:
-    """The Record fields from an unpacked tuple, after the type."""
-    return (*values[1:9], Creds(*values[9:_HEADER_VALUES]), _comm(values[_HEADER_VALUES]))  # type: ignore[arg-type]
-
-
 def split_args(raw: bytes, truncated: bool) -> list[str]:
     """NUL-separated arguments; an argument cut by truncation is kept as far as it goes."""
     parts = raw.split(b"\0")
@@ -243,42 +238,57 @@ def _decode_exec(buf: bytes) -> ExecRecord:
     filename = _comm(data[:filename_len])
     args = data[filename_len : filename_len + args_len]
     cwd = data[filename_len + args_len : filename_len + args_len + cwd_len]
+    v = values
     return ExecRecord(
-        *_header(values),  # type: ignore[arg-type]
-        old_pid=old_pid,
-        flags=flags,
-        filename=filename,
-        argv=split_args(args, ExecFlags.ARGS_TRUNCATED in flags),
-        args_size=args_size,
-        cwd=join_cwd(cwd, ExecFlags.CWD_TRUNCATED in flags),
+        v[1],
+        v[2],
+        v[3],
+        v[4],
+        v[5],
+        v[6],
+        v[7],
+        v[8],
+        Creds(*v[9:17]),
+        _comm(v[17]),
+        old_pid,
+        flags,
+        filename,
+        split_args(args, ExecFlags.ARGS_TRUNCATED in flags),
+        args_size,
+        join_cwd(cwd, ExecFlags.CWD_TRUNCATED in flags),
     )
 
 
 def _decode_fork(buf: bytes) -> ForkRecord:
-    values = _FORK.unpack_from(buf)
-    return ForkRecord(*_header(values), *values[-4:])  # type: ignore[arg-type]
+    v = _FORK.unpack_from(buf)
+    return ForkRecord(
+        v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], Creds(*v[9:17]), _comm(v[17]), v[18], v[19], v[20], v[21]
+    )
 
 
 def _decode_exec_failed(buf: bytes) -> ExecFailedRecord:
-    values = _EXEC_FAILED.unpack_from(buf)
-    error, filename_len = values[-2:]
-    filename = _comm(buf[_EXEC_FAILED.size : _EXEC_FAILED.size + filename_len])
-    return ExecFailedRecord(*_header(values), error=error, filename=filename)  # type: ignore[arg-type]
+    v = _EXEC_FAILED.unpack_from(buf)
+    filename = _comm(buf[_EXEC_FAILED.size : _EXEC_FAILED.size + v[19]])
+    return ExecFailedRecord(
+        v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], Creds(*v[9:17]), _comm(v[17]), v[18], filename
+    )
 
 
 def _decode_exit(buf: bytes) -> ExitRecord:
-    values = _EXIT.unpack_from(buf)
-    exit_code, flags = values[-2:]
-    return ExitRecord(*_header(values), exit_code=exit_code, group_dead=bool(flags & EXIT_GROUP_DEAD))  # type: ignore[arg-type]
+    v = _EXIT.unpack_from(buf)
+    group_dead = bool(v[19] & EXIT_GROUP_DEAD)
+    return ExitRecord(v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], Creds(*v[9:17]), _comm(v[17]), v[18], group_dead)
 
 
 def _decode_creds(buf: bytes) -> CredsRecord:
-    values = _CREDS.unpack_from(buf)
-    old = Creds(*values[18:26])
-    return CredsRecord(*_header(values), old=old, cause=CredsCause(values[26]))  # type: ignore[arg-type]
+    v = _CREDS.unpack_from(buf)
+    old = Creds(*v[18:26])
+    return CredsRecord(
+        v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], Creds(*v[9:17]), _comm(v[17]), old, CredsCause(v[26])
+    )
 
 
-_DECODERS = {
+_DECODERS: dict[int, tuple[int, Callable[[bytes], AnyRecord]]] = {
     RecordType.FORK: (_FORK.size, _decode_fork),
     RecordType.EXEC: (_EXEC.size, _decode_exec),
     RecordType.EXEC_FAILED: (_EXEC_FAILED.size, _decode_exec_failed),
@@ -298,4 +308,4 @@ def decode(buf: bytes) -> AnyRecord:
         raise DecodeError(f"unknown record type {record_type}") from None
     if len(buf) < size:
         raise DecodeError(f"{RecordType(record_type).name} record of {len(buf)} bytes, expected >= {size}")
-    return decoder(buf)  # type: ignore[no-any-return]
+    return decoder(buf)

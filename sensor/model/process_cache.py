@@ -63,7 +63,6 @@ class CacheStats:
     evicted_over_capacity: int
 
 
-
 class ProcessInfoCache:
     """Processes by ``process_id`` and by current pid, with threads, lineage, and bounded memory."""
 

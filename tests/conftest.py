@@ -1,0 +1,32 @@
+"""Shared fixtures: one live sensor for the whole session, and compiled workloads."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.live_sensor import LiveSensor
+
+WORKLOADS = Path(__file__).parent / "workloads"
+
+
+@pytest.fixture(scope="session")
+def live_sensor() -> Iterator[LiveSensor]:
+    """`sensor trace --format json` running on this kernel for the whole session."""
+    if os.geteuid() != 0:
+        pytest.fail("the live tests load BPF programs: run them as root (scripts/test)")
+    sensor = LiveSensor()
+    yield sensor
+    sensor.stop()
+
+
+@pytest.fixture(scope="session")
+def storm_binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tests/workloads/storm.c, compiled."""
+    out = tmp_path_factory.mktemp("workloads") / "storm"
+    subprocess.run(["gcc", "-O2", "-o", str(out), str(WORKLOADS / "storm.c")], check=True)
+    return out

@@ -1,0 +1,225 @@
+"""Real processes on the live kernel produce exactly the expected events."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+from tests.live_sensor import LiveSensor, is_exec_of, of_pid, process
+
+
+def marker() -> str:
+    return f"sensor-test-{uuid.uuid4().hex[:12]}"
+
+
+def run(argv: list[str | bytes], cwd: str | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(argv, cwd=cwd, capture_output=True, check=False)
+
+
+def test_exec_reports_all_of_40_arguments_in_order(live_sensor: LiveSensor) -> None:
+    tag = marker()
+    args = [tag] + [f"arg{i}" for i in range(39)]
+    run(["/bin/echo", *args])
+    (event,) = live_sensor.wait_for(lambda e: is_exec_of(e, tag))
+    assert process(event)["exec_filename"] == "/bin/echo"
+    assert process(event)["exec_command_line"] == ["/bin/echo", *args]
+    assert event["command_line"] == ["/bin/echo", *args]
+    assert "exec_command_line_truncated" not in process(event)
+
+
+def test_exec_keeps_a_non_utf8_argument_visible_as_escapes(live_sensor: LiveSensor) -> None:
+    tag = marker()
+    run([b"/bin/echo", tag.encode(), b"caf\xe9-\xff\xfe", "naïve".encode()])
+    (event,) = live_sensor.wait_for(lambda e: is_exec_of(e, tag))
+    assert process(event)["exec_command_line"] == ["/bin/echo", tag, "caf\\xe9-\\xff\\xfe", "naïve"]
+
+
+def test_exec_carries_a_10000_character_argument_whole(live_sensor: LiveSensor) -> None:
+    tag = marker()
+    long_arg = "x" * 9_000 + "END"
+    run(["/bin/echo", tag, long_arg])
+    (event,) = live_sensor.wait_for(lambda e: is_exec_of(e, tag))
+    assert process(event)["exec_command_line"] == ["/bin/echo", tag, long_arg]
+
+
+def test_exec_beyond_the_argument_bound_is_cut_cleanly_and_flagged(live_sensor: LiveSensor) -> None:
+    tag = marker()
+    huge = "".join(f"{i:07d}," for i in range(12_500))  # 100 000 characters (one argument may hold 128 KiB)
+    run(["/bin/echo", tag, huge, "after"])
+    (event,) = live_sensor.wait_for(lambda e: is_exec_of(e, tag))
+    argv = process(event)["exec_command_line"]
+    assert process(event)["exec_command_line_truncated"] is True
+    assert argv[:2] == ["/bin/echo", tag]
+    assert len(argv) == 3
+    assert huge.startswith(argv[2])  # a prefix, never garbled
+    assert len("\0".join(argv)) == 16383  # SENSOR_ARGS_MAX - 1 bytes kept; the last argument has no NUL
+
+
+def test_exec_reports_the_cwd_of_a_process_that_lives_under_a_millisecond(
+    live_sensor: LiveSensor, tmp_path: Path
+) -> None:
+    tag = marker()
+    workdir = tmp_path / "deep" / "work dir"
+    workdir.mkdir(parents=True)
+    run(["/bin/true", tag], cwd=str(workdir))
+    (event,) = live_sensor.wait_for(lambda e: is_exec_of(e, tag))
+    assert event["cwd"] == str(workdir.resolve())
+
+
+def test_exit_reports_status_3_as_code_768(live_sensor: LiveSensor) -> None:
+    proc = subprocess.Popen(["/bin/sh", "-c", "exit 3"])
+    proc.wait()
+    (event,) = live_sensor.wait_for(lambda e: of_pid(e, proc.pid, "EXIT"))
+    payload = process(event)
+    assert (payload["exit_code"], payload["exit_status"], payload["exit_signal"], payload["exit_core_dumped"]) == (
+        768,
+        3,
+        0,
+        False,
+    )
+    assert event["filename"] == "/bin/sh"
+
+
+def test_exit_reports_sigkill(live_sensor: LiveSensor) -> None:
+    tag = marker()
+    proc = subprocess.Popen(["/bin/sh", "-c", "read line", tag], stdin=subprocess.PIPE)
+    live_sensor.wait_for(lambda e: is_exec_of(e, tag))
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    (event,) = live_sensor.wait_for(lambda e: of_pid(e, proc.pid, "EXIT"))
+    payload = process(event)
+    assert (payload["exit_code"], payload["exit_status"], payload["exit_signal"]) == (9, 0, 9)
+    assert event["command_line"] == ["/bin/sh", "-c", "read line", tag]
+
+
+def test_setresuid_and_setresgid_give_credentials_events_and_the_exec_after_runs_as_the_new_user(
+    live_sensor: LiveSensor,
+) -> None:
+    tag = marker()
+    code = (
+        "import os, sys; os.setresgid(2000, 2001, 2002); os.setresuid(1000, 1001, 1002); "
+        f"os.execv('/bin/true', ['/bin/true', '{tag}'])"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    proc.wait()
+    assert proc.returncode == 0
+    changes = live_sensor.wait_for(lambda e: of_pid(e, proc.pid, "CREDENTIALS"), count=3)
+    gid_change, uid_change, exec_change = sorted(changes, key=lambda e: int(e["sensor_sequence_number"]))
+    root = {"uid": 0, "gid": 0, "euid": 0, "egid": 0, "suid": 0, "sgid": 0, "fsuid": 0, "fsgid": 0}
+    after_gid = {**root, "gid": 2000, "egid": 2001, "sgid": 2002, "fsgid": 2001}
+    after_uid = {**after_gid, "uid": 1000, "euid": 1001, "suid": 1002, "fsuid": 1001}
+    assert process(gid_change)["credentials_cause"] == "setresgid"
+    assert process(gid_change)["old_credentials"] == root
+    assert process(gid_change)["new_credentials"] == after_gid
+    assert process(uid_change)["credentials_cause"] == "setresuid"
+    assert process(uid_change)["old_credentials"] == after_gid
+    assert process(uid_change)["new_credentials"] == after_uid
+    assert uid_change["credentials"] == after_uid
+    # exec sets the saved and filesystem ids to the effective ones (execve(2)): a change too.
+    after_exec = {**after_uid, "suid": 1001, "sgid": 2001}
+    assert process(exec_change)["credentials_cause"] == "exec"
+    assert process(exec_change)["old_credentials"] == after_uid
+    assert process(exec_change)["new_credentials"] == after_exec
+    (exec_event,) = live_sensor.wait_for(lambda e: is_exec_of(e, tag))
+    assert exec_event["process_id"] == uid_change["process_id"]
+    assert exec_event["credentials"] == after_exec
+
+
+def test_setuid_exec_gives_a_credentials_event(live_sensor: LiveSensor) -> None:
+    tag = marker()
+    # Under /tmp itself: pytest's tmp_path is 0700, which user 1000 could not enter.
+    shared = Path(tempfile.mkdtemp(prefix="sensor-setuid-", dir="/tmp"))
+    shared.chmod(0o755)
+    binary = shared / "true-setuid"
+    binary.write_bytes(Path("/bin/true").read_bytes())
+    os.chown(binary, 1234, 1234)
+    binary.chmod(0o4755)
+    code = f"import os; os.setresuid(1000, 1000, 1000); os.execv('{binary}', ['{binary}', '{tag}'])"
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    proc.wait()
+    (exec_event,) = live_sensor.wait_for(lambda e: is_exec_of(e, tag))
+    assert exec_event["credentials"]["euid"] == 1234
+    changes = live_sensor.wait_for(
+        lambda e: of_pid(e, proc.pid, "CREDENTIALS") and process(e)["credentials_cause"] == "exec"
+    )
+    assert process(changes[0])["old_credentials"]["euid"] == 1000
+    assert process(changes[0])["new_credentials"]["euid"] == 1234
+    shutil.rmtree(shared)
+
+
+def test_failed_exec_reports_the_path_and_errno(live_sensor: LiveSensor, tmp_path: Path) -> None:
+    missing = tmp_path / f"{marker()}-missing"
+    not_executable = tmp_path / f"{marker()}-noexec"
+    not_executable.write_text("#!/bin/sh\n")
+    not_executable.chmod(0o644)
+    code = (
+        "import os\n"
+        "for path in (%r, %r):\n"
+        "    try:\n"
+        "        os.execv(path, [path])\n"
+        "    except OSError:\n"
+        "        pass\n"
+    ) % (str(missing), str(not_executable))
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    proc.wait()
+    failures = live_sensor.wait_for(lambda e: of_pid(e, proc.pid, "EXEC") and bool(process(e).get("exec_errno")), 2)
+    assert [(process(e)["exec_filename"], process(e)["exec_errno"]) for e in failures] == [
+        (str(missing), 2),  # ENOENT
+        (str(not_executable), 13),  # EACCES
+    ]
+
+
+def test_a_thread_is_a_fork_with_clone_thread_and_exits_alone(live_sensor: LiveSensor) -> None:
+    code = "import threading; t = threading.Thread(target=lambda: None); t.start(); t.join()"
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    proc.wait()
+    (clone,) = live_sensor.wait_for(lambda e: of_pid(e, proc.pid, "FORK") and process(e).get("fork_thread", False))
+    thread_id = process(clone)["fork_child_pid"]
+    assert thread_id != proc.pid
+    assert int(process(clone)["fork_clone_flags"]) & 0x10000  # CLONE_THREAD
+    assert process(clone)["fork_child_id"] == clone["process_id"]  # a thread belongs to its process
+    (thread_exit,) = live_sensor.wait_for(lambda e: of_pid(e, proc.pid, "EXIT") and e["process_pid"] == thread_id)
+    assert process(thread_exit)["exit_thread_only"] is True
+    (process_exit,) = live_sensor.wait_for(lambda e: of_pid(e, proc.pid, "EXIT") and e["process_pid"] == proc.pid)
+    assert "exit_thread_only" not in process(process_exit)
+
+
+def test_fork_child_gets_its_own_process_id_and_its_parent_as_ancestor(live_sensor: LiveSensor) -> None:
+    tag = marker()
+    proc = subprocess.Popen(["/bin/sh", "-c", f"/bin/true {tag}; exit 0"])
+    proc.wait()
+    (fork,) = live_sensor.wait_for(lambda e: of_pid(e, proc.pid, "FORK"))
+    (child_exec,) = live_sensor.wait_for(lambda e: is_exec_of(e, tag))
+    assert child_exec["process_id"] == process(fork)["fork_child_id"]
+    assert child_exec["parent_process_id"] == fork["process_id"]
+    assert child_exec["parent_pid"] == proc.pid
+    assert child_exec["ancestors"][0]["pid"] == proc.pid
+    assert child_exec["ancestors"][0]["filename"] == "/bin/sh"
+    assert child_exec["ancestors"][1]["pid"] == os.getpid()
+
+
+def test_process_id_matches_proc_start_time(live_sensor: LiveSensor) -> None:
+    tag = marker()
+    proc = subprocess.Popen(["/bin/sh", "-c", "read line", tag], stdin=subprocess.PIPE)
+    try:
+        (event,) = live_sensor.wait_for(lambda e: is_exec_of(e, tag))
+        stat = Path(f"/proc/{proc.pid}/stat").read_text()
+        start_ticks = stat[stat.rindex(")") + 2 :].split()[19]
+        boot_id = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        assert event["process_id"] == f"{boot_id}-{proc.pid}-{start_ticks}"
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_the_sensor_does_not_report_itself(live_sensor: LiveSensor) -> None:
+    tag = marker()
+    run(["/bin/true", tag])
+    live_sensor.wait_for(lambda e: is_exec_of(e, tag))
+    assert not [e for e in live_sensor.events if e.get("process_tgid") == live_sensor.proc.pid]

@@ -1,0 +1,45 @@
+/* Fork+exec+exit storm: runs PROGRAM (default /bin/true) in a loop for SECONDS, then prints
+ * "<own pid> <children run>". Used by the storm test and scripts/bench. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fprintf(stderr, "usage: %s SECONDS [PROGRAM]\n", argv[0]);
+		return 2;
+	}
+	double seconds = atof(argv[1]);
+	const char *program = argc > 2 ? argv[2] : "/bin/true";
+	double end = now() + seconds;
+	long runs = 0;
+	while (now() < end) {
+		pid_t pid = fork();
+		if (pid < 0) {
+			perror("fork");
+			return 1;
+		}
+		if (pid == 0) {
+			execl(program, program, (char *)NULL);
+			_exit(127);
+		}
+		int status;
+		if (waitpid(pid, &status, 0) < 0) {
+			perror("waitpid");
+			return 1;
+		}
+		runs++;
+	}
+	printf("%d %ld\n", getpid(), runs);
+	return 0;
+}
