@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import ctypes
 import mmap
-import select
 import struct
+import time
 from typing import Any, Protocol
 
 _BUSY = 1 << 31
@@ -19,11 +19,17 @@ _U32 = struct.Struct("<I")
 _KTIME = struct.Struct("<Q")  # sensor_header.ktime_ns, at offset 8 of every record
 
 
+# The BPF side never wakes the ring buffer reader (see send() in bpf/process.bpf.c), and wakes a
+# perf buffer reader only every PERF_WAKEUP_EVENTS records, so readers look on this timer: it
+# bounds the delay from kernel to reader.
+POLL_INTERVAL_MS = 5
+
+
 class RecordReader(Protocol):
     """Where raw records come from."""
 
     def read(self, timeout_ms: int) -> list[bytes]:
-        """Records available now, waiting up to ``timeout_ms`` for the first one."""
+        """Records available now; when there are none, waits up to ``timeout_ms`` and looks again."""
 
     @property
     def lost(self) -> int:
@@ -46,8 +52,6 @@ class RingBufferReader:
         self._consumer = mmap.mmap(map_fd, page, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
         # The producer page, then the data pages mapped twice so a record that wraps reads contiguously.
         self._producer = mmap.mmap(map_fd, page + 2 * data_size, mmap.MAP_SHARED, mmap.PROT_READ, offset=page)
-        self._epoll = select.epoll()
-        self._epoll.register(map_fd, select.EPOLLIN)
 
     @property
     def lost(self) -> int:
@@ -60,7 +64,7 @@ class RingBufferReader:
     def read(self, timeout_ms: int) -> list[bytes]:
         records = self._drain()
         if not records and timeout_ms > 0:
-            self._epoll.poll(timeout_ms / 1000)
+            time.sleep(min(timeout_ms, POLL_INTERVAL_MS) / 1000)
             records = self._drain()
         return records
 
@@ -87,9 +91,12 @@ class RingBufferReader:
         return out
 
     def close(self) -> None:
-        self._epoll.close()
         self._consumer.close()
         self._producer.close()
+
+
+# A perf buffer wakes its reader every this many records (every record costs an interrupt).
+PERF_WAKEUP_EVENTS = 64
 
 
 class PerfBufferReader:
@@ -99,7 +106,9 @@ class PerfBufferReader:
         self._bpf = bpf
         self._pending: list[bytes] = []
         self._lost = 0
-        bpf[table_name].open_perf_buffer(self._on_record, page_cnt=page_count, lost_cb=self._on_lost)
+        bpf[table_name].open_perf_buffer(
+            self._on_record, page_cnt=page_count, lost_cb=self._on_lost, wakeup_events=PERF_WAKEUP_EVENTS
+        )
 
     def _on_record(self, _cpu: int, data: int, size: int) -> None:
         self._pending.append(ctypes.string_at(data, size))
@@ -112,7 +121,8 @@ class PerfBufferReader:
         return self._lost
 
     def read(self, timeout_ms: int) -> list[bytes]:
-        self._bpf.perf_buffer_poll(timeout=timeout_ms)
+        self._bpf.perf_buffer_poll(timeout=min(timeout_ms, POLL_INTERVAL_MS))
+        self._bpf.perf_buffer_consume()  # buffers below their wake-up mark too
         records, self._pending = self._pending, []
         # Each CPU has its own buffer: order the batch by time so a fork precedes its child's exec.
         records.sort(key=lambda r: _KTIME.unpack_from(r, 8)[0])

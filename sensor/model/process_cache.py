@@ -35,6 +35,7 @@ class ProcessInfo:
     process_id: str
     pid: int
     start_ticks: int
+    start_ns: int  # exact start_boottime when seen by the hooks; 0 when found in /proc (ticks only)
     ppid: int
     parent_process_id: str
     comm: str
@@ -125,6 +126,7 @@ class ProcessInfoCache:
             process_id=make_process_id(self.boot_id, snap.pid, snap.start_ticks),
             pid=snap.pid,
             start_ticks=snap.start_ticks,
+            start_ns=0,
             ppid=snap.ppid,
             parent_process_id=parent_id,
             comm=snap.comm,
@@ -163,7 +165,8 @@ class ProcessInfoCache:
         """The process a record is about, created from the record (and /proc) when first seen."""
         ticks = start_ticks(record.start_ns)
         info = self._by_pid.get(record.tgid)
-        if info is not None and info.start_ticks == ticks:
+        # Exact start time where known: two processes can share a pid within one 10 ms tick.
+        if info is not None and (info.start_ns == record.start_ns if info.start_ns else info.start_ticks == ticks):
             if record.pid != record.tgid:
                 info.threads.add(record.pid)
             return info
@@ -181,6 +184,7 @@ class ProcessInfoCache:
             process_id=make_process_id(self.boot_id, record.tgid, ticks),
             pid=record.tgid,
             start_ticks=ticks,
+            start_ns=record.start_ns,
             ppid=record.ppid,
             parent_process_id=parent_id if record.ppid else "",
             comm=record.comm,
@@ -197,13 +201,15 @@ class ProcessInfoCache:
             return
         ticks = start_ticks(record.child_start_ns)
         child_id = make_process_id(self.boot_id, record.child_tgid, ticks)
-        if child_id in self._by_id:
+        known = self._by_id.get(child_id)
+        if known is not None and known.start_ns == record.child_start_ns:
             return  # already created by a record that overtook this fork (per-CPU buffers)
         self._insert(
             ProcessInfo(
                 process_id=child_id,
                 pid=record.child_tgid,
                 start_ticks=ticks,
+                start_ns=record.child_start_ns,
                 ppid=parent.pid,
                 parent_process_id=parent.process_id,
                 comm=parent.comm,
