@@ -75,8 +75,9 @@ class LiveSensor:
                     return found
                 left = deadline - time.monotonic()
                 if left <= 0 or self.proc.poll() is not None:
+                    stderr = "".join(self.stderr_lines)
                     raise AssertionError(
-                        f"expected {count} matching events, saw {len(found)}: {found}\nstderr: {''.join(self.stderr_lines)}"
+                        f"expected {count} matching events, saw {len(found)}: {found}\nstderr: {stderr}"
                     )
                 self._changed.wait(min(left, 0.2))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import mmap
 import signal
 import sys
 import time
@@ -13,7 +14,6 @@ import click
 
 from sensor.cli.compact import CompactFormatter
 from sensor.kernel.features import Backend, KernelFeatureError
-from sensor.kernel.loader import DEFAULT_BUFFER_BYTES
 from sensor.telemetry.capture import Capture, CaptureConfig, LossReport
 from sensor.telemetry.events import EventKind, TelemetryEvent, to_json_dict
 
@@ -41,13 +41,17 @@ def parse_size(value: str) -> int:
     units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
     text = value.strip().upper().removesuffix("B").removesuffix("I")
     try:
-        if text and text[-1] in units:
-            return int(text[:-1]) * units[text[-1]]
-        return int(text)
+        size = int(text[:-1]) * units[text[-1]] if text and text[-1] in units else int(text)
     except ValueError:
         raise click.BadParameter(
             f"{value!r} is not a size (examples: 16M, 512K, 1G)", param_hint="--buffer-size"
         ) from None
+    if size < mmap.PAGESIZE or size & (size - 1):
+        raise click.BadParameter(
+            f"{value!r} must be a power of two of at least {mmap.PAGESIZE} bytes (examples: 16M, 64M)",
+            param_hint="--buffer-size",
+        )
+    return size
 
 
 def loss_summary(report: LossReport, printed: int) -> str:
@@ -135,7 +139,7 @@ def trace(
       sensor trace --duration 10 > events.txt
     """
     kinds = parse_kinds(events)
-    buffer_bytes = parse_size(buffer_size) if buffer_size else DEFAULT_BUFFER_BYTES
+    buffer_bytes = parse_size(buffer_size)
     capture = Capture(CaptureConfig(transport=_TRANSPORTS[transport], buffer_bytes=buffer_bytes))
     stop = _Stop()
     try:

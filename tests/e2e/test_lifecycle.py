@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-import time
 import subprocess
+import time
 import uuid
 from collections import Counter
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -96,7 +97,7 @@ def test_two_parallel_storms_for_10_seconds_lose_nothing(storm_binary: Path, tmp
         results = [s.communicate(timeout=60)[0].split() for s in storms]
         workers = {int(pid): int(runs) for pid, runs in results}
         for pid in workers:
-            sensor.wait_for(lambda e, pid=pid: of_pid(e, pid, "EXIT"), timeout=60)
+            sensor.wait_for(partial(of_pid, pid=pid, event_type="EXIT"), timeout=60)
     finally:
         code = sensor.stop()
     assert code == 0

@@ -158,14 +158,8 @@ def test_failed_exec_reports_the_path_and_errno(live_sensor: LiveSensor, tmp_pat
     not_executable = tmp_path / f"{marker()}-noexec"
     not_executable.write_text("#!/bin/sh\n")
     not_executable.chmod(0o644)
-    code = (
-        "import os\n"
-        "for path in (%r, %r):\n"
-        "    try:\n"
-        "        os.execv(path, [path])\n"
-        "    except OSError:\n"
-        "        pass\n"
-    ) % (str(missing), str(not_executable))
+    paths = (str(missing), str(not_executable))
+    code = f"import contextlib, os\nfor path in {paths!r}:\n    with contextlib.suppress(OSError): os.execv(path, [path])"
     proc = subprocess.Popen([sys.executable, "-c", code])
     proc.wait()
     failures = live_sensor.wait_for(lambda e: of_pid(e, proc.pid, "EXEC") and bool(process(e).get("exec_errno")), 2)

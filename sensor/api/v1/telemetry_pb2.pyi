@@ -25,17 +25,7 @@ class Credentials(_message.Message):
     sgid: int
     fsuid: int
     fsgid: int
-    def __init__(
-        self,
-        uid: _Optional[int] = ...,
-        gid: _Optional[int] = ...,
-        euid: _Optional[int] = ...,
-        egid: _Optional[int] = ...,
-        suid: _Optional[int] = ...,
-        sgid: _Optional[int] = ...,
-        fsuid: _Optional[int] = ...,
-        fsgid: _Optional[int] = ...,
-    ) -> None: ...
+    def __init__(self, uid: _Optional[int] = ..., gid: _Optional[int] = ..., euid: _Optional[int] = ..., egid: _Optional[int] = ..., suid: _Optional[int] = ..., sgid: _Optional[int] = ..., fsuid: _Optional[int] = ..., fsgid: _Optional[int] = ...) -> None: ...
 
 class ProcessRef(_message.Message):
     __slots__ = ("process_id", "pid", "comm", "filename")
@@ -47,35 +37,10 @@ class ProcessRef(_message.Message):
     pid: int
     comm: str
     filename: str
-    def __init__(
-        self,
-        process_id: _Optional[str] = ...,
-        pid: _Optional[int] = ...,
-        comm: _Optional[str] = ...,
-        filename: _Optional[str] = ...,
-    ) -> None: ...
+    def __init__(self, process_id: _Optional[str] = ..., pid: _Optional[int] = ..., comm: _Optional[str] = ..., filename: _Optional[str] = ...) -> None: ...
 
 class ProcessEvent(_message.Message):
-    __slots__ = (
-        "type",
-        "fork_child_pid",
-        "fork_child_id",
-        "fork_clone_flags",
-        "fork_thread",
-        "exec_filename",
-        "exec_command_line",
-        "exec_command_line_truncated",
-        "exec_errno",
-        "exec_old_pid",
-        "exit_code",
-        "exit_status",
-        "exit_signal",
-        "exit_core_dumped",
-        "exit_thread_only",
-        "old_credentials",
-        "new_credentials",
-        "credentials_cause",
-    )
+    __slots__ = ("type", "fork_child_pid", "fork_child_id", "fork_clone_flags", "fork_thread", "exec_filename", "exec_command_line", "exec_command_line_truncated", "exec_errno", "exec_old_pid", "exit_code", "exit_status", "exit_signal", "exit_core_dumped", "exit_thread_only", "old_credentials", "new_credentials", "credentials_cause")
     class ProcessEventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         PROCESS_EVENT_TYPE_UNKNOWN: _ClassVar[ProcessEvent.ProcessEventType]
@@ -84,7 +49,6 @@ class ProcessEvent(_message.Message):
         EXIT: _ClassVar[ProcessEvent.ProcessEventType]
         UPDATE: _ClassVar[ProcessEvent.ProcessEventType]
         CREDENTIALS: _ClassVar[ProcessEvent.ProcessEventType]
-
     PROCESS_EVENT_TYPE_UNKNOWN: ProcessEvent.ProcessEventType
     FORK: ProcessEvent.ProcessEventType
     EXEC: ProcessEvent.ProcessEventType
@@ -127,27 +91,7 @@ class ProcessEvent(_message.Message):
     old_credentials: Credentials
     new_credentials: Credentials
     credentials_cause: str
-    def __init__(
-        self,
-        type: _Optional[_Union[ProcessEvent.ProcessEventType, str]] = ...,
-        fork_child_pid: _Optional[int] = ...,
-        fork_child_id: _Optional[str] = ...,
-        fork_clone_flags: _Optional[int] = ...,
-        fork_thread: _Optional[bool] = ...,
-        exec_filename: _Optional[str] = ...,
-        exec_command_line: _Optional[_Iterable[str]] = ...,
-        exec_command_line_truncated: _Optional[bool] = ...,
-        exec_errno: _Optional[int] = ...,
-        exec_old_pid: _Optional[int] = ...,
-        exit_code: _Optional[int] = ...,
-        exit_status: _Optional[int] = ...,
-        exit_signal: _Optional[int] = ...,
-        exit_core_dumped: _Optional[bool] = ...,
-        exit_thread_only: _Optional[bool] = ...,
-        old_credentials: _Optional[_Union[Credentials, _Mapping]] = ...,
-        new_credentials: _Optional[_Union[Credentials, _Mapping]] = ...,
-        credentials_cause: _Optional[str] = ...,
-    ) -> None: ...
+    def __init__(self, type: _Optional[_Union[ProcessEvent.ProcessEventType, str]] = ..., fork_child_pid: _Optional[int] = ..., fork_child_id: _Optional[str] = ..., fork_clone_flags: _Optional[int] = ..., fork_thread: _Optional[bool] = ..., exec_filename: _Optional[str] = ..., exec_command_line: _Optional[_Iterable[str]] = ..., exec_command_line_truncated: _Optional[bool] = ..., exec_errno: _Optional[int] = ..., exec_old_pid: _Optional[int] = ..., exit_code: _Optional[int] = ..., exit_status: _Optional[int] = ..., exit_signal: _Optional[int] = ..., exit_core_dumped: _Optional[bool] = ..., exit_thread_only: _Optional[bool] = ..., old_credentials: _Optional[_Union[Credentials, _Mapping]] = ..., new_credentials: _Optional[_Union[Credentials, _Mapping]] = ..., credentials_cause: _Optional[str] = ...) -> None: ...
 
 class LostRecordEvent(_message.Message):
     __slots__ = ("lost", "stage", "hook")
@@ -157,33 +101,10 @@ class LostRecordEvent(_message.Message):
     lost: int
     stage: str
     hook: str
-    def __init__(
-        self, lost: _Optional[int] = ..., stage: _Optional[str] = ..., hook: _Optional[str] = ...
-    ) -> None: ...
+    def __init__(self, lost: _Optional[int] = ..., stage: _Optional[str] = ..., hook: _Optional[str] = ...) -> None: ...
 
 class TelemetryEvent(_message.Message):
-    __slots__ = (
-        "id",
-        "sensor_id",
-        "sensor_sequence_number",
-        "sensor_monotime_nanos",
-        "process_id",
-        "process_pid",
-        "process_tgid",
-        "cpu",
-        "credentials",
-        "container_id",
-        "comm",
-        "filename",
-        "command_line",
-        "cwd",
-        "parent_process_id",
-        "parent_pid",
-        "ancestors",
-        "snapshot",
-        "process",
-        "lost",
-    )
+    __slots__ = ("id", "sensor_id", "sensor_sequence_number", "sensor_monotime_nanos", "process_id", "process_pid", "process_tgid", "cpu", "credentials", "container_id", "comm", "filename", "command_line", "cwd", "parent_process_id", "parent_pid", "ancestors", "snapshot", "process", "lost")
     ID_FIELD_NUMBER: _ClassVar[int]
     SENSOR_ID_FIELD_NUMBER: _ClassVar[int]
     SENSOR_SEQUENCE_NUMBER_FIELD_NUMBER: _ClassVar[int]
@@ -224,26 +145,4 @@ class TelemetryEvent(_message.Message):
     snapshot: bool
     process: ProcessEvent
     lost: LostRecordEvent
-    def __init__(
-        self,
-        id: _Optional[str] = ...,
-        sensor_id: _Optional[str] = ...,
-        sensor_sequence_number: _Optional[int] = ...,
-        sensor_monotime_nanos: _Optional[int] = ...,
-        process_id: _Optional[str] = ...,
-        process_pid: _Optional[int] = ...,
-        process_tgid: _Optional[int] = ...,
-        cpu: _Optional[int] = ...,
-        credentials: _Optional[_Union[Credentials, _Mapping]] = ...,
-        container_id: _Optional[str] = ...,
-        comm: _Optional[str] = ...,
-        filename: _Optional[str] = ...,
-        command_line: _Optional[_Iterable[str]] = ...,
-        cwd: _Optional[str] = ...,
-        parent_process_id: _Optional[str] = ...,
-        parent_pid: _Optional[int] = ...,
-        ancestors: _Optional[_Iterable[_Union[ProcessRef, _Mapping]]] = ...,
-        snapshot: _Optional[bool] = ...,
-        process: _Optional[_Union[ProcessEvent, _Mapping]] = ...,
-        lost: _Optional[_Union[LostRecordEvent, _Mapping]] = ...,
-    ) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., sensor_id: _Optional[str] = ..., sensor_sequence_number: _Optional[int] = ..., sensor_monotime_nanos: _Optional[int] = ..., process_id: _Optional[str] = ..., process_pid: _Optional[int] = ..., process_tgid: _Optional[int] = ..., cpu: _Optional[int] = ..., credentials: _Optional[_Union[Credentials, _Mapping]] = ..., container_id: _Optional[str] = ..., comm: _Optional[str] = ..., filename: _Optional[str] = ..., command_line: _Optional[_Iterable[str]] = ..., cwd: _Optional[str] = ..., parent_process_id: _Optional[str] = ..., parent_pid: _Optional[int] = ..., ancestors: _Optional[_Iterable[_Union[ProcessRef, _Mapping]]] = ..., snapshot: _Optional[bool] = ..., process: _Optional[_Union[ProcessEvent, _Mapping]] = ..., lost: _Optional[_Union[LostRecordEvent, _Mapping]] = ...) -> None: ...

@@ -1,0 +1,110 @@
+"""`sensor trace` and `sensor doctor` as a person runs them."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+
+import pytest
+
+from tests.live_sensor import ROOT, SENSOR, LiveSensor
+
+
+def sensor(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*SENSOR, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--event", "exec,bogus"], "unknown event kind 'bogus' (choose from fork, exec, exit, credentials)"),
+        (["--format", "yaml"], "'yaml' is not one of 'compact', 'json'"),
+        (["--buffer-size", "3M"], "'3M' must be a power of two"),
+        (["--buffer-size", "lots"], "'lots' is not a size"),
+        (["--count", "0"], "0 is not in the range x>=1"),
+        (["--duration", "-1"], "-1.0 is not in the range x>0"),
+    ],
+)
+def test_bad_flags_fail_fast_with_a_specific_message(args: list[str], message: str) -> None:
+    result = sensor("trace", *args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert result.stdout == ""
+
+
+def test_count_stops_after_n_events_with_ready_and_a_loss_summary() -> None:
+    proc = subprocess.Popen(
+        [*SENSOR, "trace", "--format", "json", "--count", "3"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    # Make sure something happens.
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline:
+        subprocess.run(["/bin/true"], check=True)
+        time.sleep(0.05)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    lines = out.splitlines()
+    assert len(lines) == 3
+    assert all("sensor_sequence_number" in json.loads(line) for line in lines)
+    assert "ready" in err.splitlines()[0]
+    assert "3 events printed" in err
+    assert "lost: kernel 0" in err
+
+
+def test_sigterm_stops_cleanly_with_the_summary() -> None:
+    live = LiveSensor()
+    time.sleep(0.5)
+    live.proc.send_signal(signal.SIGTERM)
+    assert live.stop() == 0
+    assert "events printed" in live.stderr_lines[-1]
+
+
+def test_duration_stops_by_itself() -> None:
+    result = sensor("trace", "--duration", "1", "--event", "exit")
+    assert result.returncode == 0
+    assert "ready" in result.stderr
+    assert "events printed" in result.stderr
+
+
+def test_compact_output_is_one_readable_line_per_event() -> None:
+    proc = subprocess.Popen(
+        [*SENSOR, "trace", "--event", "exit", "--count", "1"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline:
+        subprocess.run(["/bin/sh", "-c", "exit 4"], check=False)
+        time.sleep(0.05)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    (line,) = out.splitlines()
+    assert " exit " in line
+    assert "pid=" in line and "uid=" in line
+
+
+def test_doctor_prints_each_hook_and_its_backend() -> None:
+    result = sensor("doctor")
+    assert result.returncode == 0, result.stderr
+    rows = {line.split()[0]: line.split()[1] for line in result.stdout.splitlines() if line.split()}
+    assert rows["fork"] == "raw_tracepoint"
+    assert rows["exec"] == "raw_tracepoint"
+    assert rows["exit"] == "raw_tracepoint"
+    assert rows["transport"] == "ring_buffer"
+    assert rows["credentials"] in ("kprobe", "syscall_tracepoints")
+    assert "ok: the sensor can attach every required hook" in result.stdout
+
+
+def test_help_teaches_with_examples() -> None:
+    result = sensor("trace", "--help")
+    assert result.returncode == 0
+    assert "sensor trace --event exec,exit" in result.stdout
+    assert "--format [compact|json]" in result.stdout

@@ -1,0 +1,147 @@
+"""The Python decoder mirrors bpf/sensor.h exactly, and decodes records faithfully."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import cast
+
+import pytest
+
+from sensor.kernel.records import (
+    LAYOUTS,
+    Creds,
+    CredsCause,
+    CredsRecord,
+    DecodeError,
+    ExecFlags,
+    ExecRecord,
+    ExitRecord,
+    ForkRecord,
+    decode,
+    join_cwd,
+    layout_struct,
+    split_args,
+)
+
+BPF_DIR = Path(__file__).resolve().parents[2] / "bpf"
+
+
+def c_offsets(tmp_path: Path) -> dict[str, int]:
+    """offsetof() of every field, and the size of each fixed part, from the C compiler."""
+    lines = []
+    for struct_name, fields in LAYOUTS.items():
+        for name, _ in fields:
+            lines.append(f'printf("{struct_name}.{name} %zu\\n", offsetof(struct {struct_name}, {name}));')
+        data = "offsetof(struct sensor_exec, data)" if struct_name == "sensor_exec" else None
+        size = data or (
+            "offsetof(struct sensor_exec_failed, data)"
+            if struct_name == "sensor_exec_failed"
+            else f"sizeof(struct {struct_name})"
+        )
+        lines.append(f'printf("{struct_name}.SIZE %zu\\n", {size});')
+    source = tmp_path / "layout.c"
+    source.write_text(
+        '#include <stddef.h>\n#include <stdio.h>\n#include <linux/types.h>\n#include "sensor.h"\n'
+        "int main(void) {\n" + "\n".join(lines) + "\nreturn 0; }\n"
+    )
+    binary = tmp_path / "layout"
+    subprocess.run(["gcc", f"-I{BPF_DIR}", "-o", str(binary), str(source)], check=True)
+    out = subprocess.run([str(binary)], capture_output=True, text=True, check=True).stdout
+    return {key: int(value) for key, value in (line.split() for line in out.splitlines())}
+
+
+def python_offsets() -> dict[str, int]:
+    out = {}
+    for struct_name, fields in LAYOUTS.items():
+        offset = 0
+        for name, fmt in fields:
+            out[f"{struct_name}.{name}"] = offset
+            offset += layout_struct(((name, fmt),)).size
+        out[f"{struct_name}.SIZE"] = layout_struct(fields).size
+    return out
+
+
+def test_every_field_offset_matches_the_c_header(tmp_path: Path) -> None:
+    assert python_offsets() == c_offsets(tmp_path)
+
+
+HEADER = dict(cpu=1, pid=101, ktime_ns=5_000, tgid=100, ppid=1, start_ns=7_000_000_000, parent_start_ns=10, cgroup_id=3)
+ROOT = Creds(0, 0, 0, 0, 0, 0, 0, 0)
+
+
+def encode(
+    record_type: int, fields: tuple[tuple[str, str], ...], values: dict[str, object], data: bytes = b""
+) -> bytes:
+    flat: list[object] = [record_type]
+    for name, fmt in fields[1:]:
+        value = values[name.removeprefix("header.")]
+        flat.extend(cast("Creds", value) if fmt == "8I" else [value])
+    return layout_struct(fields).pack(*flat) + data
+
+
+def test_decode_fork() -> None:
+    raw = encode(
+        1,
+        LAYOUTS["sensor_fork"],
+        {
+            **HEADER,
+            "creds": ROOT,
+            "comm": b"bash",
+            "child_pid": 200,
+            "child_tgid": 200,
+            "child_start_ns": 9,
+            "clone_flags": 17,
+        },
+    )
+    assert decode(raw) == ForkRecord(1, 101, 5_000, 100, 1, 7_000_000_000, 10, 3, ROOT, "bash", 200, 200, 9, 17)
+
+
+def test_decode_exec_splits_filename_args_and_cwd() -> None:
+    data = b"/bin/ls\0ls\0-l\0\xff\0" + b"b\0a\0"
+    fields = {
+        **HEADER,
+        "creds": ROOT,
+        "comm": b"ls",
+        "old_pid": 101,
+        "flags": 0,
+        "filename_len": 8,
+        "args_len": 8,
+        "args_size": 8,
+        "cwd_len": 4,
+    }
+    record = decode(encode(2, LAYOUTS["sensor_exec"], fields, data))
+    assert isinstance(record, ExecRecord)
+    assert (record.filename, record.argv, record.cwd) == ("/bin/ls", ["ls", "-l", "\\xff"], "/a/b")
+    assert record.flags == ExecFlags(0)
+
+
+def test_decode_exit_and_creds() -> None:
+    exit_raw = encode(4, LAYOUTS["sensor_exit"], {**HEADER, "creds": ROOT, "comm": b"sh", "exit_code": 768, "flags": 1})
+    assert decode(exit_raw) == ExitRecord(1, 101, 5_000, 100, 1, 7_000_000_000, 10, 3, ROOT, "sh", 768, True)
+    new = Creds(1000, 0, 1000, 0, 1000, 0, 1000, 0)
+    creds_raw = encode(
+        5, LAYOUTS["sensor_creds_change"], {**HEADER, "creds": new, "comm": b"su", "old": ROOT, "cause": 5, "_pad": 0}
+    )
+    assert decode(creds_raw) == CredsRecord(
+        1, 101, 5_000, 100, 1, 7_000_000_000, 10, 3, new, "su", ROOT, CredsCause.SETRESUID
+    )
+
+
+def test_truncated_args_keep_the_partial_last_argument() -> None:
+    assert split_args(b"echo\0abc", truncated=True) == ["echo", "abc"]
+    assert split_args(b"echo\0abc\0", truncated=False) == ["echo", "abc"]
+    assert split_args(b"", truncated=False) == []
+
+
+def test_cwd_components_arrive_leaf_first() -> None:
+    assert join_cwd(b"c\0b\0a\0", truncated=False) == "/a/b/c"
+    assert join_cwd(b"", truncated=False) == "/"
+    assert join_cwd(b"c\0b\0", truncated=True) == ".../b/c"
+
+
+def test_short_and_unknown_records_are_rejected_by_name() -> None:
+    with pytest.raises(DecodeError, match="unknown record type 99"):
+        decode(b"\x63\x00" + bytes(200))
+    with pytest.raises(DecodeError, match="EXIT record of 10 bytes"):
+        decode(b"\x04\x00" + bytes(8))
