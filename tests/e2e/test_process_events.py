@@ -159,7 +159,7 @@ def test_failed_exec_reports_the_path_and_errno(live_sensor: LiveSensor, tmp_pat
     not_executable.write_text("#!/bin/sh\n")
     not_executable.chmod(0o644)
     paths = (str(missing), str(not_executable))
-    code = f"import contextlib, os\nfor path in {paths!r}:\n    with contextlib.suppress(OSError): os.execv(path, [path])"
+    code = f"import contextlib, os\nfor p in {paths!r}:\n    with contextlib.suppress(OSError): os.execv(p, [p])"
     proc = subprocess.Popen([sys.executable, "-c", code])
     proc.wait()
     failures = live_sensor.wait_for(lambda e: of_pid(e, proc.pid, "EXEC") and bool(process(e).get("exec_errno")), 2)
