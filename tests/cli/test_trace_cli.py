@@ -34,21 +34,22 @@ def test_bad_flags_fail_fast_with_a_specific_message(args: list[str], message: s
     assert result.stdout == ""
 
 
-def test_count_stops_after_n_events_with_ready_and_a_loss_summary() -> None:
+def trace_while_running(args: list[str], workload: list[str]) -> tuple[int, str, str]:
+    """Run `sensor trace ARGS`, starting ``workload`` repeatedly until the trace stops by itself."""
     proc = subprocess.Popen(
-        [*SENSOR, "trace", "--format", "json", "--count", "3"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        [*SENSOR, "trace", *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    # Make sure something happens.
     deadline = time.monotonic() + 60
     while proc.poll() is None and time.monotonic() < deadline:
-        subprocess.run(["/bin/true"], check=True)
+        subprocess.run(workload, check=False)
         time.sleep(0.05)
     out, err = proc.communicate(timeout=30)
-    assert proc.returncode == 0
+    return proc.returncode, out, err
+
+
+def test_count_stops_after_n_events_with_ready_and_a_loss_summary() -> None:
+    code, out, err = trace_while_running(["--format", "json", "--count", "3"], ["/bin/true"])
+    assert code == 0
     lines = out.splitlines()
     assert len(lines) == 3
     assert all("sensor_sequence_number" in json.loads(line) for line in lines)
@@ -73,19 +74,8 @@ def test_duration_stops_by_itself() -> None:
 
 
 def test_compact_output_is_one_readable_line_per_event() -> None:
-    proc = subprocess.Popen(
-        [*SENSOR, "trace", "--event", "exit", "--count", "1"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 60
-    while proc.poll() is None and time.monotonic() < deadline:
-        subprocess.run(["/bin/sh", "-c", "exit 4"], check=False)
-        time.sleep(0.05)
-    out, _ = proc.communicate(timeout=30)
-    assert proc.returncode == 0
+    code, out, _ = trace_while_running(["--event", "exit", "--count", "1"], ["/bin/sh", "-c", "exit 4"])
+    assert code == 0
     (line,) = out.splitlines()
     assert " exit " in line
     assert "pid=" in line and "uid=" in line

@@ -1,0 +1,95 @@
+"""Backend choice per hook, from what the kernel offers."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from sensor.kernel.features import (
+    PROBED_TRACEPOINTS,
+    Backend,
+    KernelFeatureError,
+    KernelFeatures,
+    check_required,
+    choose_backends,
+    probe_kernel,
+)
+
+
+def features(**overrides: object) -> KernelFeatures:
+    base = KernelFeatures(release="6.1", btf=True, btf_error="", tracefs=Path("/sys/kernel/tracing"))
+    base.tracepoints = dict.fromkeys(PROBED_TRACEPOINTS, True)
+    base.ring_buffer = True
+    for key, value in overrides.items():
+        setattr(base, key, value)
+    return base
+
+
+def backends(f: KernelFeatures, transport: Backend | None = None) -> dict[str, Backend]:
+    return {c.hook: c.backend for c in choose_backends(f, transport)}
+
+
+def test_a_full_kernel_gets_raw_tracepoints_kprobe_creds_and_the_ring_buffer() -> None:
+    assert backends(features(kprobes=True)) == {
+        "fork": Backend.RAW_TRACEPOINT,
+        "exec": Backend.RAW_TRACEPOINT,
+        "exit": Backend.RAW_TRACEPOINT,
+        "exec_failed": Backend.SYSCALL_TRACEPOINTS,
+        "credentials": Backend.KPROBE,
+        "transport": Backend.RING_BUFFER,
+    }
+
+
+def test_without_kprobes_credentials_fall_back_to_syscall_exits() -> None:
+    assert backends(features(kprobes=False))["credentials"] is Backend.SYSCALL_TRACEPOINTS
+
+
+def test_without_a_ring_buffer_the_perf_buffer_is_used() -> None:
+    assert backends(features(ring_buffer=False))["transport"] is Backend.PERF_BUFFER
+    assert backends(features(), Backend.PERF_BUFFER)["transport"] is Backend.PERF_BUFFER
+
+
+def test_a_missing_exec_tracepoint_is_a_clear_start_up_error() -> None:
+    f = features()
+    f.tracepoints["sched:sched_process_exec"] = False
+    with pytest.raises(KernelFeatureError, match="exec: tracepoint sched:sched_process_exec not found"):
+        check_required(choose_backends(f), f)
+
+
+def test_missing_syscall_tracepoints_degrade_credentials_without_stopping_the_sensor() -> None:
+    f = features(kprobes=False)
+    f.tracepoints = {k: not k.startswith("syscalls:") for k in f.tracepoints}
+    choices = {c.hook: c for c in choose_backends(f)}
+    assert choices["credentials"].backend is Backend.NONE
+    assert "CONFIG_FTRACE_SYSCALLS" in choices["credentials"].reason
+    check_required(list(choices.values()), f)  # no exception: a degradation
+
+
+def test_this_kernel_is_probed_truthfully() -> None:
+    f = probe_kernel()
+    assert f.btf == Path("/sys/kernel/btf/vmlinux").exists()
+    assert f.kprobes == Path("/sys/bus/event_source/devices/kprobe").exists()
+    assert f.has_tracepoint("sched:sched_process_exec")
+
+
+@pytest.mark.skipif(
+    not Path("/sys/bus/event_source/devices/kprobe").exists(),
+    reason="kprobes are not in this kernel (CONFIG_KPROBES); runs in the vagrant VM's stock kernel",
+)
+def test_commit_creds_kprobe_reports_a_setuid() -> None:
+    from tests.live_sensor import LiveSensor, of_pid, process
+
+    sensor = LiveSensor("--event", "credentials")
+    try:
+        tag = uuid.uuid4().hex
+        proc = subprocess.Popen([sys.executable, "-c", f"import os; os.setuid(1000)  # {tag}"])
+        proc.wait()
+        (event,) = sensor.wait_for(lambda e: of_pid(e, proc.pid, "CREDENTIALS"))
+    finally:
+        sensor.stop()
+    assert process(event)["credentials_cause"] == "commit_creds"
+    assert process(event)["new_credentials"]["uid"] == 1000
