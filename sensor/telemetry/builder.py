@@ -13,7 +13,6 @@ from sensor.kernel.records import (
     ExecRecord,
     ExitRecord,
     ForkRecord,
-    RecordType,
 )
 from sensor.model.process_cache import CLONE_THREAD, ProcessInfo, ProcessInfoCache
 from sensor.model.procfs import make_process_id, start_ticks
@@ -26,13 +25,6 @@ from sensor.telemetry.events import (
     TelemetryEvent,
 )
 
-KIND_OF_RECORD = {
-    RecordType.FORK: EventKind.FORK,
-    RecordType.EXEC: EventKind.EXEC,
-    RecordType.EXEC_FAILED: EventKind.EXEC,
-    RecordType.EXIT: EventKind.EXIT,
-    RecordType.CREDS: EventKind.CREDENTIALS,
-}
 _KIND_OF_CLASS = {
     ForkRecord: EventKind.FORK,
     ExecRecord: EventKind.EXEC,
