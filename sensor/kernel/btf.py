@@ -134,11 +134,6 @@ class Btf:
         name = self._string(name_off) if name_off else ""
         return name, BtfKind((info >> 24) & 0x1F), info & 0xFFFF, size_or_type, info >> 31
 
-    def has_type(self, name: str, kind: BtfKind | None = None) -> bool:
-        """Whether a named type exists (of the given kind, when given)."""
-        ids = self._names.get(name, [])
-        return any(kind is None or self._header(i)[1] == kind for i in ids)
-
     def type_id(self, name: str, kind: BtfKind) -> int | None:
         """The id of the named type of that kind, if any."""
         return next((i for i in self._names.get(name, []) if self._header(i)[1] == kind), None)
@@ -220,7 +215,3 @@ class Btf:
     def offset(self, path: str) -> int:
         """Byte offset of ``struct.member[.member...]``."""
         return self.member(path).offset
-
-    def struct_size(self, name: str) -> int:
-        """sizeof(struct name)."""
-        return int(self._header(self._struct_id(name))[3])

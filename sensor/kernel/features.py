@@ -32,7 +32,6 @@ class Backend(str, Enum):
     """How a hook is attached."""
 
     RAW_TRACEPOINT = "raw_tracepoint"
-    TRACEPOINT = "tracepoint"
     KPROBE = "kprobe"
     SYSCALL_TRACEPOINTS = "syscall_tracepoints"
     RING_BUFFER = "ring_buffer"

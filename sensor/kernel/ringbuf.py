@@ -57,10 +57,6 @@ class RingBufferReader:
     def lost(self) -> int:
         return 0
 
-    def pending_bytes(self) -> int:
-        """Bytes written by the kernel and not yet consumed: the fill level."""
-        return int(_U64.unpack_from(self._producer, 0)[0] - _U64.unpack_from(self._consumer, 0)[0])
-
     def read(self, timeout_ms: int) -> list[bytes]:
         records = self._drain()
         if not records and timeout_ms > 0:

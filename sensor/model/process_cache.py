@@ -8,7 +8,6 @@ process's data is never attached to a new one.
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from sensor.kernel.records import (
@@ -86,9 +85,6 @@ class ProcessInfoCache:
 
     def __len__(self) -> int:
         return len(self._by_id)
-
-    def __iter__(self) -> Iterator[ProcessInfo]:
-        return iter(list(self._by_id.values()))
 
     def stats(self) -> CacheStats:
         """Current size, the cap, and how many entries left by each route."""

@@ -56,11 +56,6 @@ class LossReport:
         """Records the kernel could not put in the buffer."""
         return sum(c.lost for c in self.kernel.values())
 
-    @property
-    def total_lost(self) -> int:
-        """Everything lost before reaching the model."""
-        return self.kernel_lost + self.reader_lost + self.decode_errors
-
 
 class Capture:
     """Probes attached and a live ProcessInfoCache; :meth:`poll` yields events."""
