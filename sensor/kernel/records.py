@@ -11,7 +11,7 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum, IntFlag
-from typing import NamedTuple, Union
+from typing import Any, NamedTuple, Union
 
 COMM_LEN = 16
 FILENAME_MAX = 4096
@@ -230,62 +230,47 @@ def join_cwd(raw: bytes, truncated: bool) -> str:
     return "..." + path if truncated else path
 
 
+_Head = tuple[int, int, int, int, int, int, int, int, Creds, str]
+
+
+def _head(v: tuple[Any, ...]) -> _Head:
+    """The Record fields (after the type) from an unpacked record: 8 integers, creds, comm."""
+    return (v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], Creds(*v[9:17]), _comm(v[17]))
+
+
 def _decode_exec(buf: bytes) -> ExecRecord:
-    values = _EXEC.unpack_from(buf)
-    old_pid, flags, filename_len, args_len, args_size, cwd_len = values[-6:]
+    v = _EXEC.unpack_from(buf)
+    old_pid, flags, filename_len, args_len, args_size, cwd_len = v[18:24]
     flags = ExecFlags(flags)
     data = buf[_EXEC.size :]
     filename = _comm(data[:filename_len])
     args = data[filename_len : filename_len + args_len]
     cwd = data[filename_len + args_len : filename_len + args_len + cwd_len]
-    v = values
+    argv = split_args(args, ExecFlags.ARGS_TRUNCATED in flags)
     return ExecRecord(
-        v[1],
-        v[2],
-        v[3],
-        v[4],
-        v[5],
-        v[6],
-        v[7],
-        v[8],
-        Creds(*v[9:17]),
-        _comm(v[17]),
-        old_pid,
-        flags,
-        filename,
-        split_args(args, ExecFlags.ARGS_TRUNCATED in flags),
-        args_size,
-        join_cwd(cwd, ExecFlags.CWD_TRUNCATED in flags),
+        *_head(v), old_pid, flags, filename, argv, args_size, join_cwd(cwd, ExecFlags.CWD_TRUNCATED in flags)
     )
 
 
 def _decode_fork(buf: bytes) -> ForkRecord:
     v = _FORK.unpack_from(buf)
-    return ForkRecord(
-        v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], Creds(*v[9:17]), _comm(v[17]), v[18], v[19], v[20], v[21]
-    )
+    return ForkRecord(*_head(v), *v[18:22])
 
 
 def _decode_exec_failed(buf: bytes) -> ExecFailedRecord:
     v = _EXEC_FAILED.unpack_from(buf)
     filename = _comm(buf[_EXEC_FAILED.size : _EXEC_FAILED.size + v[19]])
-    return ExecFailedRecord(
-        v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], Creds(*v[9:17]), _comm(v[17]), v[18], filename
-    )
+    return ExecFailedRecord(*_head(v), v[18], filename)
 
 
 def _decode_exit(buf: bytes) -> ExitRecord:
     v = _EXIT.unpack_from(buf)
-    group_dead = bool(v[19] & EXIT_GROUP_DEAD)
-    return ExitRecord(v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], Creds(*v[9:17]), _comm(v[17]), v[18], group_dead)
+    return ExitRecord(*_head(v), v[18], bool(v[19] & EXIT_GROUP_DEAD))
 
 
 def _decode_creds(buf: bytes) -> CredsRecord:
     v = _CREDS.unpack_from(buf)
-    old = Creds(*v[18:26])
-    return CredsRecord(
-        v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], Creds(*v[9:17]), _comm(v[17]), old, CredsCause(v[26])
-    )
+    return CredsRecord(*_head(v), Creds(*v[18:26]), CredsCause(v[26]))
 
 
 _DECODERS: dict[int, tuple[int, Callable[[bytes], AnyRecord]]] = {

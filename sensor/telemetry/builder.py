@@ -67,7 +67,7 @@ class EventBuilder:
 
     def build(self, record: AnyRecord, info: ProcessInfo) -> TelemetryEvent:
         """The event for a record already applied to the cache (``info`` is its process)."""
-        parent = self._cache.get(info.parent_process_id)
+        ancestors = self._cache.ancestors(info)
         return TelemetryEvent(
             sensor_id=self.sensor_id,
             sensor_sequence_number=self._next(),
@@ -83,8 +83,8 @@ class EventBuilder:
             command_line=info.argv,
             cwd=info.cwd,
             parent_process_id=info.parent_process_id,
-            parent_pid=parent.pid if parent is not None else info.ppid,
-            ancestors=[ProcessRef(a.process_id, a.pid, a.comm, a.filename) for a in self._cache.ancestors(info)],
+            parent_pid=ancestors[0].pid if ancestors else info.ppid,
+            ancestors=[ProcessRef(a.process_id, a.pid, a.comm, a.filename) for a in ancestors],
         )
 
     def _payload(self, record: AnyRecord) -> ProcessPayload:

@@ -33,12 +33,9 @@ def c_offsets(tmp_path: Path) -> dict[str, int]:
     for struct_name, fields in LAYOUTS.items():
         for name, _ in fields:
             lines.append(f'printf("{struct_name}.{name} %zu\\n", offsetof(struct {struct_name}, {name}));')
-        data = "offsetof(struct sensor_exec, data)" if struct_name == "sensor_exec" else None
-        size = data or (
-            "offsetof(struct sensor_exec_failed, data)"
-            if struct_name == "sensor_exec_failed"
-            else f"sizeof(struct {struct_name})"
-        )
+        # The fixed part: up to the variable-length data where there is some.
+        has_data = struct_name in ("sensor_exec", "sensor_exec_failed")
+        size = f"offsetof(struct {struct_name}, data)" if has_data else f"sizeof(struct {struct_name})"
         lines.append(f'printf("{struct_name}.SIZE %zu\\n", {size});')
     source = tmp_path / "layout.c"
     source.write_text(
