@@ -5,7 +5,8 @@
  * Also defined by the loader: SENSOR_TGID (the sensor's own process, never reported),
  * USE_RINGBUF and RINGBUF_PAGES (else the perf buffer), EXEC_SYSCALLS (failed execs from the
  * execve/execveat syscall exits), and one of CREDS_KPROBE (commit_creds) or CREDS_SYSCALLS (the
- * set*id/setgroups/capset syscall exits, and setuid execs).
+ * set*id/setgroups/capset syscall exits, and setuid execs). CGROUP_V1_SUBSYS, only on hosts without
+ * a unified cgroup hierarchy: the index of the v1 controller whose cgroup ids the records carry.
  */
 #include <linux/capability.h> /* types of the capset tracepoint arguments */
 
@@ -77,6 +78,20 @@ static __always_inline u64 leader_start(void *task)
 	return start;
 }
 
+/* The task's cgroup id in the watched hierarchy. */
+static __always_inline u64 task_cgroup_id(void *task)
+{
+#ifdef CGROUP_V1_SUBSYS
+	void *css = read_ptr(read_ptr(task, OFF_TASK_CGROUPS), OFF_CSS_SET_SUBSYS + CGROUP_V1_SUBSYS * sizeof(void *));
+	void *kn = read_ptr(read_ptr(css, OFF_CSS_CGROUP), OFF_CGROUP_KN);
+	u64 id = 0;
+	READ(id, kn, OFF_KERNFS_NODE_ID);
+	return id;
+#else
+	return bpf_get_current_cgroup_id();
+#endif
+}
+
 static __always_inline void fill_header(struct sensor_header *h, u16 type, void *task)
 {
 	u64 pid_tgid = bpf_get_current_pid_tgid();
@@ -91,7 +106,7 @@ static __always_inline void fill_header(struct sensor_header *h, u16 type, void 
 	READ(h->ppid, parent, OFF_TASK_TGID);
 	h->start_ns = leader_start(task);
 	h->parent_start_ns = leader_start(parent);
-	h->cgroup_id = bpf_get_current_cgroup_id();
+	h->cgroup_id = task_cgroup_id(task);
 	read_creds(task, &h->creds);
 	bpf_get_current_comm(h->comm, sizeof(h->comm));
 }

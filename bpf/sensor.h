@@ -14,6 +14,7 @@
 #define SENSOR_CWD_MAX 4096
 #define SENSOR_CWD_NAME_MAX 256
 #define SENSOR_CWD_DEPTH 32
+#define SENSOR_CGROUP_PATH_MAX 1024 /* the kernel's TRACE_CGROUP_PATH_LEN */
 
 enum sensor_record_type {
 	RECORD_FORK = 1,
@@ -21,6 +22,9 @@ enum sensor_record_type {
 	RECORD_EXEC_FAILED = 3,
 	RECORD_EXIT = 4,
 	RECORD_CREDS = 5,
+	RECORD_CGROUP_MKDIR = 6,
+	RECORD_CGROUP_RMDIR = 7,
+	RECORD_CGROUP_ATTACH = 8,
 };
 
 /* Hooks, for the per-hook counters: counters[hook * 2] = records sent, [hook * 2 + 1] = records lost. */
@@ -30,7 +34,8 @@ enum sensor_hook {
 	HOOK_EXEC_FAILED = 2,
 	HOOK_EXIT = 3,
 	HOOK_CREDS = 4,
-	HOOK_COUNT = 5,
+	HOOK_CGROUP = 5,
+	HOOK_COUNT = 6,
 };
 
 /* What changed credentials, in a creds record. */
@@ -79,7 +84,7 @@ struct sensor_header {
 	__u32 ppid;      /* tgid of the real parent */
 	__u64 start_ns;  /* group leader's start_boottime: with tgid, the process identity */
 	__u64 parent_start_ns;
-	__u64 cgroup_id;
+	__u64 cgroup_id; /* the task's cgroup in the watched hierarchy (the unified one where mounted) */
 	struct sensor_creds creds;
 	char comm[SENSOR_COMM_LEN];
 };
@@ -124,6 +129,18 @@ struct sensor_creds_change {
 	struct sensor_creds old;
 	__u32 cause;     /* enum sensor_creds_cause */
 	__u32 _pad;
+};
+
+/* A cgroup made, removed, or a task moved into one, in the watched hierarchy.
+ * header is the task that did it (for attach, usually the runtime moving the container's init). */
+struct sensor_cgroup {
+	struct sensor_header header;
+	__u64 id;           /* the cgroup's id: its directory's inode number */
+	__u32 hierarchy_id;
+	__u32 level;        /* depth below the hierarchy's root */
+	__u32 target_pid;   /* attach: the task moved (a thread id); 0 otherwise */
+	__u32 path_len;     /* bytes of path, with its NUL */
+	char path[SENSOR_CGROUP_PATH_MAX]; /* relative to the hierarchy's root, starting with '/' */
 };
 
 #endif /* SENSOR_RECORDS_H */

@@ -8,7 +8,7 @@ import signal
 import time
 
 from sensor.kernel.records import Creds
-from sensor.telemetry.events import LostPayload, ProcessEventType, ProcessPayload, TelemetryEvent
+from sensor.telemetry.events import ContainerPayload, LostPayload, ProcessEventType, ProcessPayload, TelemetryEvent
 
 MAX_ARG_CHARS = 200
 _CRED_FIELDS = ("uid", "euid", "suid", "fsuid", "gid", "egid", "sgid", "fsgid")
@@ -41,6 +41,28 @@ def _creds_change(old: Creds, new: Creds) -> str:
     return " ".join(changes) or "no uid/gid change"
 
 
+def _container_label(event: TelemetryEvent) -> str:
+    """The container's name, or its short id until the runtime names it."""
+    return event.container_name or event.container_id[:12]
+
+
+def _describe_container(event: TelemetryEvent, c: ContainerPayload) -> str:
+    parts = [f"container {c.type:<9} {_container_label(event)}", f"id={event.container_id[:12]}"]
+    if c.image_name:
+        parts.append(f"image={c.image_name}")
+    if c.type == "EXITED":
+        parts.append(f"exit={c.exit_code}")
+    if c.host_pid and c.type != "EXITED":
+        parts.append(f"pid={c.host_pid}")
+    if c.runtime:
+        parts.append(f"runtime={c.runtime}")
+    if c.pod_uid:
+        parts.append(f"pod={c.pod_uid}")
+    if event.snapshot:
+        parts.append("(existing)")
+    return " ".join(parts)
+
+
 class CompactFormatter:
     """Formats events as ``TIME KIND pid=N ... details``, with wall-clock times."""
 
@@ -62,10 +84,14 @@ class CompactFormatter:
         if isinstance(payload, LostPayload):
             where = f"{payload.stage} ({payload.hook})" if payload.hook else payload.stage
             return f"{stamp} lost      {payload.lost} records at {where}"
+        if isinstance(payload, ContainerPayload):
+            return f"{stamp} {_describe_container(event, payload)}"
         uid = event.credentials.uid if event.credentials is not None else 0
         who = f"pid={event.process_tgid:<7} uid={uid:<5}"
         if event.process_pid != event.process_tgid:
             who += f" tid={event.process_pid}"
+        if event.container_id:
+            who += f" [{_container_label(event)}]"
         return f"{stamp} {self._describe(event, payload, who)}"
 
     def _describe(self, event: TelemetryEvent, p: ProcessPayload, who: str) -> str:

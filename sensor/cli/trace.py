@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import mmap
 import signal
 import sys
@@ -13,8 +14,11 @@ from types import FrameType
 import click
 
 from sensor.cli.compact import CompactFormatter
+from sensor.kernel.cgroupfs import CgroupLayoutError
 from sensor.kernel.features import Backend, KernelFeatureError
+from sensor.model.runtime.docker import DEFAULT_DOCKER_SOCKETS
 from sensor.telemetry.capture import Capture, CaptureConfig, LossReport
+from sensor.telemetry.container_filter import ContainerFilter
 from sensor.telemetry.events import EventKind, TelemetryEvent, to_json_dict
 
 POLL_MS = 100
@@ -60,7 +64,8 @@ def loss_summary(report: LossReport, printed: int) -> str:
     return (
         f"sensor: {printed} events printed, {report.records_read} records read; "
         f"lost: kernel {report.kernel_lost} (lost/sent by hook: {per_hook}), "
-        f"reader {report.reader_lost}, undecodable {report.decode_errors}"
+        f"reader {report.reader_lost}, undecodable {report.decode_errors}; "
+        f"{report.container_events} container events, {report.without_container_metadata} without name/image"
     )
 
 
@@ -100,7 +105,33 @@ def line_formatter(output_format: str) -> Callable[[TelemetryEvent], str]:
     "events",
     multiple=True,
     metavar="KIND[,KIND]",
-    help="Only these kinds: fork, exec (failed execs included), exit, credentials. Repeatable. Default: all.",
+    help="Only these kinds: fork, exec (failed execs included), exit, credentials, container. Repeatable. "
+    "Default: all.",
+)
+@click.option(
+    "--container",
+    "containers",
+    multiple=True,
+    metavar="GLOB",
+    help="Only events from containers whose name or id (a prefix is enough) matches. Repeatable.",
+)
+@click.option("--image", "images", multiple=True, metavar="GLOB", help="Only events from containers of these images.")
+@click.option(
+    "--include-existing",
+    is_flag=True,
+    help="First print the containers and processes that exist now, marked as existing (snapshot).",
+)
+@click.option(
+    "--docker-socket",
+    "docker_sockets",
+    multiple=True,
+    metavar="PATH",
+    help=f"Docker-API sockets asked for container names and images. Default: {', '.join(DEFAULT_DOCKER_SOCKETS)}.",
+)
+@click.option(
+    "--cgroup-v1",
+    is_flag=True,
+    help="On a hybrid host, follow containers through a v1 controller's hierarchy instead of the unified one.",
 )
 @click.option("--duration", type=click.FloatRange(min=0, min_open=True), help="Stop after SECONDS.", metavar="SECONDS")
 @click.option("--count", type=click.IntRange(min=1), help="Stop after printing N events.", metavar="N")
@@ -124,6 +155,11 @@ def trace(
     count: int | None,
     transport: str,
     buffer_size: str,
+    containers: tuple[str, ...],
+    images: tuple[str, ...],
+    include_existing: bool,
+    docker_sockets: tuple[str, ...],
+    cgroup_v1: bool,
 ) -> None:
     """Print every process event on this host as it happens.
 
@@ -137,34 +173,57 @@ def trace(
       sensor trace --event exec,exit            # only execs and exits
       sensor trace --format json --count 100    # 100 events as JSON lines
       sensor trace --duration 10 > events.txt
+      sensor trace --container 'web*' --event exec,container
+      sensor trace --image 'nginx:*' --include-existing
     """
     kinds = parse_kinds(events)
     buffer_bytes = parse_size(buffer_size)
-    capture = Capture(CaptureConfig(transport=_TRANSPORTS[transport], buffer_bytes=buffer_bytes))
+    wanted = ContainerFilter(ids=containers, names=containers, image_ids=images, image_names=images).compile()
+    logging.basicConfig(format="sensor: warning: %(message)s", level=logging.WARNING)
+    config = CaptureConfig(
+        transport=_TRANSPORTS[transport],
+        buffer_bytes=buffer_bytes,
+        docker_sockets=docker_sockets or DEFAULT_DOCKER_SOCKETS,
+        cgroup_v1=cgroup_v1,
+    )
+    capture = Capture(config)
     stop = _Stop()
     try:
         capture.start()
-    except (KernelFeatureError, ValueError) as error:
+    except (KernelFeatureError, CgroupLayoutError, ValueError) as error:
         raise click.ClickException(str(error)) from None
     except PermissionError as error:
         raise click.ClickException(f"{error}: run sensor trace as root") from None
     backends = ", ".join(f"{c.hook}={c.backend.value}" for c in capture.choices)
-    click.echo(f"sensor: ready ({backends}; {len(capture.cache)} processes found)", err=True)
+    click.echo(
+        f"sensor: ready ({backends}; cgroup {capture.hierarchy.mode.value}; {len(capture.cache)} processes, "
+        f"{len(capture.containers)} containers found)",
+        err=True,
+    )
     line = line_formatter(output_format)
     out = sys.stdout
     printed = 0
     deadline = time.monotonic() + duration if duration else None
+
+    def emit(batch: list[TelemetryEvent]) -> None:
+        nonlocal printed
+        batch = [e for e in batch if e.kind in kinds and (wanted.matches(e) or e.kind is EventKind.LOST)]
+        if count is not None:
+            batch = batch[: count - printed]
+        if batch:
+            out.write("".join(line(e) + "\n" for e in batch))
+            out.flush()
+            printed += len(batch)
+
     try:
-        while not stop.requested:
-            batch = capture.poll(POLL_MS, kinds)
-            if batch:
-                if count is not None:
-                    batch = batch[: count - printed]
-                out.write("".join(line(e) + "\n" for e in batch))
-                out.flush()
-                printed += len(batch)
-            if (count is not None and printed >= count) or (deadline is not None and time.monotonic() >= deadline):
+        if include_existing:
+            emit(capture.snapshot())
+        while not stop.requested and (count is None or printed < count):
+            emit(capture.poll(POLL_MS, kinds))
+            if deadline is not None and time.monotonic() >= deadline:
                 break
+        if count is None or printed < count:
+            emit(capture.flush())
     except BrokenPipeError:
         sys.stdout = None  # the reader left (| head): stop quietly
     finally:

@@ -32,6 +32,7 @@ class Backend(str, Enum):
     """How a hook is attached."""
 
     RAW_TRACEPOINT = "raw_tracepoint"
+    TRACEPOINT = "tracepoint"
     KPROBE = "kprobe"
     SYSCALL_TRACEPOINTS = "syscall_tracepoints"
     RING_BUFFER = "ring_buffer"
@@ -75,6 +76,7 @@ class KernelFeatures:
 FORK_TRACEPOINT = "task:task_newtask"
 EXEC_TRACEPOINT = "sched:sched_process_exec"
 EXIT_TRACEPOINT = "sched:sched_process_exit"
+CGROUP_TRACEPOINTS = ("cgroup:cgroup_mkdir", "cgroup:cgroup_rmdir", "cgroup:cgroup_attach_task")
 EXEC_SYSCALLS = ("execve", "execveat")
 CREDS_SYSCALLS = (
     "setuid",
@@ -92,6 +94,7 @@ PROBED_TRACEPOINTS = (
     FORK_TRACEPOINT,
     EXEC_TRACEPOINT,
     EXIT_TRACEPOINT,
+    *CGROUP_TRACEPOINTS,
     *(f"syscalls:sys_{edge}_{name}" for name in EXEC_SYSCALLS + CREDS_SYSCALLS for edge in ("enter", "exit")),
 )
 
@@ -178,6 +181,7 @@ def choose_backends(features: KernelFeatures, transport: Backend | None = None) 
         _raw_tracepoint_choice(features, "exit", EXIT_TRACEPOINT),
         _syscalls_choice(features, "exec_failed", EXEC_SYSCALLS, required=False),
         _creds_choice(features),
+        _cgroups_choice(features),
         _transport_choice(features, transport),
     ]
     return choices
@@ -219,6 +223,18 @@ def _creds_choice(features: KernelFeatures) -> HookChoice:
         "no kprobes in this kernel: set*id/setgroups/capset syscall exits and setuid execs",
         required=False,
     )
+
+
+def _cgroups_choice(features: KernelFeatures) -> HookChoice:
+    missing = [name for name in CGROUP_TRACEPOINTS if not features.has_tracepoint(name)]
+    if missing:
+        return HookChoice(
+            "cgroups",
+            Backend.NONE,
+            f"tracepoints missing: {', '.join(missing)}; container lifecycle comes from the runtimes only",
+            required=False,
+        )
+    return HookChoice("cgroups", Backend.TRACEPOINT, "cgroup_mkdir, cgroup_rmdir, cgroup_attach_task", required=False)
 
 
 def _transport_choice(features: KernelFeatures, wanted: Backend | None) -> HookChoice:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sensor.kernel.btf import Btf, BtfError
+from sensor.kernel.cgroupfs import UNIFIED_HIERARCHY_ID, CgroupHierarchy
 from sensor.kernel.features import (
     EXEC_TRACEPOINT,
     EXIT_TRACEPOINT,
@@ -23,7 +24,8 @@ from sensor.kernel.records import Hook
 from sensor.kernel.ringbuf import PerfBufferReader, RecordReader, RingBufferReader
 
 BPF_DIR = Path(__file__).resolve().parents[2] / "bpf"
-PROGRAM = "process.bpf.c"
+# Compiled as one unit, in this order: cgroup.bpf.c uses process.bpf.c's maps and helpers.
+PROGRAMS = ("process.bpf.c", "cgroup.bpf.c")
 DEFAULT_BUFFER_BYTES = 16 * 1024 * 1024
 
 _RAW_TRACEPOINTS = {
@@ -68,6 +70,7 @@ class LoadedProbes:
         btf: Btf | None = None,
         buffer_bytes: int = DEFAULT_BUFFER_BYTES,
         ignore_tgid: int | None = None,
+        hierarchy: CgroupHierarchy | None = None,
     ) -> None:
         bcc = _import_bcc()
         backends = {c.hook: c.backend for c in choices}
@@ -88,8 +91,12 @@ class LoadedProbes:
             defines["CREDS_KPROBE"] = 1
         elif backends.get("credentials") is Backend.SYSCALL_TRACEPOINTS:
             defines["CREDS_SYSCALLS"] = 1
+        defines["CGROUP_HIERARCHY_ID"] = hierarchy.hierarchy_id if hierarchy else UNIFIED_HIERARCHY_ID
+        if hierarchy is not None and hierarchy.is_v1:
+            defines["CGROUP_V1_SUBSYS"] = hierarchy.subsys_index
         source = "".join(f"#define {k} {v}\n" for k, v in defines.items())
-        source += (BPF_DIR / PROGRAM).read_text()
+        programs = PROGRAMS if backends.get("cgroups") is Backend.TRACEPOINT else PROGRAMS[:1]
+        source += "".join((BPF_DIR / name).read_text() for name in programs)
         self._bpf = bcc.BPF(text=source, cflags=[f"-I{BPF_DIR}", "-Wno-unused-function"])
         try:
             for tracepoint, function in _RAW_TRACEPOINTS.values():

@@ -33,6 +33,12 @@ KERNEL_OFFSETS: dict[str, tuple[str, ...]] = {
     "OFF_DENTRY_D_PARENT": ("dentry.d_parent",),
     "OFF_DENTRY_D_NAME": ("dentry.d_name",),
     "OFF_QSTR_NAME": ("qstr.name",),
+    # task->cgroups->subsys[i]->cgroup->kn->id: a task's cgroup in a v1 hierarchy.
+    "OFF_TASK_CGROUPS": ("task_struct.cgroups",),
+    "OFF_CSS_SET_SUBSYS": ("css_set.subsys",),
+    "OFF_CSS_CGROUP": ("cgroup_subsys_state.cgroup",),
+    "OFF_CGROUP_KN": ("cgroup.kn",),
+    "OFF_KERNFS_NODE_ID": ("kernfs_node.id",),
 }
 
 # struct sensor_creds is copied from struct cred in one read: these must sit 4 bytes apart, in this order.

@@ -17,6 +17,7 @@ COMM_LEN = 16
 FILENAME_MAX = 4096
 ARGS_MAX = 16384
 CWD_MAX = 4096
+CGROUP_PATH_MAX = 1024
 
 
 class RecordType(IntEnum):
@@ -27,6 +28,9 @@ class RecordType(IntEnum):
     EXEC_FAILED = 3
     EXIT = 4
     CREDS = 5
+    CGROUP_MKDIR = 6
+    CGROUP_RMDIR = 7
+    CGROUP_ATTACH = 8
 
 
 class Hook(IntEnum):
@@ -37,6 +41,7 @@ class Hook(IntEnum):
     EXEC_FAILED = 2
     EXIT = 3
     CREDS = 4
+    CGROUP = 5
 
 
 class CredsCause(IntEnum):
@@ -99,6 +104,15 @@ EXEC_FIELDS = (
 EXEC_FAILED_FIELDS = (*HEADER_FIELDS, ("error", "i"), ("filename_len", "I"))
 EXIT_FIELDS = (*HEADER_FIELDS, ("exit_code", "I"), ("flags", "I"))
 CREDS_FIELDS = (*HEADER_FIELDS, ("old", "8I"), ("cause", "I"), ("_pad", "I"))
+CGROUP_FIELDS = (
+    *HEADER_FIELDS,
+    ("id", "Q"),
+    ("hierarchy_id", "I"),
+    ("level", "I"),
+    ("target_pid", "I"),
+    ("path_len", "I"),
+    ("path", f"{CGROUP_PATH_MAX}s"),
+)
 
 # C struct name -> its fields; the variable-length ``data`` of exec records follows the fixed part.
 LAYOUTS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -107,6 +121,7 @@ LAYOUTS: dict[str, tuple[tuple[str, str], ...]] = {
     "sensor_exec_failed": EXEC_FAILED_FIELDS,
     "sensor_exit": EXIT_FIELDS,
     "sensor_creds_change": CREDS_FIELDS,
+    "sensor_cgroup": CGROUP_FIELDS,
 }
 
 
@@ -120,6 +135,7 @@ _EXEC = layout_struct(EXEC_FIELDS)
 _EXEC_FAILED = layout_struct(EXEC_FAILED_FIELDS)
 _EXIT = layout_struct(EXIT_FIELDS)
 _CREDS = layout_struct(CREDS_FIELDS)
+_CGROUP = layout_struct(CGROUP_FIELDS)
 _TYPE = struct.Struct("<H")
 
 
@@ -198,7 +214,26 @@ class CredsRecord(Record):
     cause: CredsCause
 
 
-AnyRecord = Union[ForkRecord, ExecRecord, ExecFailedRecord, ExitRecord, CredsRecord]
+class CgroupOp(IntEnum):
+    """What happened to a cgroup."""
+
+    MKDIR = RecordType.CGROUP_MKDIR
+    RMDIR = RecordType.CGROUP_RMDIR
+    ATTACH = RecordType.CGROUP_ATTACH
+
+
+@dataclass(slots=True)
+class CgroupRecord(Record):
+    """A cgroup made or removed, or a task moved into one (``target_pid``), in the watched hierarchy."""
+
+    op: CgroupOp
+    id: int
+    level: int
+    target_pid: int
+    path: str
+
+
+AnyRecord = Union[ForkRecord, ExecRecord, ExecFailedRecord, ExitRecord, CredsRecord, CgroupRecord]
 
 
 class DecodeError(ValueError):
@@ -273,12 +308,20 @@ def _decode_creds(buf: bytes) -> CredsRecord:
     return CredsRecord(*_head(v), Creds(*v[18:26]), CredsCause(v[26]))
 
 
+def _decode_cgroup(buf: bytes) -> CgroupRecord:
+    v = _CGROUP.unpack_from(buf)
+    return CgroupRecord(*_head(v), CgroupOp(v[0]), v[18], v[20], v[21], _comm(v[23]))
+
+
 _DECODERS: dict[int, tuple[int, Callable[[bytes], AnyRecord]]] = {
     RecordType.FORK: (_FORK.size, _decode_fork),
     RecordType.EXEC: (_EXEC.size, _decode_exec),
     RecordType.EXEC_FAILED: (_EXEC_FAILED.size, _decode_exec_failed),
     RecordType.EXIT: (_EXIT.size, _decode_exit),
     RecordType.CREDS: (_CREDS.size, _decode_creds),
+    RecordType.CGROUP_MKDIR: (_CGROUP.size, _decode_cgroup),
+    RecordType.CGROUP_RMDIR: (_CGROUP.size, _decode_cgroup),
+    RecordType.CGROUP_ATTACH: (_CGROUP.size, _decode_cgroup),
 }
 
 

@@ -46,6 +46,8 @@ class ProcessInfo:
     exited_ns: int = 0  # kernel monotonic time of the exit; 0 while alive
     exit_code: int | None = None
     from_snapshot: bool = False
+    cgroup_id: int = 0  # in the watched hierarchy: with the ContainerCache, the process's container
+    language: str = ""
 
     @property
     def alive(self) -> bool:
@@ -98,6 +100,10 @@ class ProcessInfoCache:
         """The process that holds (or last held) this pid."""
         return self._by_pid.get(pid)
 
+    def processes(self) -> list[ProcessInfo]:
+        """Every process held now, alive or in its exit grace period."""
+        return list(self._by_id.values())
+
     def ancestors(self, info: ProcessInfo) -> list[ProcessInfo]:
         """Parent first, as far back as the cache knows (bounded, and safe against cycles)."""
         out: list[ProcessInfo] = []
@@ -147,6 +153,7 @@ class ProcessInfoCache:
             info.argv = record.argv
             info.cwd = record.cwd
             info.creds = record.creds
+            info.cgroup_id = record.cgroup_id
             if record.old_pid != record.pid:
                 info.threads.discard(record.old_pid)
         elif isinstance(record, ExitRecord):
@@ -189,6 +196,7 @@ class ProcessInfoCache:
             cwd=snap.cwd if snap else "",
             creds=record.creds,
             threads={record.tgid, record.pid},
+            cgroup_id=record.cgroup_id,
         )
 
     def _fork(self, parent: ProcessInfo, record: ForkRecord) -> None:
@@ -214,6 +222,8 @@ class ProcessInfoCache:
                 cwd=parent.cwd,
                 creds=record.creds,
                 threads={record.child_tgid},
+                cgroup_id=record.cgroup_id,
+                language=parent.language,
             )
         )
 

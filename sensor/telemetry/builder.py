@@ -14,9 +14,11 @@ from sensor.kernel.records import (
     ExitRecord,
     ForkRecord,
 )
+from sensor.model.container_cache import ContainerChange, ContainerEventType, ContainerInfo
 from sensor.model.process_cache import CLONE_THREAD, ProcessInfo, ProcessInfoCache
 from sensor.model.procfs import make_process_id, start_ticks
 from sensor.telemetry.events import (
+    ContainerPayload,
     EventKind,
     LostPayload,
     ProcessEventType,
@@ -65,8 +67,12 @@ class EventBuilder:
         self._sequence += 1
         return self._sequence
 
-    def build(self, record: AnyRecord, info: ProcessInfo) -> TelemetryEvent:
-        """The event for a record already applied to the cache (``info`` is its process)."""
+    def build(self, record: AnyRecord, info: ProcessInfo, container: ContainerInfo | None = None) -> TelemetryEvent:
+        """The event for a record already applied to the cache (``info`` is its process).
+
+        A container's name and image are filled in by :func:`add_container_context` when the
+        event goes out, so an event that waited for late metadata carries it.
+        """
         ancestors = self._cache.ancestors(info)
         return TelemetryEvent(
             sensor_id=self.sensor_id,
@@ -78,6 +84,9 @@ class EventBuilder:
             process_tgid=record.tgid,
             cpu=record.cpu,
             credentials=record.creds,
+            container_id=container.container_id if container is not None else "",
+            pod_uid=container.pod_uid if container is not None else "",
+            language=info.language,
             comm=record.comm,
             filename=info.filename,
             command_line=info.argv,
@@ -117,11 +126,56 @@ class EventBuilder:
             )
         if isinstance(record, ExecFailedRecord):
             return ProcessPayload(ProcessEventType.EXEC, exec_filename=record.filename, exec_errno=record.error)
+        assert isinstance(record, CredsRecord), "cgroup records become container events, not process events"
         return ProcessPayload(
             ProcessEventType.CREDENTIALS,
             old_credentials=record.old,
             new_credentials=record.creds,
             credentials_cause=record.cause.name.lower(),
+        )
+
+    def container(self, change: ContainerChange, snapshot: bool = False) -> TelemetryEvent:
+        """The event for a container's transition (its name and image added when it goes out)."""
+        info = change.container
+        return TelemetryEvent(
+            sensor_id=self.sensor_id,
+            sensor_sequence_number=self._next(),
+            sensor_monotime_nanos=change.monotime_ns,
+            payload=ContainerPayload(
+                change.type.value,
+                host_pid=info.init_pid,
+                exit_code=change.exit_code or 0,
+                cgroup_path=info.cgroup_path,
+                pod_uid=info.pod_uid,
+            ),
+            container_id=info.container_id,
+            pod_uid=info.pod_uid,
+            snapshot=snapshot,
+        )
+
+    def existing_process(self, info: ProcessInfo, container: ContainerInfo | None, monotime_ns: int) -> TelemetryEvent:
+        """A process that was running when the sensor started, as an EXEC event marked ``snapshot``."""
+        ancestors = self._cache.ancestors(info)
+        return TelemetryEvent(
+            sensor_id=self.sensor_id,
+            sensor_sequence_number=self._next(),
+            sensor_monotime_nanos=monotime_ns,
+            payload=ProcessPayload(ProcessEventType.EXEC, exec_filename=info.filename, exec_command_line=info.argv),
+            process_id=info.process_id,
+            process_pid=info.pid,
+            process_tgid=info.pid,
+            credentials=info.creds,
+            container_id=container.container_id if container is not None else "",
+            pod_uid=container.pod_uid if container is not None else "",
+            language=info.language,
+            comm=info.comm,
+            filename=info.filename,
+            command_line=info.argv,
+            cwd=info.cwd,
+            parent_process_id=info.parent_process_id,
+            parent_pid=info.ppid,
+            ancestors=[ProcessRef(a.process_id, a.pid, a.comm, a.filename) for a in ancestors],
+            snapshot=True,
         )
 
     def lost(self, count: int, stage: str, hook: str, monotime_ns: int) -> TelemetryEvent:
@@ -132,3 +186,27 @@ class EventBuilder:
             sensor_monotime_nanos=monotime_ns,
             payload=LostPayload(lost=count, stage=stage, hook=hook),
         )
+
+
+def add_container_context(event: TelemetryEvent, info: ContainerInfo) -> bool:
+    """Copy the container's runtime metadata onto an event about to go out; False when there is none."""
+    metadata = info.metadata
+    payload = event.payload
+    if isinstance(payload, ContainerPayload):
+        payload.runtime = info.runtime
+        payload.metadata_missing = metadata is None
+        if payload.type != ContainerEventType.EXITED.value and payload.host_pid == 0:
+            payload.host_pid = info.init_pid
+    if metadata is None:
+        return False
+    event.container_name = metadata.name
+    event.image_id = metadata.image_id
+    event.image_name = metadata.image_name
+    if isinstance(payload, ContainerPayload):
+        payload.name = metadata.name
+        payload.image_id = metadata.image_id
+        payload.image_name = metadata.image_name
+        payload.labels = metadata.labels
+        payload.pod_name = metadata.pod_name
+        payload.pod_namespace = metadata.pod_namespace
+    return True

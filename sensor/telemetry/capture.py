@@ -1,17 +1,24 @@
-"""The in-process pipeline: kernel probes -> records -> ProcessInfoCache -> TelemetryEvents.
+"""The in-process pipeline: kernel probes -> records -> ProcessInfoCache, ContainerCache -> TelemetryEvents.
 
-One thread drives it by calling :meth:`Capture.poll`. Records that arrive while /proc is scanned
-at start-up wait in the kernel buffer and are replayed after the scan, so nothing is missed
-between the snapshot and the live stream.
+One thread drives it by calling :meth:`Capture.poll`. Records that arrive while /proc and the
+cgroup tree are scanned at start-up wait in the kernel buffer and are replayed after the scan, so
+nothing is missed between the snapshot and the live stream.
+
+Events from a container whose runtime metadata is still being looked up wait (at most
+``metadata_wait_ns``, in order) so that they go out with the container's name and image.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import time
+from collections import deque
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from sensor.kernel.btf import Btf, BtfError
+from sensor.kernel.cgroupfs import CgroupHierarchy, cgroup_path_of, detect_hierarchy, scan_cgroups
 from sensor.kernel.features import (
     Backend,
     HookChoice,
@@ -22,13 +29,20 @@ from sensor.kernel.features import (
     probe_kernel,
 )
 from sensor.kernel.loader import DEFAULT_BUFFER_BYTES, HookCounters, LoadedProbes
-from sensor.kernel.records import DecodeError, Hook, decode
+from sensor.kernel.records import CgroupRecord, DecodeError, ExecRecord, ExitRecord, Hook, decode
+from sensor.model.container_cache import ContainerCache, ContainerChange, ContainerEventType, ContainerInfo
+from sensor.model.language import LanguageDetector
 from sensor.model.process_cache import DEFAULT_CAPACITY, DEFAULT_EXIT_GRACE_NS, ProcessInfoCache
 from sensor.model.procfs import read_boot_id, scan_processes
-from sensor.telemetry.builder import EventBuilder, default_sensor_id, kind_of
+from sensor.model.runtime.docker import DEFAULT_DOCKER_SOCKETS
+from sensor.model.runtime.metadata import ContainerState, RuntimeEvent
+from sensor.model.runtime.resolver import MetadataResolver
+from sensor.telemetry.builder import EventBuilder, add_container_context, default_sensor_id, kind_of
 from sensor.telemetry.events import EventKind, TelemetryEvent
 
 COUNTER_CHECK_NS = 1_000_000_000
+DEFAULT_METADATA_WAIT_NS = 250_000_000
+log = logging.getLogger("sensor")
 
 
 @dataclass(slots=True)
@@ -40,6 +54,9 @@ class CaptureConfig:
     exit_grace_ns: int = DEFAULT_EXIT_GRACE_NS
     cache_capacity: int = DEFAULT_CAPACITY
     sensor_id: str = ""
+    docker_sockets: tuple[str, ...] = DEFAULT_DOCKER_SOCKETS
+    metadata_wait_ns: int = DEFAULT_METADATA_WAIT_NS
+    cgroup_v1: bool = False  # watch a v1 controller's hierarchy even where the unified one is mounted
 
 
 @dataclass(slots=True)
@@ -50,6 +67,8 @@ class LossReport:
     reader_lost: int = 0
     decode_errors: int = 0
     records_read: int = 0
+    container_events: int = 0  # events that went out from inside a container
+    without_container_metadata: int = 0  # ... of which without its name and image
 
     @property
     def kernel_lost(self) -> int:
@@ -57,23 +76,35 @@ class LossReport:
         return sum(c.lost for c in self.kernel.values())
 
 
+Pending = tuple[TelemetryEvent, ContainerInfo | None]
+
+
 class Capture:
-    """Probes attached and a live ProcessInfoCache; :meth:`poll` yields events."""
+    """Probes attached, live process and container caches; :meth:`poll` yields events."""
 
     def __init__(self, config: CaptureConfig | None = None) -> None:
         self.config = config or CaptureConfig()
         self.features: KernelFeatures
         self.choices: list[HookChoice]
+        self.hierarchy: CgroupHierarchy
         self.cache: ProcessInfoCache
+        self.containers = ContainerCache()
+        self._languages = LanguageDetector()
+        self._resolver = MetadataResolver(self.config.docker_sockets, warn=log.warning)
         self._probes: LoadedProbes | None = None
         self._builder: EventBuilder
         self._decode_errors = 0
         self._records_read = 0
+        self._container_events = 0
+        self._without_metadata = 0
         self._reported: dict[tuple[str, str], int] = {}
         self._next_counter_check = 0
+        # Events waiting for their container's metadata: (deadline, event, container), in order.
+        self._held: deque[tuple[int, TelemetryEvent, ContainerInfo]] = deque()
+        self._held_per_container: dict[str, int] = {}
 
     def start(self) -> None:
-        """Probe the kernel, attach the programs, then scan /proc. Raises KernelFeatureError."""
+        """Probe the kernel, attach the programs, then scan /proc and the cgroups. Raises KernelFeatureError."""
         try:
             btf = Btf.load()
         except BtfError as error:
@@ -81,47 +112,168 @@ class Capture:
         self.features = probe_kernel(btf)
         self.choices = choose_backends(self.features, self.config.transport)
         check_required(self.choices, self.features)
+        self.hierarchy = detect_hierarchy(prefer_v1=self.config.cgroup_v1)
         boot_id = read_boot_id()
         self.cache = ProcessInfoCache(
             boot_id, exit_grace_ns=self.config.exit_grace_ns, capacity=self.config.cache_capacity
         )
         self._builder = EventBuilder(self.config.sensor_id or default_sensor_id(boot_id), self.cache)
         # Attach first, scan second: whatever happens during the scan is queued in the kernel buffer.
-        self._probes = LoadedProbes(self.choices, btf=btf, buffer_bytes=self.config.buffer_bytes)
+        self._probes = LoadedProbes(
+            self.choices, btf=btf, buffer_bytes=self.config.buffer_bytes, hierarchy=self.hierarchy
+        )
         self.cache.load_snapshot(scan_processes())
+        self._load_container_snapshot()
+        self._resolver.start()
+
+    def _load_container_snapshot(self) -> None:
+        cgroups = scan_cgroups(self.hierarchy)
+        id_of_path = {path: cgroup_id for cgroup_id, path in cgroups.items()}
+        populated = set()
+        for info in self.cache.processes():
+            path = cgroup_path_of(info.pid, self.hierarchy)
+            if path is not None and path in id_of_path:
+                info.cgroup_id = id_of_path[path]
+                populated.add(info.cgroup_id)
+            info.language = self._languages.detect(info.pid, info.cgroup_id, info.filename, info.argv).value
+        self.containers.load_snapshot(cgroups, populated, self._resolver.known_containers())
+        for container in self.containers.containers():
+            if container.resolving:
+                self._resolver.request(container.container_id)
 
     @property
     def sensor_id(self) -> str:
         """This sensor's id, on every event."""
         return self._builder.sensor_id
 
-    def poll(self, timeout_ms: int, kinds: Collection[EventKind] | None = None) -> list[TelemetryEvent]:
-        """Read what the kernel sent (waiting up to ``timeout_ms``), update the model, return events.
+    def snapshot(self) -> list[TelemetryEvent]:
+        """The world as it is now, as events marked ``snapshot``: each container, then each live process."""
+        now = time.monotonic_ns()
+        events = []
+        for change in self.containers.snapshot_changes(now):
+            event = self._builder.container(change, snapshot=True)
+            add_container_context(event, change.container)
+            events.append(event)
+        for info in self.cache.processes():
+            if not info.alive:
+                continue
+            container = self.containers.container_of(info.cgroup_id)
+            event = self._builder.existing_process(info, container, now)
+            if container is not None:
+                add_container_context(event, container)
+            events.append(event)
+        return events
 
-        Every record updates the cache; events are built only for ``kinds`` (all when None).
+    def poll(self, timeout_ms: int, kinds: Collection[EventKind] | None = None) -> list[TelemetryEvent]:
+        """Read what the kernel sent (waiting up to ``timeout_ms``), update the models, return events.
+
+        Every record updates the caches; events are built only for ``kinds`` (all when None).
         """
         assert self._probes is not None, "start() first"
         raw = self._probes.reader.read(timeout_ms)
         self._records_read += len(raw)
-        events: list[TelemetryEvent] = []
+        pending: list[Pending] = []
         cache = self.cache
+        containers = self.containers
         builder = self._builder
+        want_containers = kinds is None or EventKind.CONTAINER in kinds
         for buf in raw:
             try:
                 record = decode(buf)
             except DecodeError:
                 self._decode_errors += 1
                 continue
+            if type(record) is CgroupRecord:
+                self._changes(containers.apply_cgroup(record), pending, want_containers)
+                continue
             info = cache.apply(record)
+            container = containers.container_of(record.cgroup_id)
+            if container is None and not containers.knows_cgroup(record.cgroup_id):
+                container = self._learn_cgroup(record.cgroup_id, record.tgid)
+            is_exec = type(record) is ExecRecord
+            if is_exec:
+                info.language = self._languages.detect(record.tgid, record.cgroup_id, info.filename, info.argv).value
+            if container is not None:
+                if is_exec or container.state is ContainerState.CREATED:
+                    self._changes(
+                        containers.process_seen(container, record.tgid, is_exec, record.ktime_ns),
+                        pending,
+                        want_containers,
+                    )
+                elif type(record) is ExitRecord and record.group_dead:
+                    self._changes(
+                        containers.process_exited(container, record.tgid, record.exit_code, record.ktime_ns),
+                        pending,
+                        want_containers,
+                    )
             if kinds is None or kind_of(record) in kinds:
-                events.append(builder.build(record, info))
+                pending.append((builder.build(record, info, container), container))
         now = time.monotonic_ns()
+        self._runtime_answers(now, pending, want_containers)
+        events = self._release(pending, now)
         if now >= self._next_counter_check:
             self._next_counter_check = now + COUNTER_CHECK_NS
             cache.expire(now)
             if kinds is None or EventKind.LOST in kinds:
                 events.extend(self._lost_events(now))
         return events
+
+    def flush(self) -> list[TelemetryEvent]:
+        """Every event still waiting for metadata, as it is (at shutdown)."""
+        return self._release([], None)
+
+    def _changes(self, changes: list[ContainerChange], pending: list[Pending], wanted: bool) -> None:
+        for change in changes:
+            if change.type is ContainerEventType.CREATED and change.container.resolving:
+                self._resolver.request(change.container.container_id)
+            if wanted:
+                pending.append((self._builder.container(change), change.container))
+
+    def _learn_cgroup(self, cgroup_id: int, pid: int) -> ContainerInfo | None:
+        """A cgroup neither scanned nor seen made: its path from /proc, checked against its inode."""
+        path = cgroup_path_of(pid, self.hierarchy)
+        try:
+            matches = path is not None and os.stat(f"{self.hierarchy.mount}{path}").st_ino == cgroup_id
+        except OSError:
+            matches = False
+        if not matches or path is None:
+            return None
+        return self.containers.add_cgroup(cgroup_id, path)
+
+    def _runtime_answers(self, now: int, pending: list[Pending], wanted: bool) -> None:
+        for answer in self._resolver.drain():
+            if isinstance(answer, RuntimeEvent):
+                self._changes(self.containers.apply_runtime_event(answer, now), pending, wanted)
+            else:
+                self._changes(self.containers.apply_metadata(answer, now), pending, wanted)
+
+    def _release(self, pending: list[Pending], now: int | None) -> list[TelemetryEvent]:
+        """Events ready to go out: held ones whose metadata arrived or whose wait ran out, then the new ones."""
+        ready: list[TelemetryEvent] = []
+        held = self._held
+        while held and (now is None or not held[0][2].resolving or held[0][0] <= now):
+            _, waiting, owner = held.popleft()
+            self._held_per_container[owner.container_id] -= 1
+            ready.append(self._finish(waiting, owner))
+        deadline = (now or 0) + self.config.metadata_wait_ns
+        for event, container in pending:
+            if container is None:
+                ready.append(event)
+            elif now is not None and (container.resolving or self._held_per_container.get(container.container_id)):
+                held.append((deadline, event, container))
+                self._held_per_container[container.container_id] = (
+                    self._held_per_container.get(container.container_id, 0) + 1
+                )
+            else:
+                ready.append(self._finish(event, container))
+        return ready
+
+    def _finish(self, event: TelemetryEvent, container: ContainerInfo) -> TelemetryEvent:
+        self._container_events += 1
+        if not add_container_context(event, container):
+            self._without_metadata += 1
+            container.emitted_without_metadata = True
+        return event
 
     def _lost_events(self, now: int) -> list[TelemetryEvent]:
         """A `lost` event for each stage and hook whose loss grew since the last check."""
@@ -144,10 +296,13 @@ class Capture:
             reader_lost=self._probes.reader.lost,
             decode_errors=self._decode_errors,
             records_read=self._records_read,
+            container_events=self._container_events,
+            without_container_metadata=self._without_metadata,
         )
 
     def close(self) -> None:
-        """Detach the probes."""
+        """Detach the probes and stop asking the runtimes."""
+        self._resolver.stop()
         if self._probes is not None:
             self._probes.close()
             self._probes = None

@@ -33,6 +33,7 @@ class EventKind(str, Enum):
     EXEC = "exec"
     EXIT = "exit"
     CREDENTIALS = "credentials"
+    CONTAINER = "container"
     LOST = "lost"
 
 
@@ -79,7 +80,26 @@ class LostPayload:
     hook: str = ""
 
 
-Payload = Union[ProcessPayload, LostPayload]
+@dataclass(slots=True)
+class ContainerPayload:
+    """``ContainerEvent``."""
+
+    type: str  # ContainerEventType's name
+    name: str = ""
+    image_id: str = ""
+    image_name: str = ""
+    host_pid: int = 0
+    exit_code: int = 0
+    runtime: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+    cgroup_path: str = ""
+    pod_uid: str = ""
+    pod_name: str = ""
+    pod_namespace: str = ""
+    metadata_missing: bool = False
+
+
+Payload = Union[ProcessPayload, LostPayload, ContainerPayload]
 
 
 @dataclass(slots=True)
@@ -96,6 +116,11 @@ class TelemetryEvent:
     cpu: int = 0
     credentials: Creds | None = None
     container_id: str = ""
+    container_name: str = ""
+    image_id: str = ""
+    image_name: str = ""
+    pod_uid: str = ""
+    language: str = ""
     comm: str = ""
     filename: str = ""
     command_line: list[str] = field(default_factory=list)
@@ -116,6 +141,8 @@ class TelemetryEvent:
         """The `--event` kind this event belongs to."""
         if isinstance(self.payload, LostPayload):
             return EventKind.LOST
+        if isinstance(self.payload, ContainerPayload):
+            return EventKind.CONTAINER
         return _KIND_OF_TYPE[self.payload.type]
 
 
@@ -176,6 +203,23 @@ def _process_dict(p: ProcessPayload) -> dict[str, Any]:
     return out
 
 
+def _container_dict(c: ContainerPayload) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": c.type}
+    for key in ("name", "image_id", "image_name", "host_pid", "runtime", "cgroup_path", "pod_uid", "pod_name"):
+        value = getattr(c, key)
+        if value:
+            out[key] = value
+    if c.type == "EXITED":
+        out["exit_code"] = c.exit_code
+    if c.pod_namespace:
+        out["pod_namespace"] = c.pod_namespace
+    if c.labels:
+        out["labels"] = c.labels
+    if c.metadata_missing:
+        out["metadata_missing"] = True
+    return out
+
+
 def to_json_dict(event: TelemetryEvent) -> dict[str, Any]:
     """The event in protobuf's JSON mapping, proto field names kept."""
     out: dict[str, Any] = {
@@ -184,6 +228,16 @@ def to_json_dict(event: TelemetryEvent) -> dict[str, Any]:
         "sensor_sequence_number": str(event.sensor_sequence_number),
         "sensor_monotime_nanos": str(event.sensor_monotime_nanos),
     }
+    if event.container_id:
+        out["container_id"] = event.container_id
+        if event.container_name:
+            out["container_name"] = event.container_name
+        if event.image_id:
+            out["image_id"] = event.image_id
+        if event.image_name:
+            out["image_name"] = event.image_name
+        if event.pod_uid:
+            out["pod_uid"] = event.pod_uid
     if event.process_id:
         out["process_id"] = event.process_id
         out["process_pid"] = event.process_pid
@@ -191,8 +245,8 @@ def to_json_dict(event: TelemetryEvent) -> dict[str, Any]:
         out["cpu"] = event.cpu
         if event.credentials is not None:
             out["credentials"] = creds_dict(event.credentials)
-        if event.container_id:
-            out["container_id"] = event.container_id
+        if event.language:
+            out["language"] = event.language
         out["comm"] = event.comm
         out["filename"] = event.filename
         if event.command_line:
@@ -211,6 +265,10 @@ def to_json_dict(event: TelemetryEvent) -> dict[str, Any]:
     payload = event.payload
     if isinstance(payload, ProcessPayload):
         out["process"] = _process_dict(payload)
+    elif isinstance(payload, ContainerPayload):
+        out["container"] = _container_dict(payload)
+        if event.snapshot:
+            out["snapshot"] = True
     else:
         lost: dict[str, Any] = {"lost": str(payload.lost), "stage": payload.stage}
         if payload.hook:

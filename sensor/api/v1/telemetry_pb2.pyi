@@ -103,8 +103,59 @@ class LostRecordEvent(_message.Message):
     hook: str
     def __init__(self, lost: _Optional[int] = ..., stage: _Optional[str] = ..., hook: _Optional[str] = ...) -> None: ...
 
+class ContainerEvent(_message.Message):
+    __slots__ = ("type", "name", "image_id", "image_name", "host_pid", "exit_code", "runtime", "labels", "cgroup_path", "pod_uid", "pod_name", "pod_namespace", "metadata_missing")
+    class ContainerEventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        CONTAINER_EVENT_TYPE_UNKNOWN: _ClassVar[ContainerEvent.ContainerEventType]
+        CREATED: _ClassVar[ContainerEvent.ContainerEventType]
+        RUNNING: _ClassVar[ContainerEvent.ContainerEventType]
+        EXITED: _ClassVar[ContainerEvent.ContainerEventType]
+        DESTROYED: _ClassVar[ContainerEvent.ContainerEventType]
+        UPDATED: _ClassVar[ContainerEvent.ContainerEventType]
+    CONTAINER_EVENT_TYPE_UNKNOWN: ContainerEvent.ContainerEventType
+    CREATED: ContainerEvent.ContainerEventType
+    RUNNING: ContainerEvent.ContainerEventType
+    EXITED: ContainerEvent.ContainerEventType
+    DESTROYED: ContainerEvent.ContainerEventType
+    UPDATED: ContainerEvent.ContainerEventType
+    class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_NAME_FIELD_NUMBER: _ClassVar[int]
+    HOST_PID_FIELD_NUMBER: _ClassVar[int]
+    EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
+    RUNTIME_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    CGROUP_PATH_FIELD_NUMBER: _ClassVar[int]
+    POD_UID_FIELD_NUMBER: _ClassVar[int]
+    POD_NAME_FIELD_NUMBER: _ClassVar[int]
+    POD_NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    METADATA_MISSING_FIELD_NUMBER: _ClassVar[int]
+    type: ContainerEvent.ContainerEventType
+    name: str
+    image_id: str
+    image_name: str
+    host_pid: int
+    exit_code: int
+    runtime: str
+    labels: _containers.ScalarMap[str, str]
+    cgroup_path: str
+    pod_uid: str
+    pod_name: str
+    pod_namespace: str
+    metadata_missing: bool
+    def __init__(self, type: _Optional[_Union[ContainerEvent.ContainerEventType, str]] = ..., name: _Optional[str] = ..., image_id: _Optional[str] = ..., image_name: _Optional[str] = ..., host_pid: _Optional[int] = ..., exit_code: _Optional[int] = ..., runtime: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., cgroup_path: _Optional[str] = ..., pod_uid: _Optional[str] = ..., pod_name: _Optional[str] = ..., pod_namespace: _Optional[str] = ..., metadata_missing: _Optional[bool] = ...) -> None: ...
+
 class TelemetryEvent(_message.Message):
-    __slots__ = ("id", "sensor_id", "sensor_sequence_number", "sensor_monotime_nanos", "process_id", "process_pid", "process_tgid", "cpu", "credentials", "container_id", "comm", "filename", "command_line", "cwd", "parent_process_id", "parent_pid", "ancestors", "snapshot", "process", "lost")
+    __slots__ = ("id", "sensor_id", "sensor_sequence_number", "sensor_monotime_nanos", "process_id", "process_pid", "process_tgid", "cpu", "credentials", "container_id", "container_name", "image_id", "image_name", "pod_uid", "language", "comm", "filename", "command_line", "cwd", "parent_process_id", "parent_pid", "ancestors", "snapshot", "process", "lost", "container")
     ID_FIELD_NUMBER: _ClassVar[int]
     SENSOR_ID_FIELD_NUMBER: _ClassVar[int]
     SENSOR_SEQUENCE_NUMBER_FIELD_NUMBER: _ClassVar[int]
@@ -115,6 +166,11 @@ class TelemetryEvent(_message.Message):
     CPU_FIELD_NUMBER: _ClassVar[int]
     CREDENTIALS_FIELD_NUMBER: _ClassVar[int]
     CONTAINER_ID_FIELD_NUMBER: _ClassVar[int]
+    CONTAINER_NAME_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_NAME_FIELD_NUMBER: _ClassVar[int]
+    POD_UID_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     COMM_FIELD_NUMBER: _ClassVar[int]
     FILENAME_FIELD_NUMBER: _ClassVar[int]
     COMMAND_LINE_FIELD_NUMBER: _ClassVar[int]
@@ -125,6 +181,7 @@ class TelemetryEvent(_message.Message):
     SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
     PROCESS_FIELD_NUMBER: _ClassVar[int]
     LOST_FIELD_NUMBER: _ClassVar[int]
+    CONTAINER_FIELD_NUMBER: _ClassVar[int]
     id: str
     sensor_id: str
     sensor_sequence_number: int
@@ -135,6 +192,11 @@ class TelemetryEvent(_message.Message):
     cpu: int
     credentials: Credentials
     container_id: str
+    container_name: str
+    image_id: str
+    image_name: str
+    pod_uid: str
+    language: str
     comm: str
     filename: str
     command_line: _containers.RepeatedScalarFieldContainer[str]
@@ -145,4 +207,5 @@ class TelemetryEvent(_message.Message):
     snapshot: bool
     process: ProcessEvent
     lost: LostRecordEvent
-    def __init__(self, id: _Optional[str] = ..., sensor_id: _Optional[str] = ..., sensor_sequence_number: _Optional[int] = ..., sensor_monotime_nanos: _Optional[int] = ..., process_id: _Optional[str] = ..., process_pid: _Optional[int] = ..., process_tgid: _Optional[int] = ..., cpu: _Optional[int] = ..., credentials: _Optional[_Union[Credentials, _Mapping]] = ..., container_id: _Optional[str] = ..., comm: _Optional[str] = ..., filename: _Optional[str] = ..., command_line: _Optional[_Iterable[str]] = ..., cwd: _Optional[str] = ..., parent_process_id: _Optional[str] = ..., parent_pid: _Optional[int] = ..., ancestors: _Optional[_Iterable[_Union[ProcessRef, _Mapping]]] = ..., snapshot: _Optional[bool] = ..., process: _Optional[_Union[ProcessEvent, _Mapping]] = ..., lost: _Optional[_Union[LostRecordEvent, _Mapping]] = ...) -> None: ...
+    container: ContainerEvent
+    def __init__(self, id: _Optional[str] = ..., sensor_id: _Optional[str] = ..., sensor_sequence_number: _Optional[int] = ..., sensor_monotime_nanos: _Optional[int] = ..., process_id: _Optional[str] = ..., process_pid: _Optional[int] = ..., process_tgid: _Optional[int] = ..., cpu: _Optional[int] = ..., credentials: _Optional[_Union[Credentials, _Mapping]] = ..., container_id: _Optional[str] = ..., container_name: _Optional[str] = ..., image_id: _Optional[str] = ..., image_name: _Optional[str] = ..., pod_uid: _Optional[str] = ..., language: _Optional[str] = ..., comm: _Optional[str] = ..., filename: _Optional[str] = ..., command_line: _Optional[_Iterable[str]] = ..., cwd: _Optional[str] = ..., parent_process_id: _Optional[str] = ..., parent_pid: _Optional[int] = ..., ancestors: _Optional[_Iterable[_Union[ProcessRef, _Mapping]]] = ..., snapshot: _Optional[bool] = ..., process: _Optional[_Union[ProcessEvent, _Mapping]] = ..., lost: _Optional[_Union[LostRecordEvent, _Mapping]] = ..., container: _Optional[_Union[ContainerEvent, _Mapping]] = ...) -> None: ...
