@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.containers import DockerDaemon
 from tests.live_sensor import LiveSensor
 
 WORKLOADS = Path(__file__).parent / "workloads"
@@ -30,3 +33,13 @@ def storm_binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("workloads") / "storm"
     subprocess.run(["gcc", "-O2", "-o", str(out), str(WORKLOADS / "storm.c")], check=True)
     return out
+
+
+@pytest.fixture(scope="session")
+def docker_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockerDaemon]:
+    """A dockerd of the tests' own (private socket and roots) with the busybox test image."""
+    if shutil.which("dockerd") is None:
+        pytest.fail("dockerd is missing: scripts/test installs docker.io; run the suite through it")
+    daemon = DockerDaemon(Path(tempfile.mkdtemp(prefix="sensor-dockerd-")))
+    yield daemon
+    daemon.stop()

@@ -1,0 +1,212 @@
+"""Containers on the live kernel with real runtimes: a private dockerd, and runc by itself."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.containers import IMAGE, DockerDaemon, RuncBundle
+from tests.live_sensor import Event, LiveSensor, is_exec_of, process
+
+LIFECYCLE = ["CREATED", "RUNNING", "EXITED", "DESTROYED"]
+
+
+def container(event: Event) -> dict[str, object]:
+    """The ``container`` payload of an event ({} for other payloads)."""
+    payload: dict[str, object] = event.get("container", {})
+    return payload
+
+
+def lifecycle_of(sensor: LiveSensor, container_id: str, count: int) -> list[Event]:
+    """The first ``count`` container events of one container, in order."""
+    return sensor.wait_for(lambda e: e.get("container_id") == container_id and bool(container(e)), count)
+
+
+def marker() -> str:
+    return f"m{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="module")
+def existing(docker_daemon: DockerDaemon) -> Iterator[str]:
+    """A container started before the sensor; its id."""
+    name = f"before-{uuid.uuid4().hex[:8]}"
+    container_id = docker_daemon.run("run", "-d", "--name", name, IMAGE, "sleep", "300").stdout.strip()
+    yield container_id
+    docker_daemon.run("rm", "-f", container_id, check=False)
+
+
+@pytest.fixture(scope="module")
+def sensor(docker_daemon: DockerDaemon, existing: str) -> Iterator[LiveSensor]:
+    """`sensor trace` asking the tests' dockerd, with the start-up snapshot."""
+    live = LiveSensor("--docker-socket", str(docker_daemon.socket), "--include-existing")
+    yield live
+    live.stop()
+
+
+def test_docker_run_reports_created_running_exited_with_code_and_destroyed(
+    sensor: LiveSensor, docker_daemon: DockerDaemon
+) -> None:
+    name = f"exit7-{uuid.uuid4().hex[:8]}"
+    mark = marker()
+    result = docker_daemon.run("run", "--name", name, IMAGE, "sh", "-c", f"echo {mark}; exit 7", check=False)
+    assert result.returncode == 7
+    container_id = docker_daemon.run("inspect", "-f", "{{.Id}}", name).stdout.strip()
+    docker_daemon.run("rm", name)
+
+    events = lifecycle_of(sensor, container_id, 4)
+    assert [container(e)["type"] for e in events] == LIFECYCLE
+    assert container(events[2])["exit_code"] == 7
+    for event in events:
+        assert event["container_name"] == name
+        assert event["image_name"] == IMAGE
+        assert str(event["image_id"]).startswith("sha256:")
+        assert container(event)["runtime"] == "docker"
+
+
+def test_exec_events_inside_a_container_carry_its_id_name_and_image(
+    sensor: LiveSensor, docker_daemon: DockerDaemon
+) -> None:
+    name = f"execs-{uuid.uuid4().hex[:8]}"
+    mark = marker()
+    container_id = docker_daemon.run("run", "-d", "--name", name, IMAGE, "sh", "-c", f"sleep 1 {mark}").stdout.strip()
+
+    (exec_event,) = sensor.wait_for(lambda e: is_exec_of(e, mark))
+    assert exec_event["container_id"] == container_id
+    assert exec_event["container_name"] == name
+    assert exec_event["image_name"] == IMAGE
+    assert str(exec_event["image_id"]).startswith("sha256:")
+    assert process(exec_event)["exec_command_line"] == ["sleep", "1", mark]  # sh -c execs its last command
+    docker_daemon.run("rm", "-f", container_id)
+
+
+def test_a_container_started_before_the_sensor_is_in_the_snapshot(sensor: LiveSensor, existing: str) -> None:
+    (snapshot,) = sensor.wait_for(
+        lambda e: e.get("container_id") == existing and e.get("snapshot") is True and bool(container(e))
+    )
+    assert container(snapshot)["type"] == "RUNNING"
+    assert str(snapshot["container_name"]).startswith("before-")
+    assert snapshot["image_name"] == IMAGE
+    (sleeper,) = sensor.wait_for(
+        lambda e: e.get("container_id") == existing and e.get("snapshot") is True and "process" in e
+    )
+    assert sleeper["command_line"] == ["sleep", "300"]
+    assert sleeper["container_name"] == snapshot["container_name"]
+
+
+def test_docker_rename_gives_updated_and_later_events_carry_the_new_name(
+    sensor: LiveSensor, docker_daemon: DockerDaemon
+) -> None:
+    old, new = f"old-{uuid.uuid4().hex[:8]}", f"new-{uuid.uuid4().hex[:8]}"
+    container_id = docker_daemon.run("run", "-d", "--name", old, IMAGE, "sleep", "60").stdout.strip()
+    lifecycle_of(sensor, container_id, 2)  # CREATED, RUNNING
+    docker_daemon.run("rename", old, new)
+    (updated,) = sensor.wait_for(
+        lambda e: e.get("container_id") == container_id and container(e).get("type") == "UPDATED"
+    )
+    assert updated["container_name"] == new
+    mark = marker()
+    docker_daemon.run("exec", new, "echo", mark)
+    (exec_event,) = sensor.wait_for(lambda e: is_exec_of(e, mark) and e.get("container_id") == container_id)
+    assert exec_event["container_name"] == new
+    docker_daemon.run("rm", "-f", container_id)
+
+
+def test_a_burst_of_short_containers_carries_full_metadata(sensor: LiveSensor, docker_daemon: DockerDaemon) -> None:
+    names = [f"burst-{uuid.uuid4().hex[:8]}" for _ in range(12)]
+    ids = [docker_daemon.run("run", "-d", "--name", n, IMAGE, "sh", "-c", "true").stdout.strip() for n in names]
+    for container_id in ids:
+        docker_daemon.run("wait", container_id)
+        docker_daemon.run("rm", container_id)
+    destroyed = sensor.wait_for(
+        lambda e: e.get("container_id") in ids and container(e).get("type") == "DESTROYED", count=len(ids)
+    )
+    assert len(destroyed) == len(ids)
+    inside = [e for e in sensor.events if e.get("container_id") in ids]
+    full = [e for e in inside if e.get("container_name") and e.get("image_name")]
+    share = len(full) / len(inside)
+    print(f"burst of {len(ids)} containers: {len(full)}/{len(inside)} in-container events with name and image")
+    assert share >= 0.95, f"only {share:.0%} of in-container events carried name and image"
+
+
+@pytest.fixture
+def kubepods_bundle(tmp_path: Path) -> Iterator[tuple[RuncBundle, str, str]]:
+    pod_uid = str(uuid.uuid4())
+    container_id = uuid.uuid4().hex + uuid.uuid4().hex
+    bundle = RuncBundle(
+        tmp_path / "bundle",
+        ["sh", "-c", "sleep 1; exit 3"],
+        f"/kubepods/burstable/pod{pod_uid}/{container_id}",
+        {
+            "io.kubernetes.cri.container-name": "web",
+            "io.kubernetes.cri.image-name": "registry.local/web:1.0",
+            "io.kubernetes.cri.sandbox-name": "web-7d9f",
+            "io.kubernetes.cri.sandbox-namespace": "shop",
+            "io.kubernetes.cri.sandbox-uid": pod_uid,
+        },
+    )
+    yield bundle, container_id, pod_uid
+    bundle.remove_cgroups()
+
+
+def test_runc_container_in_a_kubepods_cgroup_gives_its_id_pod_uid_and_oci_metadata(
+    sensor: LiveSensor, kubepods_bundle: tuple[RuncBundle, str, str]
+) -> None:
+    bundle, container_id, pod_uid = kubepods_bundle
+    assert bundle.run(container_id).returncode == 3
+
+    events = lifecycle_of(sensor, container_id, 4)
+    assert [container(e)["type"] for e in events] == LIFECYCLE
+    assert container(events[2])["exit_code"] == 3
+    assert {e["pod_uid"] for e in events} == {pod_uid}
+    assert events[0]["container_name"] == "web"
+    assert events[0]["image_name"] == "registry.local/web:1.0"
+    assert container(events[0])["pod_name"] == "web-7d9f"
+    assert container(events[0])["pod_namespace"] == "shop"
+    (init_exec,) = sensor.wait_for(
+        lambda e: e.get("container_id") == container_id and process(e).get("exec_command_line") == bundle.args
+    )
+    assert init_exec["pod_uid"] == pod_uid
+    assert init_exec["container_name"] == "web"
+    assert container(events[1])["host_pid"] == init_exec["process_tgid"]
+
+
+def test_a_missing_docker_socket_is_a_warning_and_runc_containers_still_resolve(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-docker.sock"
+    live = LiveSensor("--docker-socket", str(missing), "--event", "container")
+    try:
+        container_id = uuid.uuid4().hex + uuid.uuid4().hex
+        bundle = RuncBundle(tmp_path / "bundle", ["sh", "-c", "sleep 1"], f"/sensor-test/{container_id}", {})
+        assert bundle.run(container_id).returncode == 0
+        events = lifecycle_of(live, container_id, 4)
+        assert [container(e)["type"] for e in events] == LIFECYCLE
+        assert events[0]["container_name"] == container_id  # runc's own name for it
+        assert container(events[0])["runtime"] == "runc"
+        warnings = "".join(live.stderr_lines)
+        assert f"{missing}" in warnings and "warning" in warnings
+        bundle.remove_cgroups()
+    finally:
+        assert live.stop() == 0
+
+
+def test_v1_cgroup_hierarchy_finds_the_same_containers(docker_daemon: DockerDaemon) -> None:
+    live = LiveSensor("--docker-socket", str(docker_daemon.socket), "--cgroup-v1")
+    try:
+        assert any("cgroup hybrid" in line for line in live.stderr_lines)
+        name = f"v1-{uuid.uuid4().hex[:8]}"
+        docker_daemon.run("run", "--name", name, IMAGE, "sh", "-c", "exit 5", check=False)
+        container_id = docker_daemon.run("inspect", "-f", "{{.Id}}", name).stdout.strip()
+        docker_daemon.run("rm", name)
+        events = lifecycle_of(live, container_id, 4)
+        assert [container(e)["type"] for e in events] == LIFECYCLE
+        assert container(events[2])["exit_code"] == 5
+        (init_exec,) = live.wait_for(
+            lambda e: (
+                e.get("container_id") == container_id and process(e).get("exec_command_line") == ["sh", "-c", "exit 5"]
+            )
+        )
+        assert init_exec["container_name"] == name
+    finally:
+        assert live.stop() == 0
