@@ -7,6 +7,7 @@ from `docker import` of a busybox-static root filesystem (no registry is reachab
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -14,6 +15,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import IO
 
 DOCKER = "/usr/bin/docker"  # Debian's client, the same version as its dockerd
 BUSYBOX = "/bin/busybox"
@@ -81,14 +83,14 @@ class DockerDaemon:
         """The -H value for the docker client."""
         return f"unix://{self.socket}"
 
-    def run(self, *args: str, check: bool = True, stdin: object = None) -> subprocess.CompletedProcess[str]:
+    def run(self, *args: str, check: bool = True, stdin: IO[bytes] | None = None) -> subprocess.CompletedProcess[str]:
         """`docker ARGS` against this daemon."""
         return subprocess.run(
             [DOCKER, "-H", self.host, *args],
             check=check,
             capture_output=True,
             text=True,
-            stdin=stdin,  # type: ignore[arg-type]
+            stdin=stdin,
             timeout=60,
         )
 
@@ -135,7 +137,5 @@ class RuncBundle:
         parts = [p for p in self.cgroups_path.split("/") if p]
         for mount in Path("/sys/fs/cgroup").iterdir():
             for depth in range(len(parts), 0, -1):
-                try:
+                with contextlib.suppress(OSError):
                     os.rmdir(mount.joinpath(*parts[:depth]))
-                except OSError:
-                    pass

@@ -90,7 +90,11 @@ class Capture:
         self.cache: ProcessInfoCache
         self.containers = ContainerCache()
         self._languages = LanguageDetector()
-        self._resolver = MetadataResolver(self.config.docker_sockets, warn=log.warning)
+        self._resolver = MetadataResolver(
+            self.config.docker_sockets,
+            warn=log.warning,
+            warn_if_missing=self.config.docker_sockets != DEFAULT_DOCKER_SOCKETS,
+        )
         self._probes: LoadedProbes | None = None
         self._builder: EventBuilder
         self._decode_errors = 0

@@ -19,7 +19,10 @@ def sensor(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--event", "exec,bogus"], "unknown event kind 'bogus' (choose from fork, exec, exit, credentials)"),
+        (
+            ["--event", "exec,bogus"],
+            "unknown event kind 'bogus' (choose from fork, exec, exit, credentials, container)",
+        ),
         (["--format", "yaml"], "'yaml' is not one of 'compact', 'json'"),
         (["--buffer-size", "3M"], "'3M' must be a power of two"),
         (["--buffer-size", "lots"], "'lots' is not a size"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.containers import IMAGE, DockerDaemon, RuncBundle
-from tests.live_sensor import Event, LiveSensor, is_exec_of, process
+from tests.live_sensor import Event, LiveSensor, env_without_sensor, is_exec_of, process
 
 LIFECYCLE = ["CREATED", "RUNNING", "EXITED", "DESTROYED"]
 
@@ -79,6 +81,21 @@ def test_exec_events_inside_a_container_carry_its_id_name_and_image(
     assert exec_event["image_name"] == IMAGE
     assert str(exec_event["image_id"]).startswith("sha256:")
     assert process(exec_event)["exec_command_line"] == ["sleep", "1", mark]  # sh -c execs its last command
+    docker_daemon.run("rm", "-f", container_id)
+
+
+def test_execs_carry_their_language_go_from_build_info_and_python_from_the_command(
+    sensor: LiveSensor, docker_daemon: DockerDaemon
+) -> None:
+    name = f"lang-{uuid.uuid4().hex[:8]}"
+    container_id = docker_daemon.run("run", "-d", "--name", name, IMAGE, "sleep", "5").stdout.strip()
+    # containerd's shim for this container is a Go program, exec'd with the id in its argv.
+    shims = sensor.wait_for(lambda e: is_exec_of(e, container_id) and "shim" in str(e.get("filename")))
+    assert {e.get("language") for e in shims} == {"go"}
+    mark = marker()
+    subprocess.run([sys.executable, "-c", "pass", mark], check=True, env=env_without_sensor())
+    (python,) = sensor.wait_for(lambda e: is_exec_of(e, mark))
+    assert python["language"] == "python"
     docker_daemon.run("rm", "-f", container_id)
 
 

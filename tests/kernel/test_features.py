@@ -40,6 +40,7 @@ def test_a_full_kernel_gets_raw_tracepoints_kprobe_creds_and_the_ring_buffer() -
         "exit": Backend.RAW_TRACEPOINT,
         "exec_failed": Backend.SYSCALL_TRACEPOINTS,
         "credentials": Backend.KPROBE,
+        "cgroups": Backend.TRACEPOINT,
         "transport": Backend.RING_BUFFER,
     }
 
@@ -66,6 +67,15 @@ def test_missing_syscall_tracepoints_degrade_credentials_without_stopping_the_se
     choices = {c.hook: c for c in choose_backends(f)}
     assert choices["credentials"].backend is Backend.NONE
     assert "CONFIG_FTRACE_SYSCALLS" in choices["credentials"].reason
+    check_required(list(choices.values()), f)  # no exception: a degradation
+
+
+def test_missing_cgroup_tracepoints_degrade_container_lifecycle_to_the_runtimes() -> None:
+    f = features()
+    f.tracepoints["cgroup:cgroup_attach_task"] = False
+    choices = {c.hook: c for c in choose_backends(f)}
+    assert choices["cgroups"].backend is Backend.NONE
+    assert "cgroup:cgroup_attach_task" in choices["cgroups"].reason
     check_required(list(choices.values()), f)  # no exception: a degradation
 
 

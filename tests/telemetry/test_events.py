@@ -12,6 +12,7 @@ from sensor.api.v1 import telemetry_pb2
 from sensor.kernel.records import Creds
 from sensor.telemetry.builder import decode_exit_code
 from sensor.telemetry.events import (
+    ContainerPayload,
     LostPayload,
     ProcessEventType,
     ProcessPayload,
@@ -24,7 +25,10 @@ USER = Creds(1000, 100, 1002, 102, 1001, 101, 1001, 101)
 ROOT = Creds(0, 0, 0, 0, 0, 0, 0, 0)
 
 
-def event(payload: ProcessPayload | LostPayload) -> TelemetryEvent:
+AnyPayload = ProcessPayload | LostPayload | ContainerPayload
+
+
+def event(payload: AnyPayload) -> TelemetryEvent:
     return TelemetryEvent(
         sensor_id="s1",
         sensor_sequence_number=2**40,
@@ -42,10 +46,16 @@ def event(payload: ProcessPayload | LostPayload) -> TelemetryEvent:
         parent_process_id="boot-1-1",
         parent_pid=1,
         ancestors=[ProcessRef("boot-1-1", 1, "init", "/sbin/init")],
+        container_id="ab" * 32,
+        container_name="web",
+        image_id="sha256:" + "cd" * 32,
+        image_name="nginx:1.25",
+        pod_uid="5e0b6a64-4f1b-4b0c-9d3e-2a1f0c9b8e7d",
+        language="python",
     )
 
 
-PAYLOADS: list[ProcessPayload | LostPayload] = [
+PAYLOADS: list[AnyPayload] = [
     ProcessPayload(ProcessEventType.FORK, fork_child_pid=44, fork_child_id="boot-44-101", fork_clone_flags=2**33 + 17),
     ProcessPayload(ProcessEventType.EXEC, exec_filename="/usr/bin/curl", exec_command_line=["curl"], exec_old_pid=45),
     ProcessPayload(ProcessEventType.EXEC, exec_filename="/nope", exec_errno=2),
@@ -54,11 +64,26 @@ PAYLOADS: list[ProcessPayload | LostPayload] = [
         ProcessEventType.CREDENTIALS, old_credentials=ROOT, new_credentials=USER, credentials_cause="setresuid"
     ),
     LostPayload(lost=7, stage="kernel", hook="exec"),
+    ContainerPayload(
+        "EXITED",
+        name="web",
+        image_id="sha256:" + "cd" * 32,
+        image_name="nginx:1.25",
+        host_pid=4242,
+        exit_code=7,
+        runtime="docker",
+        labels={"app": "web", "tier": "front"},
+        cgroup_path="/docker/" + "ab" * 32,
+        pod_uid="5e0b6a64-4f1b-4b0c-9d3e-2a1f0c9b8e7d",
+        pod_name="web-1",
+        pod_namespace="shop",
+    ),
+    ContainerPayload("CREATED", metadata_missing=True),
 ]
 
 
-@pytest.mark.parametrize("payload", PAYLOADS, ids=lambda p: getattr(p, "type", "lost"))
-def test_json_parses_as_the_proto_and_prints_back_the_same(payload: ProcessPayload | LostPayload) -> None:
+@pytest.mark.parametrize("payload", PAYLOADS, ids=lambda p: f"{type(p).__name__}-{getattr(p, 'type', '')}")
+def test_json_parses_as_the_proto_and_prints_back_the_same(payload: AnyPayload) -> None:
     ours = to_json_dict(event(payload))
     message = json_format.Parse(json.dumps(ours), telemetry_pb2.TelemetryEvent())
     theirs = json_format.MessageToDict(

@@ -11,6 +11,7 @@ socket that is missing or dies is a warning, and its lookups are skipped until i
 from __future__ import annotations
 
 import heapq
+import os
 import queue
 import threading
 import time
@@ -62,11 +63,14 @@ class MetadataResolver:
         ttl_s: float = DEFAULT_TTL_S,
         retry_for_s: float = DEFAULT_RETRY_FOR_S,
         warn: Callable[[str], None] = lambda message: None,
+        warn_if_missing: bool = True,
     ) -> None:
         self._dockers = [DockerClient(path, "podman" if "podman" in path else "docker") for path in docker_sockets]
         self._oci = oci or OciStateSource()
         self._retry_for_s = retry_for_s
         self._warn = warn
+        # False for the default sockets: a host without Docker is normal, not worth a warning.
+        self._warn_if_missing = warn_if_missing
         self._cache: TTLCache[str, ContainerMetadata | None] = TTLCache(maxsize=8192, ttl=ttl_s)
         self._down: dict[str, str] = {}  # socket -> the error that took it down, while down
         self._requests: queue.SimpleQueue[tuple[str, bool]] = queue.SimpleQueue()
@@ -176,6 +180,8 @@ class MetadataResolver:
         self.stats.errors[client.runtime] = self.stats.errors.get(client.runtime, 0) + 1
         if client.socket_path not in self._down:
             self._down[client.socket_path] = str(error)
+            if not self._warn_if_missing and not os.path.exists(client.socket_path):
+                return
             self._warn(f"{error}; {client.runtime} containers get ids without names until it answers")
 
     # -- events followers -------------------------------------------------------------------------
