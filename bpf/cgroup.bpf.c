@@ -31,25 +31,20 @@ static __always_inline void send_cgroup(void *ctx, struct sensor_cgroup *rec, in
 	send(ctx, HOOK_CGROUP, rec, sizeof(*rec));
 }
 
-TRACEPOINT_PROBE(cgroup, cgroup_mkdir)
-{
-	struct sensor_cgroup *rec = cgroup_record(RECORD_CGROUP_MKDIR, args->root, args->id, args->level);
-	if (!rec)
-		return 0;
-	unsigned short at = args->data_loc_path & 0xFFFF;
-	send_cgroup(args, rec, bpf_probe_read_kernel_str(rec->path, sizeof(rec->path), (char *)args + at));
-	return 0;
-}
+/* cgroup_mkdir and cgroup_rmdir share one format: root, id, level, path. */
+#define CGROUP_PATH_PROBE(event, type)                                                               \
+	TRACEPOINT_PROBE(cgroup, event)                                                              \
+	{                                                                                            \
+		struct sensor_cgroup *rec = cgroup_record(type, args->root, args->id, args->level);  \
+		if (!rec)                                                                            \
+			return 0;                                                                    \
+		unsigned short at = args->data_loc_path & 0xFFFF;                                    \
+		send_cgroup(args, rec, bpf_probe_read_kernel_str(rec->path, sizeof(rec->path), (char *)args + at)); \
+		return 0;                                                                            \
+	}
 
-TRACEPOINT_PROBE(cgroup, cgroup_rmdir)
-{
-	struct sensor_cgroup *rec = cgroup_record(RECORD_CGROUP_RMDIR, args->root, args->id, args->level);
-	if (!rec)
-		return 0;
-	unsigned short at = args->data_loc_path & 0xFFFF;
-	send_cgroup(args, rec, bpf_probe_read_kernel_str(rec->path, sizeof(rec->path), (char *)args + at));
-	return 0;
-}
+CGROUP_PATH_PROBE(cgroup_mkdir, RECORD_CGROUP_MKDIR)
+CGROUP_PATH_PROBE(cgroup_rmdir, RECORD_CGROUP_RMDIR)
 
 TRACEPOINT_PROBE(cgroup, cgroup_attach_task)
 {

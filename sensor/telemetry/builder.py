@@ -7,6 +7,7 @@ from pathlib import Path
 
 from sensor.kernel.records import (
     AnyRecord,
+    Creds,
     CredsRecord,
     ExecFailedRecord,
     ExecFlags,
@@ -73,21 +74,43 @@ class EventBuilder:
         A container's name and image are filled in by :func:`add_container_context` when the
         event goes out, so an event that waited for late metadata carries it.
         """
+        return self._process_event(
+            self._payload(record), info, container, record.ktime_ns, record.pid, record.cpu, record.creds, record.comm
+        )
+
+    def existing_process(self, info: ProcessInfo, container: ContainerInfo | None, monotime_ns: int) -> TelemetryEvent:
+        """A process that was running when the sensor started, as an EXEC event marked ``snapshot``."""
+        payload = ProcessPayload(ProcessEventType.EXEC, exec_filename=info.filename, exec_command_line=info.argv)
+        event = self._process_event(payload, info, container, monotime_ns, info.pid, 0, info.creds, info.comm)
+        event.snapshot = True
+        return event
+
+    def _process_event(
+        self,
+        payload: ProcessPayload,
+        info: ProcessInfo,
+        container: ContainerInfo | None,
+        monotime_ns: int,
+        pid: int,
+        cpu: int,
+        creds: Creds,
+        comm: str,
+    ) -> TelemetryEvent:
         ancestors = self._cache.ancestors(info)
         return TelemetryEvent(
             sensor_id=self.sensor_id,
             sensor_sequence_number=self._next(),
-            sensor_monotime_nanos=record.ktime_ns,
-            payload=self._payload(record),
+            sensor_monotime_nanos=monotime_ns,
+            payload=payload,
             process_id=info.process_id,
-            process_pid=record.pid,
-            process_tgid=record.tgid,
-            cpu=record.cpu,
-            credentials=record.creds,
+            process_pid=pid,
+            process_tgid=info.pid,
+            cpu=cpu,
+            credentials=creds,
             container_id=container.container_id if container is not None else "",
             pod_uid=container.pod_uid if container is not None else "",
             language=info.language,
-            comm=record.comm,
+            comm=comm,
             filename=info.filename,
             command_line=info.argv,
             cwd=info.cwd,
@@ -151,31 +174,6 @@ class EventBuilder:
             container_id=info.container_id,
             pod_uid=info.pod_uid,
             snapshot=snapshot,
-        )
-
-    def existing_process(self, info: ProcessInfo, container: ContainerInfo | None, monotime_ns: int) -> TelemetryEvent:
-        """A process that was running when the sensor started, as an EXEC event marked ``snapshot``."""
-        ancestors = self._cache.ancestors(info)
-        return TelemetryEvent(
-            sensor_id=self.sensor_id,
-            sensor_sequence_number=self._next(),
-            sensor_monotime_nanos=monotime_ns,
-            payload=ProcessPayload(ProcessEventType.EXEC, exec_filename=info.filename, exec_command_line=info.argv),
-            process_id=info.process_id,
-            process_pid=info.pid,
-            process_tgid=info.pid,
-            credentials=info.creds,
-            container_id=container.container_id if container is not None else "",
-            pod_uid=container.pod_uid if container is not None else "",
-            language=info.language,
-            comm=info.comm,
-            filename=info.filename,
-            command_line=info.argv,
-            cwd=info.cwd,
-            parent_process_id=info.parent_process_id,
-            parent_pid=info.ppid,
-            ancestors=[ProcessRef(a.process_id, a.pid, a.comm, a.filename) for a in ancestors],
-            snapshot=True,
         )
 
     def lost(self, count: int, stage: str, hook: str, monotime_ns: int) -> TelemetryEvent:
