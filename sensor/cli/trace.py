@@ -207,7 +207,8 @@ def trace(
 
     def emit(batch: list[TelemetryEvent]) -> None:
         nonlocal printed
-        batch = [e for e in batch if e.kind in kinds and (wanted.matches(e) or e.kind is EventKind.LOST)]
+        if not wanted.empty:
+            batch = [e for e in batch if wanted.matches(e) or e.kind is EventKind.LOST]
         if count is not None:
             batch = batch[: count - printed]
         if batch:
@@ -217,7 +218,7 @@ def trace(
 
     try:
         if include_existing:
-            emit(capture.snapshot())
+            emit([e for e in capture.snapshot() if e.kind in kinds])
         while not stop.requested and (count is None or printed < count):
             emit(capture.poll(POLL_MS, kinds))
             if deadline is not None and time.monotonic() >= deadline:

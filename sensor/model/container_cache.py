@@ -45,23 +45,12 @@ class ContainerInfo:
     resolving: bool = True  # metadata not found yet, and not given up on
     init_pid: int = 0
     exit_code: int | None = None
-    from_snapshot: bool = False
     emitted_without_metadata: bool = False  # set by the event side; makes the late binding an UPDATED
 
     @property
     def name(self) -> str:
         """The runtime's name for it, or "" until metadata arrives."""
         return self.metadata.name if self.metadata else ""
-
-    @property
-    def image_name(self) -> str:
-        """The image as the runtime names it, or ""."""
-        return self.metadata.image_name if self.metadata else ""
-
-    @property
-    def image_id(self) -> str:
-        """The image's id, or ""."""
-        return self.metadata.image_id if self.metadata else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,31 +69,16 @@ def exit_status(raw_exit_code: int) -> int:
     return 128 + signal if signal else (raw_exit_code >> 8) & 0xFF
 
 
-@dataclass(slots=True)
-class ContainerCacheStats:
-    """Sizes and counts, for metrics."""
-
-    containers: int
-    cgroups: int
-    destroyed: int
-
-
 class ContainerCache:
     """Containers by id and by cgroup id; the cgroup id of every kernel record finds its container in one lookup."""
 
     def __init__(self, daemon_runtimes: frozenset[str] = DAEMON_RUNTIMES) -> None:
         self._daemon_runtimes = daemon_runtimes
-        self._paths: dict[int, str] = {}
         self._by_cgroup: dict[int, ContainerInfo | None] = {}
         self._by_id: dict[str, ContainerInfo] = {}
-        self._destroyed = 0
 
     def __len__(self) -> int:
         return len(self._by_id)
-
-    def stats(self) -> ContainerCacheStats:
-        """How many containers and cgroups are held, and how many containers have gone."""
-        return ContainerCacheStats(len(self._by_id), len(self._paths), self._destroyed)
 
     def get(self, container_id: str) -> ContainerInfo | None:
         """A container by id."""
@@ -129,15 +103,13 @@ class ContainerCache:
         and from the runtimes (``known``, including stopped containers that have no cgroup)."""
         for cgroup_id, path in cgroups.items():
             info = self.add_cgroup(cgroup_id, path)
-            if info is not None:
-                info.from_snapshot = True
-                if cgroup_id in populated:
-                    info.state = ContainerState.RUNNING
+            if info is not None and cgroup_id in populated:
+                info.state = ContainerState.RUNNING
         for container_id, metadata in known.items():
             info = self._by_id.get(container_id)
             if info is None:
                 state = metadata.state or ContainerState.CREATED
-                info = ContainerInfo(container_id, metadata.runtime, "", "", state, from_snapshot=True)
+                info = ContainerInfo(container_id, metadata.runtime, "", "", state)
                 self._by_id[container_id] = info
             self._bind(info, metadata)
             if metadata.state is not None and not (metadata.state is ContainerState.EXITED and info.cgroup_ids):
@@ -146,7 +118,6 @@ class ContainerCache:
 
     def add_cgroup(self, cgroup_id: int, path: str) -> ContainerInfo | None:
         """Record a cgroup's path; returns its container (created in state CREATED when new), if any."""
-        self._paths[cgroup_id] = path
         parsed = parse_cgroup_path(path)
         if parsed is None:
             self._by_cgroup[cgroup_id] = None
@@ -198,7 +169,6 @@ class ContainerCache:
         return self._move(info, ContainerState.EXITED, now, exit_status(raw_exit_code))
 
     def _remove_cgroup(self, cgroup_id: int, now: int) -> list[ContainerChange]:
-        self._paths.pop(cgroup_id, None)
         info = self._by_cgroup.pop(cgroup_id, None)
         if info is None:
             return []
@@ -282,8 +252,6 @@ class ContainerCache:
         self._by_id.pop(info.container_id, None)
         for cgroup_id in info.cgroup_ids:
             self._by_cgroup.pop(cgroup_id, None)
-            self._paths.pop(cgroup_id, None)
-        self._destroyed += 1
 
     def snapshot_changes(self, now: int) -> Iterable[ContainerChange]:
         """Each container as it is now, as the change that put it in its state (for start-up snapshots)."""

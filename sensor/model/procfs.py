@@ -42,7 +42,7 @@ class ProcSnapshot:
     threads: list[int] = field(default_factory=list)
 
 
-def _read_stat(proc_dir: Path) -> tuple[str, int, int]:
+def read_stat(proc_dir: Path) -> tuple[str, int, int]:
     """(comm, ppid, starttime ticks) from /proc/<pid>/stat."""
     raw = (proc_dir / "stat").read_bytes()
     # comm may hold spaces and parentheses: it runs to the last ')'.
@@ -73,7 +73,7 @@ def read_process(pid: int, proc: Path = Path("/proc")) -> ProcSnapshot | None:
     """A process from /proc, or None when it is gone (or was never there)."""
     proc_dir = proc / str(pid)
     try:
-        comm, ppid, ticks = _read_stat(proc_dir)
+        comm, ppid, ticks = read_stat(proc_dir)
         creds = _read_creds(proc_dir)
         argv = split_args((proc_dir / "cmdline").read_bytes(), truncated=False)
         threads = sorted(int(t) for t in os.listdir(proc_dir / "task"))

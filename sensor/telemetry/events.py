@@ -203,16 +203,28 @@ def _process_dict(p: ProcessPayload) -> dict[str, Any]:
     return out
 
 
+# ContainerEvent fields written only when set (proto3 leaves zero values out).
+_CONTAINER_OPTIONAL_FIELDS = (
+    "name",
+    "image_id",
+    "image_name",
+    "host_pid",
+    "runtime",
+    "cgroup_path",
+    "pod_uid",
+    "pod_name",
+    "pod_namespace",
+)
+
+
 def _container_dict(c: ContainerPayload) -> dict[str, Any]:
     out: dict[str, Any] = {"type": c.type}
-    for key in ("name", "image_id", "image_name", "host_pid", "runtime", "cgroup_path", "pod_uid", "pod_name"):
+    for key in _CONTAINER_OPTIONAL_FIELDS:
         value = getattr(c, key)
         if value:
             out[key] = value
     if c.type == "EXITED":
         out["exit_code"] = c.exit_code
-    if c.pod_namespace:
-        out["pod_namespace"] = c.pod_namespace
     if c.labels:
         out["labels"] = c.labels
     if c.metadata_missing:

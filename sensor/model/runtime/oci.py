@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sensor.model.procfs import read_stat
 from sensor.model.runtime.metadata import ContainerMetadata, ContainerState
 
 
@@ -45,11 +46,10 @@ def _first(annotations: dict[str, str], keys: tuple[str, ...]) -> str:
 def _pid_alive(pid: int, start_ticks: int) -> bool:
     """Whether ``pid`` is still the process that started at ``start_ticks`` (guards against reuse)."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_bytes()
-    except OSError:
+        _comm, _ppid, ticks = read_stat(Path(f"/proc/{pid}"))
+    except (OSError, ValueError, IndexError):
         return False
-    fields = stat[stat.rindex(b")") + 2 :].split()
-    return start_ticks == 0 or int(fields[19]) == start_ticks
+    return start_ticks == 0 or ticks == start_ticks
 
 
 class OciStateSource:

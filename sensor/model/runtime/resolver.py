@@ -16,7 +16,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from cachetools import TTLCache
 
@@ -37,17 +37,6 @@ class MetadataResult:
     container_id: str
     metadata: ContainerMetadata | None
     final: bool
-
-
-@dataclass(slots=True)
-class ResolverStats:
-    """Lookups and failures, for metrics and the trace summary."""
-
-    lookups: int = 0
-    cache_hits: int = 0
-    found: int = 0
-    never: int = 0
-    errors: dict[str, int] = field(default_factory=dict)
 
 
 Answer = MetadataResult | RuntimeEvent
@@ -77,7 +66,6 @@ class MetadataResolver:
         self._answers: queue.SimpleQueue[Answer] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self.stats = ResolverStats()
 
     # -- the pipeline thread's side -----------------------------------------------------------
 
@@ -141,20 +129,16 @@ class MetadataResolver:
                 self._lookup(container_id, True, first, retries)
 
     def _lookup(self, container_id: str, refresh: bool, first: float, retries: list[tuple[float, str, float]]) -> None:
-        self.stats.lookups += 1
         if not refresh and container_id in self._cache:
-            self.stats.cache_hits += 1
             self._answers.put(MetadataResult(container_id, self._cache[container_id], final=True))
             return
         metadata = self._ask_sources(container_id)
         if metadata is not None:
-            self.stats.found += 1
             self._cache[container_id] = metadata
             self._answers.put(MetadataResult(container_id, metadata, final=True))
             return
         waited = time.monotonic() - first
         if waited >= self._retry_for_s:
-            self.stats.never += 1
             self._cache[container_id] = None
             self._answers.put(MetadataResult(container_id, None, final=True))
             return
@@ -177,7 +161,6 @@ class MetadataResolver:
         return self._oci.find(container_id)
 
     def _mark_down(self, client: DockerClient, error: RuntimeUnavailable) -> None:
-        self.stats.errors[client.runtime] = self.stats.errors.get(client.runtime, 0) + 1
         if client.socket_path not in self._down:
             self._down[client.socket_path] = str(error)
             if not self._warn_if_missing and not os.path.exists(client.socket_path):
