@@ -8,7 +8,14 @@ import signal
 import time
 
 from sensor.kernel.records import Creds
-from sensor.telemetry.events import ContainerPayload, LostPayload, ProcessEventType, ProcessPayload, TelemetryEvent
+from sensor.telemetry.events import (
+    ContainerPayload,
+    LostPayload,
+    ProcessEventType,
+    ProcessPayload,
+    TelemetryEvent,
+    TickerPayload,
+)
 
 MAX_ARG_CHARS = 200
 _CRED_FIELDS = ("uid", "euid", "suid", "fsuid", "gid", "egid", "sgid", "fsgid")
@@ -86,6 +93,8 @@ class CompactFormatter:
             return f"{stamp} lost      {payload.lost} records at {where}"
         if isinstance(payload, ContainerPayload):
             return f"{stamp} {_describe_container(event, payload)}"
+        if isinstance(payload, TickerPayload):
+            return f"{stamp} ticker    sensor {event.sensor_id[:12]} alive"
         uid = event.credentials.uid if event.credentials is not None else 0
         who = f"pid={event.process_tgid:<7} uid={uid:<5}"
         if event.process_pid != event.process_tgid:

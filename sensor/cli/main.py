@@ -6,7 +6,9 @@ import click
 
 from sensor import __version__
 from sensor.cli.doctor import doctor
+from sensor.cli.run import run
 from sensor.cli.trace import trace
+from sensor.cli.workload_list import workload_list
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -20,8 +22,10 @@ def cli() -> None:
 
     \b
     Start here:
-      sensor doctor     what this kernel offers and which hook uses what
-      sensor trace      watch events live in this terminal
+      sensor doctor         what this kernel offers and which hook uses what
+      sensor trace          watch events live in this terminal
+      sensor run            the daemon: gRPC TelemetryService on /run/sensor/sensor.sock
+      sensor workload-list  the processes and containers the sensor sees
     """
 
 
@@ -32,6 +36,8 @@ def version() -> None:
 
 
 cli.add_command(trace)
+cli.add_command(run)
+cli.add_command(workload_list)
 cli.add_command(doctor)
 
 

@@ -1,61 +1,41 @@
-"""`sensor trace`: load the probes in this process and print events as they happen."""
+"""`sensor trace`: print events as they happen, from probes loaded here or from a running `sensor run`."""
 
 from __future__ import annotations
 
 import json
 import logging
-import mmap
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from types import FrameType
+from typing import Any
 
 import click
 
+from sensor.api.v1 import subscription_pb2 as sub
 from sensor.cli.compact import CompactFormatter
+from sensor.cli.options import (
+    PROCESS_KINDS,
+    SELECTABLE_KINDS,
+    build_subscription,
+    capture_config,
+    capture_options,
+    explain_rejection,
+    parse_duration_ns,
+    parse_kinds,
+)
+from sensor.cli.remote import Connection, StreamEnded, SubscriptionRejected, stream_with_reconnect
 from sensor.kernel.cgroupfs import CgroupLayoutError
-from sensor.kernel.features import Backend, KernelFeatureError
-from sensor.model.runtime.docker import DEFAULT_DOCKER_SOCKETS
+from sensor.kernel.features import KernelFeatureError
+from sensor.server.address import AddressError, parse_address
 from sensor.telemetry.capture import Capture, CaptureConfig, LossReport
-from sensor.telemetry.container_filter import ContainerFilter
-from sensor.telemetry.events import EventKind, TelemetryEvent, to_json_dict
+from sensor.telemetry.events import EventKind, LostPayload, TelemetryEvent, to_json_dict
+from sensor.telemetry.hub import Hub
+from sensor.telemetry.subscription import InvalidSubscription, compile_subscription
 
 POLL_MS = 100
-_TRANSPORTS = {"auto": None, "ringbuf": Backend.RING_BUFFER, "perf": Backend.PERF_BUFFER}
-
-
-def parse_kinds(values: tuple[str, ...]) -> set[EventKind]:
-    """``--event exec,exit --event fork`` -> the set of kinds; lost events are always shown."""
-    kinds = {EventKind.LOST}
-    valid = ", ".join(k.value for k in EventKind if k is not EventKind.LOST)
-    for value in values:
-        for name in filter(None, (part.strip() for part in value.split(","))):
-            try:
-                kinds.add(EventKind(name))
-            except ValueError:
-                raise click.BadParameter(
-                    f"unknown event kind {name!r} (choose from {valid})", param_hint="--event"
-                ) from None
-    return kinds if values else set(EventKind)
-
-
-def parse_size(value: str) -> int:
-    """``16M``, ``512K``, ``1G`` or a byte count."""
-    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
-    text = value.strip().upper().removesuffix("B").removesuffix("I")
-    try:
-        size = int(text[:-1]) * units[text[-1]] if text and text[-1] in units else int(text)
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r} is not a size (examples: 16M, 512K, 1G)", param_hint="--buffer-size"
-        ) from None
-    if size < mmap.PAGESIZE or size & (size - 1):
-        raise click.BadParameter(
-            f"{value!r} must be a power of two of at least {mmap.PAGESIZE} bytes (examples: 16M, 64M)",
-            param_hint="--buffer-size",
-        )
-    return size
+LOCAL_QUEUE_EVENTS = 1 << 20  # drained every poll; the bound only guards against a stuck terminal
 
 
 def loss_summary(report: LossReport, printed: int) -> str:
@@ -69,16 +49,29 @@ def loss_summary(report: LossReport, printed: int) -> str:
     )
 
 
-class _Stop:
-    """Set by SIGINT/SIGTERM; the loop finishes its batch and exits cleanly."""
+class _Interrupted(Exception):
+    """A signal asked a blocked client to stop."""
 
-    def __init__(self) -> None:
+
+class _Stop:
+    """Set by SIGINT/SIGTERM (and SIGALRM for --duration); the loop finishes its batch and exits cleanly.
+
+    With ``interrupt``, the handler also raises _Interrupted, because a client blocked waiting for
+    the next response would otherwise not look at the flag until an event arrives.
+    """
+
+    def __init__(self, interrupt: bool = False, duration: float | None = None) -> None:
         self.requested = False
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        self._interrupt = interrupt
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM):
             signal.signal(sig, self._handle)
+        if interrupt and duration:
+            signal.setitimer(signal.ITIMER_REAL, duration)
 
     def _handle(self, _sig: int, _frame: FrameType | None) -> None:
         self.requested = True
+        if self._interrupt:
+            raise _Interrupted
 
 
 def json_line(event: TelemetryEvent) -> str:
@@ -89,6 +82,31 @@ def json_line(event: TelemetryEvent) -> str:
 def line_formatter(output_format: str) -> Callable[[TelemetryEvent], str]:
     """The function that turns an event into its printed line."""
     return json_line if output_format == "json" else CompactFormatter().format
+
+
+class Printer:
+    """Writes events as lines and counts them; :attr:`done` once ``count`` lines are out."""
+
+    def __init__(self, output_format: str, count: int | None) -> None:
+        self._line = line_formatter(output_format)
+        self._count = count
+        self.printed = 0
+        self.lost_reported = 0  # what `lost` events said, over every stage
+
+    @property
+    def done(self) -> bool:
+        """Whether --count is reached."""
+        return self._count is not None and self.printed >= self._count
+
+    def emit(self, batch: list[TelemetryEvent]) -> None:
+        """Print a batch (cut at --count)."""
+        if self._count is not None:
+            batch = batch[: self._count - self.printed]
+        if batch:
+            sys.stdout.write("".join(self._line(e) + "\n" for e in batch))
+            sys.stdout.flush()
+            self.printed += len(batch)
+            self.lost_reported += sum(e.payload.lost for e in batch if isinstance(e.payload, LostPayload))
 
 
 @click.command()
@@ -106,7 +124,15 @@ def line_formatter(output_format: str) -> Callable[[TelemetryEvent], str]:
     multiple=True,
     metavar="KIND[,KIND]",
     help="Only these kinds: fork, exec (failed execs included), exit, credentials, container. Repeatable. "
-    "Default: all.",
+    "Default: all (with --filter: the process kinds).",
+)
+@click.option(
+    "--filter",
+    "expression",
+    default="",
+    metavar="EXPR",
+    help="Only events for which EXPR holds, e.g. 'exec_filename LIKE \"/tmp/*\" AND uid == 0'. Applies to each "
+    "--event kind; fields and operators are listed in the README (Filter expressions).",
 )
 @click.option(
     "--container",
@@ -116,118 +142,176 @@ def line_formatter(output_format: str) -> Callable[[TelemetryEvent], str]:
     help="Only events from containers whose name or id (a prefix is enough) matches. Repeatable.",
 )
 @click.option("--image", "images", multiple=True, metavar="GLOB", help="Only events from containers of these images.")
+@click.option("--throttle", metavar="DURATION", help="At most one event per DURATION (500ms, 2s, 1m).")
+@click.option(
+    "--limit", type=click.IntRange(min=1), metavar="N", help="The sensor ends the subscription after N events."
+)
 @click.option(
     "--include-existing",
     is_flag=True,
     help="First print the containers and processes that exist now, marked as existing (snapshot).",
 )
-@click.option(
-    "--docker-socket",
-    "docker_sockets",
-    multiple=True,
-    metavar="PATH",
-    help=f"Docker-API sockets asked for container names and images. Default: {', '.join(DEFAULT_DOCKER_SOCKETS)}.",
-)
-@click.option(
-    "--cgroup-v1",
-    is_flag=True,
-    help="On a hybrid host, follow containers through a v1 controller's hierarchy instead of the unified one.",
-)
 @click.option("--duration", type=click.FloatRange(min=0, min_open=True), help="Stop after SECONDS.", metavar="SECONDS")
 @click.option("--count", type=click.IntRange(min=1), help="Stop after printing N events.", metavar="N")
 @click.option(
-    "--transport",
-    type=click.Choice(list(_TRANSPORTS)),
-    default="auto",
-    show_default=True,
-    help="Kernel-to-user buffer: BPF ring buffer (5.8+), or per-CPU perf buffers.",
+    "--connect",
+    metavar="ADDR",
+    help="Subscribe to a running `sensor run` instead of loading probes here: unix:///run/sensor/sensor.sock "
+    "or tcp://HOST:PORT.",
 )
 @click.option(
-    "--buffer-size",
-    default="16M",
-    show_default=True,
-    help="Kernel buffer size (a power of two); per CPU-set total for perf.",
+    "--reconnect", is_flag=True, help="With --connect: when the sensor goes away, subscribe again once it is back."
 )
-def trace(
-    output_format: str,
-    events: tuple[str, ...],
-    duration: float | None,
-    count: int | None,
-    transport: str,
-    buffer_size: str,
-    containers: tuple[str, ...],
-    images: tuple[str, ...],
-    include_existing: bool,
-    docker_sockets: tuple[str, ...],
-    cgroup_v1: bool,
-) -> None:
+@click.option("--tls-ca", metavar="FILE", help="With --connect tcp://: the CA that signed the sensor's certificate.")
+@click.option("--tls-cert", metavar="FILE", help="With --connect tcp://: this client's certificate (mutual TLS).")
+@click.option("--tls-key", metavar="FILE", help="With --connect tcp://: this client's private key (mutual TLS).")
+@click.option("--tls-server-name", metavar="NAME", help="With --connect tcp://: the name the certificate must carry.")
+@capture_options
+def trace(**flags: Any) -> None:
     """Print every process event on this host as it happens.
 
-    Loads the BPF probes into this process (no daemon needed; run as root), prints
-    'ready' on stderr once they are attached, and on exit a summary of what was
-    seen and lost at each stage.
+    Without --connect, loads the BPF probes into this process (no daemon needed; run as
+    root). Prints 'ready' on stderr once the probes are attached (or the subscription is
+    accepted), and on exit a summary of what was seen and lost.
 
     \b
     Examples:
       sensor trace                              # everything, one line per event
       sensor trace --event exec,exit            # only execs and exits
+      sensor trace --event exec --filter 'exec_filename LIKE "*/curl" AND uid != 0'
       sensor trace --format json --count 100    # 100 events as JSON lines
-      sensor trace --duration 10 > events.txt
       sensor trace --container 'web*' --event exec,container
       sensor trace --image 'nginx:*' --include-existing
+      sensor trace --connect unix:///run/sensor/sensor.sock --reconnect
     """
-    kinds = parse_kinds(events)
-    buffer_bytes = parse_size(buffer_size)
-    wanted = ContainerFilter(ids=containers, names=containers, image_ids=images, image_names=images).compile()
-    logging.basicConfig(format="sensor: warning: %(message)s", level=logging.WARNING)
-    config = CaptureConfig(
-        transport=_TRANSPORTS[transport],
-        buffer_bytes=buffer_bytes,
-        docker_sockets=docker_sockets or DEFAULT_DOCKER_SOCKETS,
-        cgroup_v1=cgroup_v1,
+    kinds = parse_kinds(flags["events"], PROCESS_KINDS if flags["expression"] else SELECTABLE_KINDS)
+    subscription = build_subscription(
+        kinds,
+        flags["expression"],
+        flags["containers"],
+        flags["images"],
+        parse_duration_ns(flags["throttle"], "--throttle") if flags["throttle"] else 0,
+        flags["limit"] or 0,
+        flags["include_existing"],
     )
-    capture = Capture(config)
+    logging.basicConfig(format="sensor: warning: %(message)s", level=logging.WARNING)
+    printer = Printer(flags["output_format"], flags["count"])
+    deadline = time.monotonic() + flags["duration"] if flags["duration"] else None
+
+    def should_stop() -> bool:
+        return stop.requested or printer.done or (deadline is not None and time.monotonic() >= deadline)
+
+    if flags["connect"]:
+        _check_local_only(flags)
+        connection = _connection(flags)
+        stop = _Stop(interrupt=True, duration=flags["duration"])
+        _trace_remote(connection, subscription, printer, flags["reconnect"], should_stop)
+        return
+    if flags["reconnect"] or any(flags[k] for k in ("tls_ca", "tls_cert", "tls_key", "tls_server_name")):
+        raise click.UsageError("--reconnect and --tls-* apply to --connect")
+    config = capture_config(flags["docker_sockets"], flags["cgroup_v1"], flags["transport"], flags["buffer_size"])
     stop = _Stop()
+    _trace_local(config, subscription, kinds, printer, should_stop)
+
+
+def _check_local_only(flags: dict[str, Any]) -> None:
+    local = [f"--{name.replace('_', '-')}" for name in ("docker_sockets", "cgroup_v1") if flags[name]]
+    local += [
+        f"--{name.replace('_', '-')}"
+        for name, default in (("transport", "auto"), ("buffer_size", "16M"))
+        if flags[name] != default
+    ]
+    if local:
+        raise click.UsageError(f"{', '.join(local)} set how probes are loaded here; with --connect the daemon decides")
+
+
+def _connection(flags: dict[str, Any]) -> Connection:
+    try:
+        address = parse_address(flags["connect"])
+    except AddressError as error:
+        raise click.BadParameter(str(error), param_hint="--connect") from None
+    return Connection(address, flags["tls_ca"], flags["tls_cert"], flags["tls_key"], flags["tls_server_name"])
+
+
+def _trace_local(
+    config: CaptureConfig,
+    subscription: sub.Subscription,
+    kinds: list[EventKind],
+    printer: Printer,
+    should_stop: Callable[[], bool],
+) -> None:
+    try:
+        rules = compile_subscription(subscription)
+    except InvalidSubscription as invalid:
+        raise click.UsageError(explain_rejection(invalid.errors)) from None
+    capture = Capture(config)
     try:
         capture.start()
     except (KernelFeatureError, CgroupLayoutError, ValueError) as error:
         raise click.ClickException(str(error)) from None
     except PermissionError as error:
         raise click.ClickException(f"{error}: run sensor trace as root") from None
+    hub = Hub(LOCAL_QUEUE_EVENTS)
+    subscriber = hub.subscribe(rules, "terminal", capture.snapshot if rules.include_existing else None)
     backends = ", ".join(f"{c.hook}={c.backend.value}" for c in capture.choices)
     click.echo(
         f"sensor: ready ({backends}; cgroup {capture.hierarchy.mode.value}; {len(capture.cache)} processes, "
         f"{len(capture.containers)} containers found)",
         err=True,
     )
-    line = line_formatter(output_format)
-    out = sys.stdout
-    printed = 0
-    deadline = time.monotonic() + duration if duration else None
+    wanted = {*kinds, EventKind.LOST}
 
-    def emit(batch: list[TelemetryEvent]) -> None:
-        nonlocal printed
-        if not wanted.empty:
-            batch = [e for e in batch if wanted.matches(e) or e.kind is EventKind.LOST]
-        if count is not None:
-            batch = batch[: count - printed]
-        if batch:
-            out.write("".join(line(e) + "\n" for e in batch))
-            out.flush()
-            printed += len(batch)
+    def drain() -> None:
+        items = subscriber.take(LOCAL_QUEUE_EVENTS, 0)
+        printer.emit([i if isinstance(i, TelemetryEvent) else capture.lost_event(i, "terminal") for i in items])
 
     try:
-        if include_existing:
-            emit([e for e in capture.snapshot() if e.kind in kinds])
-        while not stop.requested and (count is None or printed < count):
-            emit(capture.poll(POLL_MS, kinds))
-            if deadline is not None and time.monotonic() >= deadline:
-                break
-        if count is None or printed < count:
-            emit(capture.flush())
+        drain()
+        while not should_stop() and not subscriber.finished:
+            hub.publish(capture.poll(POLL_MS, wanted))
+            drain()
+        hub.publish(capture.flush())
+        drain()
     except BrokenPipeError:
         sys.stdout = None  # the reader left (| head): stop quietly
     finally:
         report = capture.loss()
         capture.close()
-        click.echo(loss_summary(report, printed), err=True)
+        limit = " (--limit reached)" if subscriber.limit_reached else ""
+        click.echo(loss_summary(report, printer.printed) + limit, err=True)
+
+
+def _trace_remote(
+    connection: Connection,
+    subscription: sub.Subscription,
+    printer: Printer,
+    reconnect: bool,
+    should_stop: Callable[[], bool],
+) -> None:
+    def ready() -> None:
+        click.echo(f"sensor: ready (subscribed to {connection.address})", err=True)
+
+    batches: Generator[list[TelemetryEvent], None, None] = stream_with_reconnect(
+        connection, subscription, ready, reconnect, should_stop
+    )
+    ended = ""
+    try:
+        for batch in batches:
+            printer.emit(batch)
+            if should_stop():
+                break
+    except SubscriptionRejected as rejected:
+        raise click.UsageError(explain_rejection(rejected.errors)) from None
+    except StreamEnded as end:
+        ended = str(end)
+        if end.reconnectable:
+            raise click.ClickException(f"{connection.address}: {end}") from None
+    except _Interrupted:
+        pass
+    except BrokenPipeError:
+        sys.stdout = None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        batches.close()
+    summary = f"sensor: {printer.printed} events printed; the sensor reported {printer.lost_reported} lost"
+    click.echo(summary + (f"; stream ended: {ended}" if ended else ""), err=True)

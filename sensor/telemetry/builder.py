@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 from pathlib import Path
 
 from sensor.kernel.records import (
@@ -26,6 +27,7 @@ from sensor.telemetry.events import (
     ProcessPayload,
     ProcessRef,
     TelemetryEvent,
+    TickerPayload,
 )
 
 _KIND_OF_CLASS = {
@@ -62,11 +64,11 @@ class EventBuilder:
     def __init__(self, sensor_id: str, cache: ProcessInfoCache) -> None:
         self.sensor_id = sensor_id
         self._cache = cache
-        self._sequence = 0
+        # next() on a count is atomic under the GIL: server threads number lost and ticker events too.
+        self._sequence = itertools.count(1)
 
     def _next(self) -> int:
-        self._sequence += 1
-        return self._sequence
+        return next(self._sequence)
 
     def build(self, record: AnyRecord, info: ProcessInfo, container: ContainerInfo | None = None) -> TelemetryEvent:
         """The event for a record already applied to the cache (``info`` is its process).
@@ -183,6 +185,15 @@ class EventBuilder:
             sensor_sequence_number=self._next(),
             sensor_monotime_nanos=monotime_ns,
             payload=LostPayload(lost=count, stage=stage, hook=hook),
+        )
+
+    def ticker(self, monotime_ns: int, wall_ns: int) -> TelemetryEvent:
+        """A heartbeat at wall-clock time ``wall_ns``."""
+        return TelemetryEvent(
+            sensor_id=self.sensor_id,
+            sensor_sequence_number=self._next(),
+            sensor_monotime_nanos=monotime_ns,
+            payload=TickerPayload(wall_ns // 1_000_000_000, wall_ns % 1_000_000_000),
         )
 
 

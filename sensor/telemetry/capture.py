@@ -150,6 +150,14 @@ class Capture:
         """This sensor's id, on every event."""
         return self._builder.sensor_id
 
+    def lost_event(self, count: int, stage: str) -> TelemetryEvent:
+        """A `lost` event for a later stage (the hub, a subscriber); safe from any thread."""
+        return self._builder.lost(count, stage, "", time.monotonic_ns())
+
+    def ticker_event(self) -> TelemetryEvent:
+        """A heartbeat event for a subscription that asked for ticks; safe from any thread."""
+        return self._builder.ticker(time.monotonic_ns(), time.time_ns())
+
     def snapshot(self) -> list[TelemetryEvent]:
         """The world as it is now, as events marked ``snapshot``: each container, then each live process."""
         now = time.monotonic_ns()

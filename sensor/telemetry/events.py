@@ -35,6 +35,7 @@ class EventKind(str, Enum):
     CREDENTIALS = "credentials"
     CONTAINER = "container"
     LOST = "lost"
+    TICKER = "ticker"
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +100,15 @@ class ContainerPayload:
     metadata_missing: bool = False
 
 
-Payload = Union[ProcessPayload, LostPayload, ContainerPayload]
+@dataclass(slots=True)
+class TickerPayload:
+    """``TickerEvent``: wall-clock time of a heartbeat."""
+
+    seconds: int
+    nanos: int
+
+
+Payload = Union[ProcessPayload, LostPayload, ContainerPayload, TickerPayload]
 
 
 @dataclass(slots=True)
@@ -129,6 +138,8 @@ class TelemetryEvent:
     parent_pid: int = 0
     ancestors: list[ProcessRef] = field(default_factory=list)
     snapshot: bool = False
+    # The protobuf encoding, made on first send and shared by every subscriber (see sensor.telemetry.wire).
+    encoded: bytes = field(default=b"", repr=False, compare=False)
 
     @property
     def id(self) -> str:
@@ -143,6 +154,8 @@ class TelemetryEvent:
             return EventKind.LOST
         if isinstance(self.payload, ContainerPayload):
             return EventKind.CONTAINER
+        if isinstance(self.payload, TickerPayload):
+            return EventKind.TICKER
         return _KIND_OF_TYPE[self.payload.type]
 
 
@@ -281,6 +294,8 @@ def to_json_dict(event: TelemetryEvent) -> dict[str, Any]:
         out["container"] = _container_dict(payload)
         if event.snapshot:
             out["snapshot"] = True
+    elif isinstance(payload, TickerPayload):
+        out["ticker"] = {"seconds": str(payload.seconds), "nanos": str(payload.nanos)}
     else:
         lost: dict[str, Any] = {"lost": str(payload.lost), "stage": payload.stage}
         if payload.hook:

@@ -1,0 +1,162 @@
+"""Flags shared by the commands: how to capture (trace, run, workload-list), what to subscribe to (trace)."""
+
+from __future__ import annotations
+
+import mmap
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from sensor.api.v1 import subscription_pb2 as sub
+from sensor.kernel.features import Backend
+from sensor.model.runtime.docker import DEFAULT_DOCKER_SOCKETS
+from sensor.telemetry.capture import CaptureConfig
+from sensor.telemetry.events import EventKind
+from sensor.telemetry.subscription import SubscriptionError
+
+F = TypeVar("F", bound=Callable[..., Any])
+TRANSPORTS = {"auto": None, "ringbuf": Backend.RING_BUFFER, "perf": Backend.PERF_BUFFER}
+PROCESS_KINDS = (EventKind.FORK, EventKind.EXEC, EventKind.EXIT, EventKind.CREDENTIALS)
+SELECTABLE_KINDS = (*PROCESS_KINDS, EventKind.CONTAINER)
+_PROCESS_TYPES: dict[EventKind, tuple[str, ...]] = {
+    EventKind.FORK: ("FORK",),
+    EventKind.EXEC: ("EXEC", "UPDATE"),
+    EventKind.EXIT: ("EXIT",),
+    EventKind.CREDENTIALS: ("CREDENTIALS",),
+}
+_DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(ns|us|ms|s|m|h)?\s*$")
+_NS_PER_UNIT = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000, "m": 60_000_000_000, "h": 3_600_000_000_000}
+
+
+def parse_kinds(values: tuple[str, ...], default: tuple[EventKind, ...] = SELECTABLE_KINDS) -> list[EventKind]:
+    """``--event exec,exit --event fork`` -> the kinds, in a stable order (``default`` when none is given)."""
+    valid = ", ".join(k.value for k in SELECTABLE_KINDS)
+    chosen: set[EventKind] = set()
+    for value in values:
+        for name in filter(None, (part.strip() for part in value.split(","))):
+            try:
+                kind = EventKind(name)
+            except ValueError:
+                kind = EventKind.LOST
+            if kind not in SELECTABLE_KINDS:
+                raise click.BadParameter(f"unknown event kind {name!r} (choose from {valid})", param_hint="--event")
+            chosen.add(kind)
+    return [k for k in SELECTABLE_KINDS if k in chosen] if values else list(default)
+
+
+def parse_size(value: str) -> int:
+    """``16M``, ``512K``, ``1G`` or a byte count."""
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    text = value.strip().upper().removesuffix("B").removesuffix("I")
+    try:
+        size = int(text[:-1]) * units[text[-1]] if text and text[-1] in units else int(text)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a size (examples: 16M, 512K, 1G)", param_hint="--buffer-size"
+        ) from None
+    if size < mmap.PAGESIZE or size & (size - 1):
+        raise click.BadParameter(
+            f"{value!r} must be a power of two of at least {mmap.PAGESIZE} bytes (examples: 16M, 64M)",
+            param_hint="--buffer-size",
+        )
+    return size
+
+
+def parse_duration_ns(value: str, flag: str) -> int:
+    """``500ms``, ``2s``, ``1m`` or plain seconds -> nanoseconds."""
+    match = _DURATION.match(value)
+    if match is None:
+        raise click.BadParameter(f"{value!r} is not a duration (examples: 500ms, 2s, 1m)", param_hint=flag)
+    return int(float(match.group(1)) * _NS_PER_UNIT[match.group(2) or "s"])
+
+
+def capture_options(function: F) -> F:
+    """--docker-socket, --cgroup-v1, --transport, --buffer-size (each also from a SENSOR_* variable)."""
+    for option in reversed(
+        (
+            click.option(
+                "--docker-socket",
+                "docker_sockets",
+                multiple=True,
+                metavar="PATH",
+                envvar="SENSOR_DOCKER_SOCKET",
+                show_envvar=True,
+                help="Docker-API sockets asked for container names and images (repeatable). "
+                f"Default: {', '.join(DEFAULT_DOCKER_SOCKETS)}.",
+            ),
+            click.option(
+                "--cgroup-v1",
+                is_flag=True,
+                envvar="SENSOR_CGROUP_V1",
+                show_envvar=True,
+                help="On a hybrid host, follow containers through a v1 controller's hierarchy, not the unified one.",
+            ),
+            click.option(
+                "--transport",
+                type=click.Choice(list(TRANSPORTS)),
+                default="auto",
+                show_default=True,
+                envvar="SENSOR_TRANSPORT",
+                show_envvar=True,
+                help="Kernel-to-user buffer: BPF ring buffer (5.8+), or per-CPU perf buffers.",
+            ),
+            click.option(
+                "--buffer-size",
+                default="16M",
+                show_default=True,
+                envvar="SENSOR_BUFFER_SIZE",
+                show_envvar=True,
+                help="Kernel buffer size (a power of two); per CPU-set total for perf.",
+            ),
+        )
+    ):
+        function = option(function)
+    return function
+
+
+def capture_config(docker_sockets: tuple[str, ...], cgroup_v1: bool, transport: str, buffer_size: str) -> CaptureConfig:
+    """The CaptureConfig the capture flags describe."""
+    return CaptureConfig(
+        transport=TRANSPORTS[transport],
+        buffer_bytes=parse_size(buffer_size),
+        docker_sockets=docker_sockets or DEFAULT_DOCKER_SOCKETS,
+        cgroup_v1=cgroup_v1,
+    )
+
+
+def build_subscription(
+    kinds: list[EventKind],
+    expression: str,
+    containers: tuple[str, ...],
+    images: tuple[str, ...],
+    throttle_ns: int,
+    limit: int,
+    include_existing: bool,
+) -> sub.Subscription:
+    """The Subscription `sensor trace`'s flags ask for: ``expression`` applies to every chosen kind."""
+    subscription = sub.Subscription(include_existing=include_existing)
+    event_filter = subscription.event_filter
+    for kind in kinds:
+        if kind is EventKind.CONTAINER:
+            event_filter.container_events.append(sub.ContainerEventFilter(filter_expression=expression))
+            continue
+        for name in _PROCESS_TYPES[kind]:
+            event_filter.process_events.append(sub.ProcessEventFilter(type=name, filter_expression=expression))
+    wanted = subscription.container_filter
+    wanted.ids.extend(containers)
+    wanted.names.extend(containers)
+    wanted.image_ids.extend(images)
+    wanted.image_names.extend(images)
+    subscription.modifier.throttle.interval = throttle_ns
+    subscription.modifier.limit.limit = limit
+    return subscription
+
+
+def explain_rejection(errors: list[SubscriptionError]) -> str:
+    """A rejected `sensor trace` subscription in the flags' terms: each distinct problem once."""
+    messages = dict.fromkeys(
+        f"--filter: {e.message}" if e.field.endswith("filter_expression") else f"{e.field}: {e.message}" for e in errors
+    )
+    return "; ".join(messages)

@@ -1,0 +1,151 @@
+"""Talking to a running `sensor run`: a subscription that can survive restarts, and one-shot calls."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+
+import grpc
+
+from sensor.api.v1 import service_pb2 as api
+from sensor.api.v1 import service_pb2_grpc
+from sensor.api.v1 import subscription_pb2 as sub
+from sensor.server.address import Address, open_channel
+from sensor.telemetry.events import TelemetryEvent
+from sensor.telemetry.subscription import SubscriptionError
+from sensor.telemetry.wire import from_proto
+
+RECONNECT_FIRST_S = 0.5
+RECONNECT_MAX_S = 10.0
+UNARY_TIMEOUT_S = 15.0
+log = logging.getLogger("sensor")
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """Where the sensor is, and the TLS material to reach it over TCP."""
+
+    address: Address
+    tls_ca: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_server_name: str | None = None
+
+    def channel(self) -> grpc.Channel:
+        """A new channel to the sensor."""
+        return open_channel(self.address, self.tls_ca, self.tls_cert, self.tls_key, self.tls_server_name)
+
+
+class SubscriptionRejected(Exception):
+    """The sensor refused the subscription; ``errors`` says why, part by part."""
+
+    def __init__(self, errors: list[SubscriptionError]) -> None:
+        super().__init__("; ".join(str(e) for e in errors))
+        self.errors = errors
+
+
+class StreamEnded(Exception):
+    """The stream ended for a reason the sensor gave (its limit, or it shut down)."""
+
+    def __init__(self, message: str, reconnectable: bool) -> None:
+        super().__init__(message)
+        self.reconnectable = reconnectable
+
+
+def _rpc_message(error: grpc.RpcError) -> str:
+    call = error if isinstance(error, grpc.Call) else None
+    details = call.details() if call is not None else ""
+    code = call.code().name if call is not None else "UNKNOWN"
+    return f"{code}: {details}" if details else code
+
+
+def stream_events(
+    connection: Connection,
+    subscription: sub.Subscription,
+    on_ready: Callable[[], None],
+) -> Generator[list[TelemetryEvent], None, None]:
+    """Subscribe once and yield batches of events until the stream ends.
+
+    Raises SubscriptionRejected for a refused subscription, StreamEnded for any other end with
+    what the sensor said (or what went wrong with the connection).
+    """
+    ended = ""
+    with connection.channel() as channel:
+        stub = service_pb2_grpc.TelemetryServiceStub(channel)
+        call = stub.GetEvents(api.GetEventsRequest(subscription=subscription))
+        try:
+            for response in call:
+                if response.statuses:
+                    ended = _check_statuses(response.statuses, on_ready) or ended
+                if response.events:
+                    yield [from_proto(e) for e in response.events]
+        except grpc.RpcError as error:
+            code = error.code() if isinstance(error, grpc.Call) else grpc.StatusCode.UNKNOWN
+            raise StreamEnded(_rpc_message(error), code is grpc.StatusCode.UNAVAILABLE) from None
+        raise StreamEnded(ended or call.details() or "the sensor ended the stream", reconnectable=False)
+
+
+def _check_statuses(statuses: list[api.Status], on_ready: Callable[[], None]) -> str:
+    """Raise for a rejection; return why the stream is ending, if a status says so; else it is accepted."""
+    rejected = [
+        SubscriptionError(s.field, s.message) for s in statuses if s.code == api.Status.Code.INVALID_ARGUMENT
+    ]
+    if rejected:
+        raise SubscriptionRejected(rejected)
+    ending = [s.message for s in statuses if s.code == api.Status.Code.LIMIT_REACHED]
+    if ending:
+        return ending[0]
+    on_ready()
+    return ""
+
+
+def stream_with_reconnect(
+    connection: Connection,
+    subscription: sub.Subscription,
+    on_ready: Callable[[], None],
+    reconnect: bool,
+    should_stop: Callable[[], bool],
+) -> Generator[list[TelemetryEvent], None, None]:
+    """:func:`stream_events`, subscribing again (with backoff) after the sensor goes away, when asked."""
+    delay = RECONNECT_FIRST_S
+    while True:
+        received = False
+        try:
+            for batch in stream_events(connection, subscription, on_ready):
+                received = True
+                delay = RECONNECT_FIRST_S
+                yield batch
+            return
+        except StreamEnded as ended:
+            if not (reconnect and ended.reconnectable) or should_stop():
+                raise
+            if received:
+                delay = RECONNECT_FIRST_S
+            log.warning(
+                "lost the stream from %s (%s); events until it is back are not seen; reconnecting in %.1fs",
+                connection.address,
+                ended,
+                delay,
+            )
+        deadline = time.monotonic() + delay
+        while time.monotonic() < deadline and not should_stop():
+            time.sleep(0.1)
+        if should_stop():
+            return
+        delay = min(delay * 2, RECONNECT_MAX_S)
+
+
+def list_workloads(connection: Connection) -> api.ListWorkloadsResponse:
+    """The sensor's live model. Raises grpc.RpcError."""
+    with connection.channel() as channel:
+        response: api.ListWorkloadsResponse = service_pb2_grpc.TelemetryServiceStub(channel).ListWorkloads(
+            api.ListWorkloadsRequest(), timeout=UNARY_TIMEOUT_S
+        )
+        return response
+
+
+def rpc_failure(error: grpc.RpcError, connection: Connection) -> str:
+    """A failed call, said plainly."""
+    return f"cannot talk to the sensor at {connection.address}: {_rpc_message(error)}"

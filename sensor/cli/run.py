@@ -1,0 +1,123 @@
+"""`sensor run`: the daemon. Probes, live model, and the gRPC TelemetryService on a socket."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from types import FrameType
+
+import click
+
+from sensor.cli.options import capture_config, capture_options
+from sensor.kernel.cgroupfs import CgroupLayoutError
+from sensor.kernel.features import KernelFeatureError
+from sensor.server.address import DEFAULT_ADDRESS, AddressError, parse_address
+from sensor.server.daemon import DEFAULT_MAX_SUBSCRIBERS, Daemon, ServerConfig
+from sensor.telemetry.hub import DEFAULT_QUEUE_EVENTS
+
+
+@click.command()
+@click.option(
+    "--listen",
+    default=DEFAULT_ADDRESS,
+    show_default=True,
+    envvar="SENSOR_LISTEN",
+    show_envvar=True,
+    metavar="ADDR",
+    help="unix:///PATH (created mode 0600; a stale socket is replaced, a live one refused) or tcp://HOST:PORT "
+    "(TLS required).",
+)
+@click.option(
+    "--tls-cert", envvar="SENSOR_TLS_CERT", show_envvar=True, metavar="FILE", help="Server certificate (PEM)."
+)
+@click.option("--tls-key", envvar="SENSOR_TLS_KEY", show_envvar=True, metavar="FILE", help="Server private key (PEM).")
+@click.option(
+    "--tls-client-ca",
+    envvar="SENSOR_TLS_CLIENT_CA",
+    show_envvar=True,
+    metavar="FILE",
+    help="Require client certificates signed by this CA (mutual TLS).",
+)
+@click.option(
+    "--queue-events",
+    type=click.IntRange(min=16),
+    default=DEFAULT_QUEUE_EVENTS,
+    show_default=True,
+    envvar="SENSOR_QUEUE_EVENTS",
+    show_envvar=True,
+    help="Events each subscriber may have waiting; beyond that it loses events (counted, and told).",
+)
+@click.option(
+    "--max-subscribers",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_SUBSCRIBERS,
+    show_default=True,
+    envvar="SENSOR_MAX_SUBSCRIBERS",
+    show_envvar=True,
+    help="Concurrent GetEvents streams; more are refused with RESOURCE_EXHAUSTED.",
+)
+@capture_options
+def run(
+    listen: str,
+    tls_cert: str | None,
+    tls_key: str | None,
+    tls_client_ca: str | None,
+    queue_events: int,
+    max_subscribers: int,
+    docker_sockets: tuple[str, ...],
+    cgroup_v1: bool,
+    transport: str,
+    buffer_size: str,
+) -> None:
+    """Run the sensor as a daemon serving the gRPC TelemetryService.
+
+    Loads the probes, keeps the live process and container model, and streams filtered
+    subscriptions to clients (`sensor trace --connect`, `sensor workload-list --connect`,
+    or any gRPC client of protos/sensor/api/v1/service.proto). Serves gRPC health checking
+    and server reflection. Prints 'ready' on stderr once listening; SIGTERM or SIGINT
+    closes every stream with a status, detaches the probes and exits 0. Every flag can also
+    be set by its SENSOR_* environment variable.
+
+    \b
+    Examples:
+      sensor run
+      sensor run --listen unix:///tmp/sensor.sock
+      sensor run --listen tcp://0.0.0.0:7443 --tls-cert server.pem --tls-key server.key \\
+                 --tls-client-ca clients-ca.pem
+    """
+    try:
+        server = ServerConfig(parse_address(listen), tls_cert, tls_key, tls_client_ca, queue_events, max_subscribers)
+        server.check()
+    except AddressError as error:
+        raise click.BadParameter(str(error), param_hint="--listen") from None
+    config = capture_config(docker_sockets, cgroup_v1, transport, buffer_size)
+    logging.basicConfig(format="sensor: %(levelname)s: %(message)s", level=logging.WARNING)
+    stop = threading.Event()
+
+    def request_stop(_sig: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, request_stop)
+    daemon = Daemon(config, server)
+    try:
+        daemon.start()
+    except (KernelFeatureError, CgroupLayoutError, AddressError) as error:
+        raise click.ClickException(str(error)) from None
+    except PermissionError as error:
+        raise click.ClickException(f"{error}: run sensor run as root") from None
+    backends = ", ".join(f"{c.hook}={c.backend.value}" for c in daemon.capture.choices)
+    click.echo(
+        f"sensor: ready, listening on {server.listen} ({backends}; {len(daemon.capture.cache)} processes, "
+        f"{len(daemon.capture.containers)} containers)",
+        err=True,
+    )
+    while not stop.wait(0.5) and not daemon.pipeline.stopped.is_set():
+        pass
+    failure = daemon.pipeline.failure
+    click.echo("sensor: stopping: closing streams, detaching probes", err=True)
+    daemon.stop()
+    if failure is not None:
+        raise click.ClickException(f"the capture pipeline failed: {failure}")
+    click.echo("sensor: stopped", err=True)

@@ -1,0 +1,1 @@
+"""The gRPC TelemetryService: listeners, the pipeline thread, the service, `sensor run`."""

@@ -1,0 +1,120 @@
+"""`sensor run`'s machinery: capture + pipeline thread + hub + gRPC server with health and reflection."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from concurrent import futures
+from dataclasses import dataclass
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from sensor.server.address import Address, AddressError, claim_unix_socket, server_credentials
+from sensor.server.pipeline import PipelineThread
+from sensor.server.service import SERVICE_NAME, TelemetryService
+from sensor.telemetry.capture import Capture, CaptureConfig
+from sensor.telemetry.hub import DEFAULT_QUEUE_EVENTS, Hub
+
+DEFAULT_MAX_SUBSCRIBERS = 32
+UNARY_WORKERS = 4  # threads left for ListWorkloads, GetInfo and health while every subscriber streams
+SHUTDOWN_GRACE_S = 3.0
+SHUTDOWN_MESSAGE = "the sensor is shutting down"
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """Where and how the daemon serves."""
+
+    listen: Address
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_client_ca: str | None = None
+    queue_events: int = DEFAULT_QUEUE_EVENTS
+    max_subscribers: int = DEFAULT_MAX_SUBSCRIBERS
+
+    def check(self) -> None:
+        """Refuse combinations that would be unsafe or meaningless. Raises AddressError."""
+        has_tls = self.tls_cert is not None or self.tls_key is not None
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise AddressError("--tls-cert and --tls-key go together")
+        if self.listen.is_unix and (has_tls or self.tls_client_ca):
+            raise AddressError("TLS options apply to --listen tcp://HOST:PORT; a unix socket is protected by its mode")
+        if not self.listen.is_unix and not has_tls:
+            raise AddressError(
+                f"--listen {self.listen} needs --tls-cert and --tls-key: plaintext TCP would show every "
+                "process on this host to anyone who can connect"
+            )
+        if self.tls_client_ca is not None and not has_tls:
+            raise AddressError("--tls-client-ca needs --tls-cert and --tls-key")
+
+
+class Daemon:
+    """Start with :meth:`start`, end with :meth:`stop`."""
+
+    def __init__(self, capture_config: CaptureConfig, config: ServerConfig) -> None:
+        config.check()
+        self.config = config
+        self.capture = Capture(capture_config)
+        self.hub = Hub(config.queue_events)
+        self.pipeline = PipelineThread(self.capture, self.hub)
+        self._health = health.HealthServicer()
+        self._server: grpc.Server | None = None
+
+    def start(self) -> None:
+        """Attach the probes, scan, start the pipeline, then listen. Raises KernelFeatureError, AddressError."""
+        self.capture.start()
+        started_ns = time.monotonic_ns()
+        try:
+            self.pipeline.start()
+            self._serve(TelemetryService(self.pipeline, started_ns))
+        except BaseException:
+            self.stop()
+            raise
+
+    def _serve(self, service: TelemetryService) -> None:
+        config = self.config
+        workers = config.max_subscribers + UNARY_WORKERS
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers), maximum_concurrent_rpcs=workers)
+        server.add_generic_rpc_handlers((service.handler(),))
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
+        reflection.enable_server_reflection(
+            (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME), server
+        )
+        address = config.listen
+        if address.is_unix:
+            claim_unix_socket(address.unix_path)
+            previous = os.umask(0o177)  # the socket is born 0600: no window where others could connect
+            try:
+                bound = server.add_insecure_port(address.target)
+            finally:
+                os.umask(previous)
+        else:
+            assert config.tls_cert is not None and config.tls_key is not None  # ServerConfig.check
+            credentials = server_credentials(config.tls_cert, config.tls_key, config.tls_client_ca)
+            bound = server.add_secure_port(address.target, credentials)
+        if not bound:
+            raise AddressError(f"cannot listen on {address} (in use, or not an address of this host)")
+        server.start()
+        if address.is_unix:
+            os.chmod(address.unix_path, 0o600)
+        self._server = server
+        for name in ("", SERVICE_NAME):
+            self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+    def stop(self) -> None:
+        """Close every stream with a status, stop serving, detach the probes."""
+        self._health.enter_graceful_shutdown()
+        self.hub.close(SHUTDOWN_MESSAGE)
+        if self._server is not None:
+            self._server.stop(SHUTDOWN_GRACE_S).wait()
+            self._server = None
+            if self.config.listen.is_unix:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.config.listen.unix_path)
+        if self.pipeline.is_alive():
+            self.pipeline.stop()
+            self.pipeline.join()
+        self.capture.close()

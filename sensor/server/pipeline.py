@@ -1,0 +1,88 @@
+"""The one thread that owns the capture: poll, publish to the hub, and run what other threads ask of the model.
+
+The caches are mutated by this thread alone. gRPC threads that need them (a snapshot for a new
+subscriber, the workload list, the counters) hand a function to :meth:`PipelineThread.call`, which
+runs it between two polls, so they always see a consistent model and no event falls between a
+snapshot and the live stream.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+from sensor.telemetry.capture import Capture
+from sensor.telemetry.hub import Hub
+
+POLL_MS = 50
+CALL_TIMEOUT_S = 10.0
+T = TypeVar("T")
+log = logging.getLogger("sensor")
+
+
+class PipelineStopped(RuntimeError):
+    """The pipeline thread is not running (the sensor is stopping, or it failed)."""
+
+
+class PipelineThread(threading.Thread):
+    """Runs ``capture.poll`` -> ``hub.publish`` until stopped."""
+
+    def __init__(self, capture: Capture, hub: Hub) -> None:
+        super().__init__(name="sensor-pipeline", daemon=True)
+        self.capture = capture
+        self.hub = hub
+        self.failure: BaseException | None = None
+        self._calls: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]] = queue.SimpleQueue()
+        self._stop_requested = threading.Event()
+        self.stopped = threading.Event()  # set when the thread ends, normally or not
+
+    def call(self, function: Callable[[], T], timeout: float = CALL_TIMEOUT_S) -> T:
+        """Run ``function`` on the pipeline thread and return its result (or raise what it raised)."""
+        if self.stopped.is_set() or self._stop_requested.is_set():
+            raise PipelineStopped("the sensor is stopping")
+        future: Future[T] = Future()
+        self._calls.put((function, future))
+        return future.result(timeout)
+
+    def run(self) -> None:
+        try:
+            while not self._stop_requested.is_set():
+                self.hub.publish(self.capture.poll(POLL_MS))
+                self._run_calls()
+            self.hub.publish(self.capture.flush())
+        except BaseException as error:  # reported by the daemon, which then exits non-zero
+            self.failure = error
+            log.error("pipeline failed: %s", error, exc_info=True)
+        finally:
+            self.stopped.set()
+            self._cancel_calls()
+
+    def _run_calls(self) -> None:
+        while True:
+            try:
+                function, future = self._calls.get_nowait()
+            except queue.Empty:
+                return
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(function())
+            except Exception as error:  # handed back to the caller's thread
+                future.set_exception(error)
+
+    def _cancel_calls(self) -> None:
+        while True:
+            try:
+                _, future = self._calls.get_nowait()
+            except queue.Empty:
+                return
+            if future.set_running_or_notify_cancel():
+                future.set_exception(PipelineStopped("the sensor is stopping"))
+
+    def stop(self) -> None:
+        """Finish the current poll, publish what is held, and end."""
+        self._stop_requested.set()

@@ -1,0 +1,127 @@
+"""TelemetryService: GetEvents (filtered subscriptions), ListWorkloads, GetInfo.
+
+GetEvents streams pre-encoded responses: every event is serialized once (sensor.telemetry.wire)
+and each subscriber's response is its events' frames joined, so ten subscribers cost ten joins,
+not ten encodings. The method is therefore registered with an identity serializer.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import grpc
+
+from sensor.api.v1 import service_pb2 as api
+from sensor.server.pipeline import PipelineStopped, PipelineThread
+from sensor.server.workloads import list_workloads, sensor_info
+from sensor.telemetry.events import TelemetryEvent
+from sensor.telemetry.hub import Subscriber
+from sensor.telemetry.subscription import CompiledSubscription, InvalidSubscription, compile_subscription
+from sensor.telemetry.wire import event_frame
+
+SERVICE_NAME = "sensor.v1.TelemetryService"
+MAX_EVENTS_PER_RESPONSE = 512
+IDLE_WAIT_S = 0.25
+CLIENT_GONE = "the client went away"
+Code = api.Status.Code
+
+
+def _statuses(*statuses: api.Status) -> bytes:
+    return bytes(api.GetEventsResponse(statuses=statuses).SerializeToString())
+
+
+class TelemetryService:
+    """The service's methods, over the pipeline thread that owns the model."""
+
+    def __init__(self, pipeline: PipelineThread, started_ns: int) -> None:
+        self._pipeline = pipeline
+        self._capture = pipeline.capture
+        self._hub = pipeline.hub
+        self._started_ns = started_ns
+
+    def get_events(self, request: api.GetEventsRequest, context: grpc.ServicerContext) -> Iterator[bytes]:
+        """Statuses first; then the subscription's events until it ends (limit, shutdown, or the client leaves)."""
+        try:
+            rules = compile_subscription(request.subscription)
+        except InvalidSubscription as invalid:
+            yield _statuses(
+                *(api.Status(code=Code.INVALID_ARGUMENT, message=e.message, field=e.field) for e in invalid.errors)
+            )
+            context.set_code(grpc.StatusCode.INVALID_ARGUMENT)
+            context.set_details(str(invalid))
+            return
+        snapshot = self._capture.snapshot if rules.include_existing else None
+        try:
+            subscriber = self._pipeline.call(lambda: self._hub.subscribe(rules, context.peer(), snapshot))
+        except PipelineStopped as stopped:
+            context.abort(grpc.StatusCode.UNAVAILABLE, str(stopped))
+        context.add_callback(lambda: subscriber.close(CLIENT_GONE))
+        try:
+            yield _statuses(api.Status(code=Code.OK))
+            yield from self._stream(subscriber, rules)
+        finally:
+            self._hub.unsubscribe(subscriber)
+        if subscriber.limit_reached:
+            message = f"limit of {rules.limit} events reached"
+            yield _statuses(api.Status(code=Code.LIMIT_REACHED, message=message, field="modifier.limit.limit"))
+            context.set_details(message)
+        elif subscriber.closed_reason and subscriber.closed_reason != CLIENT_GONE:
+            context.abort(grpc.StatusCode.UNAVAILABLE, subscriber.closed_reason)
+
+    def _stream(self, subscriber: Subscriber, rules: CompiledSubscription) -> Iterator[bytes]:
+        interval = rules.ticker_interval_ns
+        next_tick = time.monotonic_ns() + interval if interval else 0
+        lost_event = self._capture.lost_event
+        while not subscriber.finished:
+            wait = IDLE_WAIT_S
+            if interval:
+                wait = min(wait, max(0.0, (next_tick - time.monotonic_ns()) / 1e9))
+            items = subscriber.take(MAX_EVENTS_PER_RESPONSE, wait)
+            frames = [
+                event_frame(item if isinstance(item, TelemetryEvent) else lost_event(item, "subscriber"))
+                for item in items
+            ]
+            if interval and time.monotonic_ns() >= next_tick:
+                frames.append(event_frame(self._capture.ticker_event()))
+                next_tick += interval
+            if frames:
+                yield b"".join(frames)
+
+    def list_workloads(self, _request: api.ListWorkloadsRequest, context: grpc.ServicerContext) -> Any:
+        """The processes and containers the sensor knows now."""
+        return self._on_pipeline(lambda: list_workloads(self._capture), context)
+
+    def get_info(self, _request: api.GetInfoRequest, context: grpc.ServicerContext) -> Any:
+        """The sensor's identity, hooks and counters."""
+        return self._on_pipeline(lambda: sensor_info(self._capture, self._hub, self._started_ns), context)
+
+    def _on_pipeline(self, function: Callable[[], Any], context: grpc.ServicerContext) -> Any:
+        try:
+            return self._pipeline.call(function)
+        except PipelineStopped as stopped:
+            context.abort(grpc.StatusCode.UNAVAILABLE, str(stopped))
+
+    def handler(self) -> grpc.GenericRpcHandler:
+        """The gRPC handler for the service's three methods."""
+        return grpc.method_handlers_generic_handler(
+            SERVICE_NAME,
+            {
+                "GetEvents": grpc.unary_stream_rpc_method_handler(
+                    self.get_events,
+                    request_deserializer=api.GetEventsRequest.FromString,
+                    response_serializer=bytes,  # already encoded
+                ),
+                "ListWorkloads": grpc.unary_unary_rpc_method_handler(
+                    self.list_workloads,
+                    request_deserializer=api.ListWorkloadsRequest.FromString,
+                    response_serializer=api.ListWorkloadsResponse.SerializeToString,
+                ),
+                "GetInfo": grpc.unary_unary_rpc_method_handler(
+                    self.get_info,
+                    request_deserializer=api.GetInfoRequest.FromString,
+                    response_serializer=api.GetInfoResponse.SerializeToString,
+                ),
+            },
+        )

@@ -1,0 +1,99 @@
+"""The live model and the sensor's own state as API messages (ListWorkloads, GetInfo).
+
+Both read the caches, so on the daemon they run on the pipeline thread (PipelineThread.call).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+
+from sensor import __version__
+from sensor.api.v1 import service_pb2 as api
+from sensor.telemetry.capture import Capture
+from sensor.telemetry.hub import Hub
+from sensor.telemetry.wire import creds_proto
+
+
+def list_workloads(capture: Capture) -> api.ListWorkloadsResponse:
+    """Every process (alive or in its exit grace period) and every container the sensor knows."""
+    response = api.ListWorkloadsResponse()
+    live_per_cgroup: Counter[int] = Counter()
+    for info in capture.cache.processes():
+        container = capture.containers.container_of(info.cgroup_id)
+        if info.alive:
+            live_per_cgroup[info.cgroup_id] += 1
+        response.processes.append(
+            api.Process(
+                process_id=info.process_id,
+                pid=info.pid,
+                ppid=info.ppid,
+                parent_process_id=info.parent_process_id,
+                comm=info.comm,
+                filename=info.filename,
+                command_line=info.argv,
+                cwd=info.cwd,
+                credentials=creds_proto(info.creds),
+                container_id=container.container_id if container is not None else "",
+                language=info.language,
+                threads=max(1, len(info.threads)),
+                alive=info.alive,
+                exit_code=info.exit_code or 0,
+            )
+        )
+    for container in capture.containers.containers():
+        metadata = container.metadata
+        response.containers.append(
+            api.Container(
+                container_id=container.container_id,
+                name=container.name,
+                image_id=metadata.image_id if metadata else "",
+                image_name=metadata.image_name if metadata else "",
+                state=container.state.value,
+                runtime=container.runtime,
+                init_pid=container.init_pid,
+                exit_code=container.exit_code or 0,
+                cgroup_path=container.cgroup_path,
+                pod_uid=container.pod_uid,
+                pod_name=metadata.pod_name if metadata else "",
+                pod_namespace=metadata.pod_namespace if metadata else "",
+                labels=metadata.labels if metadata else {},
+                processes=sum(live_per_cgroup[c] for c in container.cgroup_ids),
+                metadata_missing=metadata is None,
+            )
+        )
+    return response
+
+
+def sensor_info(capture: Capture, hub: Hub, started_ns: int) -> api.GetInfoResponse:
+    """Who the sensor is, the backend of each hook, and its counters."""
+    loss = capture.loss()
+    subscribers = hub.subscribers()
+    return api.GetInfoResponse(
+        sensor_id=capture.sensor_id,
+        version=__version__,
+        kernel=os.uname().release,
+        transport=next((c.backend.value for c in capture.choices if c.hook == "transport"), ""),
+        cgroup_mode=capture.hierarchy.mode.value,
+        hooks=[api.HookBackend(hook=c.hook, backend=c.backend.value, reason=c.reason) for c in capture.choices],
+        counters=api.Counters(
+            records_read=loss.records_read,
+            events_published=hub.published,
+            lost_kernel=loss.kernel_lost,
+            lost_reader=loss.reader_lost,
+            undecodable=loss.decode_errors,
+            lost_subscribers=hub.lost_total(),
+            subscriptions_active=len(subscribers),
+            subscriptions_total=hub.subscriptions_total,
+            processes_cached=len(capture.cache),
+            containers_cached=len(capture.containers),
+        ),
+        subscriptions=[
+            api.SubscriptionInfo(
+                id=s.id, peer=s.peer, sent=s.queued_total, lost=s.lost, throttled=s.throttled, queued=s.queued
+            )
+            for s in subscribers
+        ],
+        uptime_nanos=time.monotonic_ns() - started_ns,
+    )

@@ -1,0 +1,222 @@
+"""TelemetryEvent <-> protobuf ``sensor.v1.TelemetryEvent``, and GetEventsResponse framing.
+
+The server encodes each event once, however many subscribers it goes to: :func:`event_frame` keeps
+the bytes on the event, and a response is those frames concatenated, because a repeated message
+field on the wire is just its elements one after another (tag, length, bytes).
+"""
+
+from __future__ import annotations
+
+from sensor.api.v1 import telemetry_pb2 as pb
+from sensor.kernel.records import Creds
+from sensor.telemetry.events import (
+    ContainerPayload,
+    LostPayload,
+    ProcessEventType,
+    ProcessPayload,
+    ProcessRef,
+    TelemetryEvent,
+    TickerPayload,
+)
+
+_EVENTS_TAG = b"\x0a"  # GetEventsResponse.events: field 1, length-delimited
+
+
+def creds_proto(c: Creds) -> pb.Credentials:
+    """Credentials as the API message."""
+    return pb.Credentials(
+        uid=c.uid, gid=c.gid, euid=c.euid, egid=c.egid, suid=c.suid, sgid=c.sgid, fsuid=c.fsuid, fsgid=c.fsgid
+    )
+
+
+def _process(p: ProcessPayload) -> pb.ProcessEvent:
+    out = pb.ProcessEvent(type=p.type.value)  # the enum's value is its proto name
+    t = p.type
+    if t is ProcessEventType.FORK:
+        out.fork_child_pid = p.fork_child_pid
+        out.fork_child_id = p.fork_child_id
+        out.fork_clone_flags = p.fork_clone_flags
+        out.fork_thread = p.fork_thread
+    elif t is ProcessEventType.EXIT:
+        out.exit_code = p.exit_code
+        out.exit_status = p.exit_status
+        out.exit_signal = p.exit_signal
+        out.exit_core_dumped = p.exit_core_dumped
+        out.exit_thread_only = p.exit_thread_only
+    elif t is ProcessEventType.CREDENTIALS:
+        if p.old_credentials is not None:
+            out.old_credentials.CopyFrom(creds_proto(p.old_credentials))
+        if p.new_credentials is not None:
+            out.new_credentials.CopyFrom(creds_proto(p.new_credentials))
+        out.credentials_cause = p.credentials_cause
+    else:
+        out.exec_filename = p.exec_filename
+        out.exec_command_line.extend(p.exec_command_line)
+        out.exec_command_line_truncated = p.exec_command_line_truncated
+        out.exec_errno = p.exec_errno
+        out.exec_old_pid = p.exec_old_pid
+    return out
+
+
+def _container(c: ContainerPayload) -> pb.ContainerEvent:
+    return pb.ContainerEvent(
+        type=c.type,  # the proto accepts the enum's name
+        name=c.name,
+        image_id=c.image_id,
+        image_name=c.image_name,
+        host_pid=c.host_pid,
+        exit_code=c.exit_code,
+        runtime=c.runtime,
+        labels=c.labels,
+        cgroup_path=c.cgroup_path,
+        pod_uid=c.pod_uid,
+        pod_name=c.pod_name,
+        pod_namespace=c.pod_namespace,
+        metadata_missing=c.metadata_missing,
+    )
+
+
+def to_proto(event: TelemetryEvent) -> pb.TelemetryEvent:
+    """The event as a protobuf message."""
+    out = pb.TelemetryEvent(
+        id=event.id,
+        sensor_id=event.sensor_id,
+        sensor_sequence_number=event.sensor_sequence_number,
+        sensor_monotime_nanos=event.sensor_monotime_nanos,
+        process_id=event.process_id,
+        process_pid=event.process_pid,
+        process_tgid=event.process_tgid,
+        cpu=event.cpu,
+        container_id=event.container_id,
+        container_name=event.container_name,
+        image_id=event.image_id,
+        image_name=event.image_name,
+        pod_uid=event.pod_uid,
+        language=event.language,
+        comm=event.comm,
+        filename=event.filename,
+        command_line=event.command_line,
+        cwd=event.cwd,
+        parent_process_id=event.parent_process_id,
+        parent_pid=event.parent_pid,
+        ancestors=[
+            pb.ProcessRef(process_id=a.process_id, pid=a.pid, comm=a.comm, filename=a.filename) for a in event.ancestors
+        ],
+        snapshot=event.snapshot,
+    )
+    if event.credentials is not None:
+        out.credentials.CopyFrom(creds_proto(event.credentials))
+    payload = event.payload
+    if isinstance(payload, ProcessPayload):
+        out.process.CopyFrom(_process(payload))
+    elif isinstance(payload, ContainerPayload):
+        out.container.CopyFrom(_container(payload))
+    elif isinstance(payload, TickerPayload):
+        out.ticker.seconds = payload.seconds
+        out.ticker.nanos = payload.nanos
+    else:
+        out.lost.lost = payload.lost
+        out.lost.stage = payload.stage
+        out.lost.hook = payload.hook
+    return out
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def event_frame(event: TelemetryEvent) -> bytes:
+    """The event as one element of GetEventsResponse.events, encoded on first use and then reused."""
+    if not event.encoded:
+        body = to_proto(event).SerializeToString()
+        event.encoded = _EVENTS_TAG + _varint(len(body)) + body
+    return event.encoded
+
+
+def _from_creds(c: pb.Credentials) -> Creds:
+    return Creds(c.uid, c.gid, c.suid, c.sgid, c.euid, c.egid, c.fsuid, c.fsgid)
+
+
+def _from_process(p: pb.ProcessEvent) -> ProcessPayload:
+    return ProcessPayload(
+        ProcessEventType(pb.ProcessEvent.ProcessEventType.Name(p.type)),
+        fork_child_pid=p.fork_child_pid,
+        fork_child_id=p.fork_child_id,
+        fork_clone_flags=p.fork_clone_flags,
+        fork_thread=p.fork_thread,
+        exec_filename=p.exec_filename,
+        exec_command_line=list(p.exec_command_line),
+        exec_command_line_truncated=p.exec_command_line_truncated,
+        exec_errno=p.exec_errno,
+        exec_old_pid=p.exec_old_pid,
+        exit_code=p.exit_code,
+        exit_status=p.exit_status,
+        exit_signal=p.exit_signal,
+        exit_core_dumped=p.exit_core_dumped,
+        exit_thread_only=p.exit_thread_only,
+        old_credentials=_from_creds(p.old_credentials) if p.HasField("old_credentials") else None,
+        new_credentials=_from_creds(p.new_credentials) if p.HasField("new_credentials") else None,
+        credentials_cause=p.credentials_cause,
+    )
+
+
+def _from_container(c: pb.ContainerEvent) -> ContainerPayload:
+    return ContainerPayload(
+        pb.ContainerEvent.ContainerEventType.Name(c.type),
+        name=c.name,
+        image_id=c.image_id,
+        image_name=c.image_name,
+        host_pid=c.host_pid,
+        exit_code=c.exit_code,
+        runtime=c.runtime,
+        labels=dict(c.labels),
+        cgroup_path=c.cgroup_path,
+        pod_uid=c.pod_uid,
+        pod_name=c.pod_name,
+        pod_namespace=c.pod_namespace,
+        metadata_missing=c.metadata_missing,
+    )
+
+
+def from_proto(message: pb.TelemetryEvent) -> TelemetryEvent:
+    """A received event, as the dataclass the printers take."""
+    which = message.WhichOneof("event")
+    payload: ProcessPayload | ContainerPayload | TickerPayload | LostPayload
+    if which == "process":
+        payload = _from_process(message.process)
+    elif which == "container":
+        payload = _from_container(message.container)
+    elif which == "ticker":
+        payload = TickerPayload(message.ticker.seconds, message.ticker.nanos)
+    else:
+        payload = LostPayload(message.lost.lost, message.lost.stage, message.lost.hook)
+    return TelemetryEvent(
+        sensor_id=message.sensor_id,
+        sensor_sequence_number=message.sensor_sequence_number,
+        sensor_monotime_nanos=message.sensor_monotime_nanos,
+        payload=payload,
+        process_id=message.process_id,
+        process_pid=message.process_pid,
+        process_tgid=message.process_tgid,
+        cpu=message.cpu,
+        credentials=_from_creds(message.credentials) if message.HasField("credentials") else None,
+        container_id=message.container_id,
+        container_name=message.container_name,
+        image_id=message.image_id,
+        image_name=message.image_name,
+        pod_uid=message.pod_uid,
+        language=message.language,
+        comm=message.comm,
+        filename=message.filename,
+        command_line=list(message.command_line),
+        cwd=message.cwd,
+        parent_process_id=message.parent_process_id,
+        parent_pid=message.parent_pid,
+        ancestors=[ProcessRef(a.process_id, a.pid, a.comm, a.filename) for a in message.ancestors],
+        snapshot=message.snapshot,
+    )
