@@ -89,9 +89,7 @@ def stream_events(
 
 def _check_statuses(statuses: list[api.Status], on_ready: Callable[[], None]) -> str:
     """Raise for a rejection; return why the stream is ending, if a status says so; else it is accepted."""
-    rejected = [
-        SubscriptionError(s.field, s.message) for s in statuses if s.code == api.Status.Code.INVALID_ARGUMENT
-    ]
+    rejected = [SubscriptionError(s.field, s.message) for s in statuses if s.code == api.Status.Code.INVALID_ARGUMENT]
     if rejected:
         raise SubscriptionRejected(rejected)
     ending = [s.message for s in statuses if s.code == api.Status.Code.LIMIT_REACHED]

@@ -69,8 +69,6 @@ def processes_table(response: api.ListWorkloadsResponse) -> str:
         command = shlex.join(p.command_line) if p.command_line else f"[{p.comm}]"
         if len(command) > COMMAND_WIDTH:
             command = command[: COMMAND_WIDTH - 3] + "..."
-        if not p.alive:
-            command += " (exited)"
         rows.append(
             [str(p.pid), str(p.ppid), str(p.credentials.uid), p.container_id[:12] or "-", p.language or "-", command]
         )

@@ -13,6 +13,7 @@ import grpc
 
 DEFAULT_SOCKET = "/run/sensor/sensor.sock"
 DEFAULT_ADDRESS = f"unix://{DEFAULT_SOCKET}"
+MAX_RECEIVE_BYTES = 64 << 20  # ListWorkloads of a host with 100k processes is ~30 MiB
 
 
 class AddressError(ValueError):
@@ -108,7 +109,7 @@ def open_channel(
     server_name: str | None = None,
 ) -> grpc.Channel:
     """A channel to a sensor: plain on a unix socket, TLS on TCP (with a client certificate when given)."""
-    options: list[tuple[str, str | int]] = [("grpc.max_receive_message_length", 64 << 20)]
+    options: list[tuple[str, str | int]] = [("grpc.max_receive_message_length", MAX_RECEIVE_BYTES)]
     if address.is_unix:
         return grpc.insecure_channel(address.target, options=options)
     if (cert is None) != (key is None):

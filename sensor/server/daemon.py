@@ -65,6 +65,8 @@ class Daemon:
 
     def start(self) -> None:
         """Attach the probes, scan, start the pipeline, then listen. Raises KernelFeatureError, AddressError."""
+        if self.config.listen.is_unix:
+            claim_unix_socket(self.config.listen.unix_path)  # before the probes: a second sensor fails fast
         self.capture.start()
         started_ns = time.monotonic_ns()
         try:
@@ -85,7 +87,6 @@ class Daemon:
         )
         address = config.listen
         if address.is_unix:
-            claim_unix_socket(address.unix_path)
             previous = os.umask(0o177)  # the socket is born 0600: no window where others could connect
             try:
                 bound = server.add_insecure_port(address.target)

@@ -23,6 +23,7 @@ from sensor.telemetry.wire import event_frame
 
 SERVICE_NAME = "sensor.v1.TelemetryService"
 MAX_EVENTS_PER_RESPONSE = 512
+MAX_RESPONSE_BYTES = 1 << 20  # well under gRPC's default 4 MiB receive limit, whatever the events' size
 IDLE_WAIT_S = 0.25
 CLIENT_GONE = "the client went away"
 Code = api.Status.Code
@@ -30,6 +31,19 @@ Code = api.Status.Code
 
 def _statuses(*statuses: api.Status) -> bytes:
     return bytes(api.GetEventsResponse(statuses=statuses).SerializeToString())
+
+
+def _responses(frames: list[bytes]) -> Iterator[bytes]:
+    """The frames as responses of at most MAX_RESPONSE_BYTES (or one event, if that alone is bigger)."""
+    start = 0
+    size = 0
+    for i, frame in enumerate(frames):
+        if size and size + len(frame) > MAX_RESPONSE_BYTES:
+            yield b"".join(frames[start:i])
+            start, size = i, 0
+        size += len(frame)
+    if start < len(frames):
+        yield b"".join(frames[start:])
 
 
 class TelemetryService:
@@ -86,8 +100,7 @@ class TelemetryService:
             if interval and time.monotonic_ns() >= next_tick:
                 frames.append(event_frame(self._capture.ticker_event()))
                 next_tick += interval
-            if frames:
-                yield b"".join(frames)
+            yield from _responses(frames)
 
     def list_workloads(self, _request: api.ListWorkloadsRequest, context: grpc.ServicerContext) -> Any:
         """The processes and containers the sensor knows now."""

@@ -17,13 +17,14 @@ from sensor.telemetry.wire import creds_proto
 
 
 def list_workloads(capture: Capture) -> api.ListWorkloadsResponse:
-    """Every process (alive or in its exit grace period) and every container the sensor knows."""
+    """Every live process and every container the sensor knows."""
     response = api.ListWorkloadsResponse()
     live_per_cgroup: Counter[int] = Counter()
     for info in capture.cache.processes():
+        if not info.alive:
+            continue
         container = capture.containers.container_of(info.cgroup_id)
-        if info.alive:
-            live_per_cgroup[info.cgroup_id] += 1
+        live_per_cgroup[info.cgroup_id] += 1
         response.processes.append(
             api.Process(
                 process_id=info.process_id,
@@ -38,8 +39,6 @@ def list_workloads(capture: Capture) -> api.ListWorkloadsResponse:
                 container_id=container.container_id if container is not None else "",
                 language=info.language,
                 threads=max(1, len(info.threads)),
-                alive=info.alive,
-                exit_code=info.exit_code or 0,
             )
         )
     for container in capture.containers.containers():

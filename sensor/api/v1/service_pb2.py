@@ -26,7 +26,7 @@ from sensor.api.v1 import subscription_pb2 as sensor_dot_api_dot_v1_dot_subscrip
 from sensor.api.v1 import telemetry_pb2 as sensor_dot_api_dot_v1_dot_telemetry__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bsensor/api/v1/service.proto\x12\tsensor.v1\x1a sensor/api/v1/subscription.proto\x1a\x1dsensor/api/v1/telemetry.proto\"A\n\x10GetEventsRequest\x12-\n\x0csubscription\x18\x01 \x01(\x0b\x32\x17.sensor.v1.Subscription\"\x87\x01\n\x06Status\x12$\n\x04\x63ode\x18\x01 \x01(\x0e\x32\x16.sensor.v1.Status.Code\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\r\n\x05\x66ield\x18\x03 \x01(\t\"7\n\x04\x43ode\x12\x06\n\x02OK\x10\x00\x12\x14\n\x10INVALID_ARGUMENT\x10\x03\x12\x11\n\rLIMIT_REACHED\x10\x64\"c\n\x11GetEventsResponse\x12)\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x19.sensor.v1.TelemetryEvent\x12#\n\x08statuses\x18\x02 \x03(\x0b\x32\x11.sensor.v1.Status\"\x16\n\x14ListWorkloadsRequest\"\x9e\x02\n\x07Process\x12\x12\n\nprocess_id\x18\x01 \x01(\t\x12\x0b\n\x03pid\x18\x02 \x01(\x05\x12\x0c\n\x04ppid\x18\x03 \x01(\x05\x12\x19\n\x11parent_process_id\x18\x04 \x01(\t\x12\x0c\n\x04\x63omm\x18\x05 \x01(\t\x12\x10\n\x08\x66ilename\x18\x06 \x01(\t\x12\x14\n\x0c\x63ommand_line\x18\x07 \x03(\t\x12\x0b\n\x03\x63wd\x18\x08 \x01(\t\x12+\n\x0b\x63redentials\x18\t \x01(\x0b\x32\x16.sensor.v1.Credentials\x12\x14\n\x0c\x63ontainer_id\x18\n \x01(\t\x12\x10\n\x08language\x18\x0b \x01(\t\x12\x0f\n\x07threads\x18\x0c \x01(\x05\x12\r\n\x05\x61live\x18\r \x01(\x08\x12\x11\n\texit_code\x18\x0e \x01(\x05\"\xf7\x02\n\tContainer\x12\x14\n\x0c\x63ontainer_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08image_id\x18\x03 \x01(\t\x12\x12\n\nimage_name\x18\x04 \x01(\t\x12\r\n\x05state\x18\x05 \x01(\t\x12\x0f\n\x07runtime\x18\x06 \x01(\t\x12\x10\n\x08init_pid\x18\x07 \x01(\x05\x12\x11\n\texit_code\x18\x08 \x01(\x05\x12\x13\n\x0b\x63group_path\x18\t \x01(\t\x12\x0f\n\x07pod_uid\x18\n \x01(\t\x12\x10\n\x08pod_name\x18\x0b \x01(\t\x12\x15\n\rpod_namespace\x18\x0c \x01(\t\x12\x30\n\x06labels\x18\r \x03(\x0b\x32 .sensor.v1.Container.LabelsEntry\x12\x11\n\tprocesses\x18\x0e \x01(\x05\x12\x18\n\x10metadata_missing\x18\x0f \x01(\x08\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"h\n\x15ListWorkloadsResponse\x12%\n\tprocesses\x18\x01 \x03(\x0b\x32\x12.sensor.v1.Process\x12(\n\ncontainers\x18\x02 \x03(\x0b\x32\x14.sensor.v1.Container\"\x10\n\x0eGetInfoRequest\"<\n\x0bHookBackend\x12\x0c\n\x04hook\x18\x01 \x01(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\x83\x02\n\x08\x43ounters\x12\x14\n\x0crecords_read\x18\x01 \x01(\x04\x12\x18\n\x10\x65vents_published\x18\x02 \x01(\x04\x12\x13\n\x0blost_kernel\x18\x03 \x01(\x04\x12\x13\n\x0blost_reader\x18\x04 \x01(\x04\x12\x13\n\x0bundecodable\x18\x05 \x01(\x04\x12\x18\n\x10lost_subscribers\x18\x06 \x01(\x04\x12\x1c\n\x14subscriptions_active\x18\x07 \x01(\x04\x12\x1b\n\x13subscriptions_total\x18\x08 \x01(\x04\x12\x18\n\x10processes_cached\x18\t \x01(\x04\x12\x19\n\x11\x63ontainers_cached\x18\n \x01(\x04\"k\n\x10SubscriptionInfo\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x0c\n\x04peer\x18\x02 \x01(\t\x12\x0c\n\x04sent\x18\x03 \x01(\x04\x12\x0c\n\x04lost\x18\x04 \x01(\x04\x12\x11\n\tthrottled\x18\x05 \x01(\x04\x12\x0e\n\x06queued\x18\x06 \x01(\x04\"\x85\x02\n\x0fGetInfoResponse\x12\x11\n\tsensor_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x0e\n\x06kernel\x18\x03 \x01(\t\x12\x11\n\ttransport\x18\x04 \x01(\t\x12\x13\n\x0b\x63group_mode\x18\x05 \x01(\t\x12%\n\x05hooks\x18\x06 \x03(\x0b\x32\x16.sensor.v1.HookBackend\x12%\n\x08\x63ounters\x18\x07 \x01(\x0b\x32\x13.sensor.v1.Counters\x12\x32\n\rsubscriptions\x18\x08 \x03(\x0b\x32\x1b.sensor.v1.SubscriptionInfo\x12\x14\n\x0cuptime_nanos\x18\t \x01(\x03\x32\xf2\x01\n\x10TelemetryService\x12H\n\tGetEvents\x12\x1b.sensor.v1.GetEventsRequest\x1a\x1c.sensor.v1.GetEventsResponse0\x01\x12R\n\rListWorkloads\x12\x1f.sensor.v1.ListWorkloadsRequest\x1a .sensor.v1.ListWorkloadsResponse\x12@\n\x07GetInfo\x12\x19.sensor.v1.GetInfoRequest\x1a\x1a.sensor.v1.GetInfoResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bsensor/api/v1/service.proto\x12\tsensor.v1\x1a sensor/api/v1/subscription.proto\x1a\x1dsensor/api/v1/telemetry.proto\"A\n\x10GetEventsRequest\x12-\n\x0csubscription\x18\x01 \x01(\x0b\x32\x17.sensor.v1.Subscription\"\x87\x01\n\x06Status\x12$\n\x04\x63ode\x18\x01 \x01(\x0e\x32\x16.sensor.v1.Status.Code\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\r\n\x05\x66ield\x18\x03 \x01(\t\"7\n\x04\x43ode\x12\x06\n\x02OK\x10\x00\x12\x14\n\x10INVALID_ARGUMENT\x10\x03\x12\x11\n\rLIMIT_REACHED\x10\x64\"c\n\x11GetEventsResponse\x12)\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x19.sensor.v1.TelemetryEvent\x12#\n\x08statuses\x18\x02 \x03(\x0b\x32\x11.sensor.v1.Status\"\x16\n\x14ListWorkloadsRequest\"\xfc\x01\n\x07Process\x12\x12\n\nprocess_id\x18\x01 \x01(\t\x12\x0b\n\x03pid\x18\x02 \x01(\x05\x12\x0c\n\x04ppid\x18\x03 \x01(\x05\x12\x19\n\x11parent_process_id\x18\x04 \x01(\t\x12\x0c\n\x04\x63omm\x18\x05 \x01(\t\x12\x10\n\x08\x66ilename\x18\x06 \x01(\t\x12\x14\n\x0c\x63ommand_line\x18\x07 \x03(\t\x12\x0b\n\x03\x63wd\x18\x08 \x01(\t\x12+\n\x0b\x63redentials\x18\t \x01(\x0b\x32\x16.sensor.v1.Credentials\x12\x14\n\x0c\x63ontainer_id\x18\n \x01(\t\x12\x10\n\x08language\x18\x0b \x01(\t\x12\x0f\n\x07threads\x18\x0c \x01(\x05\"\xf7\x02\n\tContainer\x12\x14\n\x0c\x63ontainer_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08image_id\x18\x03 \x01(\t\x12\x12\n\nimage_name\x18\x04 \x01(\t\x12\r\n\x05state\x18\x05 \x01(\t\x12\x0f\n\x07runtime\x18\x06 \x01(\t\x12\x10\n\x08init_pid\x18\x07 \x01(\x05\x12\x11\n\texit_code\x18\x08 \x01(\x05\x12\x13\n\x0b\x63group_path\x18\t \x01(\t\x12\x0f\n\x07pod_uid\x18\n \x01(\t\x12\x10\n\x08pod_name\x18\x0b \x01(\t\x12\x15\n\rpod_namespace\x18\x0c \x01(\t\x12\x30\n\x06labels\x18\r \x03(\x0b\x32 .sensor.v1.Container.LabelsEntry\x12\x11\n\tprocesses\x18\x0e \x01(\x05\x12\x18\n\x10metadata_missing\x18\x0f \x01(\x08\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"h\n\x15ListWorkloadsResponse\x12%\n\tprocesses\x18\x01 \x03(\x0b\x32\x12.sensor.v1.Process\x12(\n\ncontainers\x18\x02 \x03(\x0b\x32\x14.sensor.v1.Container\"\x10\n\x0eGetInfoRequest\"<\n\x0bHookBackend\x12\x0c\n\x04hook\x18\x01 \x01(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\x83\x02\n\x08\x43ounters\x12\x14\n\x0crecords_read\x18\x01 \x01(\x04\x12\x18\n\x10\x65vents_published\x18\x02 \x01(\x04\x12\x13\n\x0blost_kernel\x18\x03 \x01(\x04\x12\x13\n\x0blost_reader\x18\x04 \x01(\x04\x12\x13\n\x0bundecodable\x18\x05 \x01(\x04\x12\x18\n\x10lost_subscribers\x18\x06 \x01(\x04\x12\x1c\n\x14subscriptions_active\x18\x07 \x01(\x04\x12\x1b\n\x13subscriptions_total\x18\x08 \x01(\x04\x12\x18\n\x10processes_cached\x18\t \x01(\x04\x12\x19\n\x11\x63ontainers_cached\x18\n \x01(\x04\"k\n\x10SubscriptionInfo\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x0c\n\x04peer\x18\x02 \x01(\t\x12\x0c\n\x04sent\x18\x03 \x01(\x04\x12\x0c\n\x04lost\x18\x04 \x01(\x04\x12\x11\n\tthrottled\x18\x05 \x01(\x04\x12\x0e\n\x06queued\x18\x06 \x01(\x04\"\x85\x02\n\x0fGetInfoResponse\x12\x11\n\tsensor_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x0e\n\x06kernel\x18\x03 \x01(\t\x12\x11\n\ttransport\x18\x04 \x01(\t\x12\x13\n\x0b\x63group_mode\x18\x05 \x01(\t\x12%\n\x05hooks\x18\x06 \x03(\x0b\x32\x16.sensor.v1.HookBackend\x12%\n\x08\x63ounters\x18\x07 \x01(\x0b\x32\x13.sensor.v1.Counters\x12\x32\n\rsubscriptions\x18\x08 \x03(\x0b\x32\x1b.sensor.v1.SubscriptionInfo\x12\x14\n\x0cuptime_nanos\x18\t \x01(\x03\x32\xf2\x01\n\x10TelemetryService\x12H\n\tGetEvents\x12\x1b.sensor.v1.GetEventsRequest\x1a\x1c.sensor.v1.GetEventsResponse0\x01\x12R\n\rListWorkloads\x12\x1f.sensor.v1.ListWorkloadsRequest\x1a .sensor.v1.ListWorkloadsResponse\x12@\n\x07GetInfo\x12\x19.sensor.v1.GetInfoRequest\x1a\x1a.sensor.v1.GetInfoResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -46,23 +46,23 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTWORKLOADSREQUEST']._serialized_start=413
   _globals['_LISTWORKLOADSREQUEST']._serialized_end=435
   _globals['_PROCESS']._serialized_start=438
-  _globals['_PROCESS']._serialized_end=724
-  _globals['_CONTAINER']._serialized_start=727
-  _globals['_CONTAINER']._serialized_end=1102
-  _globals['_CONTAINER_LABELSENTRY']._serialized_start=1057
-  _globals['_CONTAINER_LABELSENTRY']._serialized_end=1102
-  _globals['_LISTWORKLOADSRESPONSE']._serialized_start=1104
-  _globals['_LISTWORKLOADSRESPONSE']._serialized_end=1208
-  _globals['_GETINFOREQUEST']._serialized_start=1210
-  _globals['_GETINFOREQUEST']._serialized_end=1226
-  _globals['_HOOKBACKEND']._serialized_start=1228
-  _globals['_HOOKBACKEND']._serialized_end=1288
-  _globals['_COUNTERS']._serialized_start=1291
-  _globals['_COUNTERS']._serialized_end=1550
-  _globals['_SUBSCRIPTIONINFO']._serialized_start=1552
-  _globals['_SUBSCRIPTIONINFO']._serialized_end=1659
-  _globals['_GETINFORESPONSE']._serialized_start=1662
-  _globals['_GETINFORESPONSE']._serialized_end=1923
-  _globals['_TELEMETRYSERVICE']._serialized_start=1926
-  _globals['_TELEMETRYSERVICE']._serialized_end=2168
+  _globals['_PROCESS']._serialized_end=690
+  _globals['_CONTAINER']._serialized_start=693
+  _globals['_CONTAINER']._serialized_end=1068
+  _globals['_CONTAINER_LABELSENTRY']._serialized_start=1023
+  _globals['_CONTAINER_LABELSENTRY']._serialized_end=1068
+  _globals['_LISTWORKLOADSRESPONSE']._serialized_start=1070
+  _globals['_LISTWORKLOADSRESPONSE']._serialized_end=1174
+  _globals['_GETINFOREQUEST']._serialized_start=1176
+  _globals['_GETINFOREQUEST']._serialized_end=1192
+  _globals['_HOOKBACKEND']._serialized_start=1194
+  _globals['_HOOKBACKEND']._serialized_end=1254
+  _globals['_COUNTERS']._serialized_start=1257
+  _globals['_COUNTERS']._serialized_end=1516
+  _globals['_SUBSCRIPTIONINFO']._serialized_start=1518
+  _globals['_SUBSCRIPTIONINFO']._serialized_end=1625
+  _globals['_GETINFORESPONSE']._serialized_start=1628
+  _globals['_GETINFORESPONSE']._serialized_end=1889
+  _globals['_TELEMETRYSERVICE']._serialized_start=1892
+  _globals['_TELEMETRYSERVICE']._serialized_end=2134
 # @@protoc_insertion_point(module_scope)

@@ -46,7 +46,7 @@ class ListWorkloadsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class Process(_message.Message):
-    __slots__ = ("process_id", "pid", "ppid", "parent_process_id", "comm", "filename", "command_line", "cwd", "credentials", "container_id", "language", "threads", "alive", "exit_code")
+    __slots__ = ("process_id", "pid", "ppid", "parent_process_id", "comm", "filename", "command_line", "cwd", "credentials", "container_id", "language", "threads")
     PROCESS_ID_FIELD_NUMBER: _ClassVar[int]
     PID_FIELD_NUMBER: _ClassVar[int]
     PPID_FIELD_NUMBER: _ClassVar[int]
@@ -59,8 +59,6 @@ class Process(_message.Message):
     CONTAINER_ID_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     THREADS_FIELD_NUMBER: _ClassVar[int]
-    ALIVE_FIELD_NUMBER: _ClassVar[int]
-    EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
     process_id: str
     pid: int
     ppid: int
@@ -73,9 +71,7 @@ class Process(_message.Message):
     container_id: str
     language: str
     threads: int
-    alive: bool
-    exit_code: int
-    def __init__(self, process_id: _Optional[str] = ..., pid: _Optional[int] = ..., ppid: _Optional[int] = ..., parent_process_id: _Optional[str] = ..., comm: _Optional[str] = ..., filename: _Optional[str] = ..., command_line: _Optional[_Iterable[str]] = ..., cwd: _Optional[str] = ..., credentials: _Optional[_Union[_telemetry_pb2.Credentials, _Mapping]] = ..., container_id: _Optional[str] = ..., language: _Optional[str] = ..., threads: _Optional[int] = ..., alive: _Optional[bool] = ..., exit_code: _Optional[int] = ...) -> None: ...
+    def __init__(self, process_id: _Optional[str] = ..., pid: _Optional[int] = ..., ppid: _Optional[int] = ..., parent_process_id: _Optional[str] = ..., comm: _Optional[str] = ..., filename: _Optional[str] = ..., command_line: _Optional[_Iterable[str]] = ..., cwd: _Optional[str] = ..., credentials: _Optional[_Union[_telemetry_pb2.Credentials, _Mapping]] = ..., container_id: _Optional[str] = ..., language: _Optional[str] = ..., threads: _Optional[int] = ...) -> None: ...
 
 class Container(_message.Message):
     __slots__ = ("container_id", "name", "image_id", "image_name", "state", "runtime", "init_pid", "exit_code", "cgroup_path", "pod_uid", "pod_name", "pod_namespace", "labels", "processes", "metadata_missing")

@@ -63,7 +63,8 @@ class TelemetryServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListWorkloads(self, request, context):
-        """The processes and containers the sensor knows now.
+        """The live processes and the containers the sensor knows now. On a busy host the response is
+        large (about 300 bytes per process): clients should raise their receive limit (the CLI takes 64 MiB).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -1,0 +1,132 @@
+"""A real `sensor run` in a child process, and gRPC clients of it, for the server tests."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+
+from sensor.api.v1 import service_pb2 as api
+from sensor.api.v1 import service_pb2_grpc
+from sensor.api.v1 import subscription_pb2 as sub
+from sensor.api.v1 import telemetry_pb2 as pb
+from sensor.server.address import MAX_RECEIVE_BYTES
+from tests.live_sensor import READY_TIMEOUT_S, ROOT, SENSOR
+
+
+class SensorDaemon:
+    """`sensor run ARGS`, started and waited for until it says ready."""
+
+    def __init__(self, *args: str) -> None:
+        self.args = args
+        self.proc = subprocess.Popen(
+            [*SENSOR, "run", *args],
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.stderr_lines: list[str] = []
+        self._ready = threading.Event()
+        self._reader = threading.Thread(target=self._read_stderr, daemon=True)
+        self._reader.start()
+        if not self._ready.wait(READY_TIMEOUT_S) or self.proc.poll() is not None:
+            self.stop()
+            raise RuntimeError("sensor run never said ready:\n" + self.stderr)
+
+    @property
+    def stderr(self) -> str:
+        """Everything it wrote to stderr so far."""
+        return "".join(self.stderr_lines)
+
+    def _read_stderr(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.stderr_lines.append(line)
+            if "ready" in line:
+                self._ready.set()
+        self._ready.set()
+
+    def stop(self, timeout: float = 30.0) -> int:
+        """SIGTERM, wait, and return the exit status."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
+        self._reader.join(timeout=5)
+        return code
+
+
+def stub(target: str) -> service_pb2_grpc.TelemetryServiceStub:
+    """A client of the service at ``target`` (a gRPC target, e.g. unix:/path)."""
+    channel = grpc.insecure_channel(target, options=[("grpc.max_receive_message_length", MAX_RECEIVE_BYTES)])
+    return service_pb2_grpc.TelemetryServiceStub(channel)
+
+
+def exec_filter(expression: str = "", event_type: str = "EXEC") -> sub.ProcessEventFilter:
+    """A process filter for one type."""
+    return sub.ProcessEventFilter(type=event_type, filter_expression=expression)  # type: ignore[arg-type]
+
+
+def subscription(
+    *process_filters: sub.ProcessEventFilter,
+    ticker_ns: int = 0,
+    **fields: object,
+) -> sub.Subscription:
+    """A Subscription with these process filters, an optional ticker, and other top-level fields."""
+    result = sub.Subscription(**fields)  # type: ignore[arg-type]
+    result.event_filter.process_events.extend(process_filters)
+    if ticker_ns:
+        result.event_filter.ticker_events.append(sub.TickerEventFilter(interval=ticker_ns))
+    return result
+
+
+class Stream:
+    """A GetEvents call; the first response (statuses) is read at once."""
+
+    def __init__(self, client: service_pb2_grpc.TelemetryServiceStub, request: sub.Subscription) -> None:
+        self.call = client.GetEvents(api.GetEventsRequest(subscription=request))
+        self._responses: Iterator[api.GetEventsResponse] = iter(self.call)
+        self.statuses = list(next(self._responses).statuses)
+
+    def events(self) -> Iterator[pb.TelemetryEvent]:
+        """Each event as it arrives, until the stream ends."""
+        for response in self._responses:
+            yield from response.events
+
+    def collect_until(self, done: object, timeout: float = 20.0) -> list[pb.TelemetryEvent]:
+        """Events up to and including the first for which ``done(event)`` holds (needs a ticker to time out)."""
+        assert callable(done)
+        deadline = time.monotonic() + timeout
+        out: list[pb.TelemetryEvent] = []
+        for event in self.events():
+            if event.WhichOneof("event") != "ticker":
+                out.append(event)
+                if done(event):
+                    return out
+            if time.monotonic() > deadline:
+                break
+        raise AssertionError(f"stream ended or timed out after {len(out)} events: {out[-5:]}")
+
+    def cancel(self) -> None:
+        """End the call from this side."""
+        self.call.cancel()
+
+
+def argv_has(event: pb.TelemetryEvent, marker: str) -> bool:
+    """An EXEC whose command line carries ``marker``."""
+    return event.WhichOneof("event") == "process" and marker in event.process.exec_command_line
+
+
+def sock_path(directory: Path) -> str:
+    """A socket path under ``directory`` (short enough for sun_path)."""
+    return str(directory / "sensor.sock")
