@@ -6,8 +6,8 @@ import os
 import shutil
 import socket
 import stat
-import sys
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -240,10 +240,8 @@ def test_a_client_that_never_reads_loses_events_counted_while_another_gets_all(t
     workload = subprocess.Popen(
         ["/bin/sh", "-c", f"i=0; while [ $i -lt {runs} ]; do /bin/true {padding} {mark}; i=$((i+1)); done"]
     )
-    received = 0
-    for event in reader.events():  # read while the workload runs
+    for received, event in enumerate(reader.events(), start=1):  # read while the workload runs
         assert argv_has(event, mark), event
-        received += 1
         if received == runs:
             break
     reader.cancel()
@@ -284,7 +282,7 @@ def test_list_workloads_has_this_process_and_a_running_container(target: str, do
         docker_daemon.run("rm", "-f", name, check=False)
     assert [(c.state, c.image_name, c.runtime, c.processes) for c in containers] == [("RUNNING", IMAGE, "docker", 1)]
     mine = [p for p in response.processes if p.pid == os.getpid()]
-    assert [(p.language, p.credentials.uid, list(p.command_line)[:1]) for p in mine] == [("python", 0, [sys.executable])]
+    assert [(p.language, p.credentials.uid, p.command_line[0]) for p in mine] == [("python", 0, sys.executable)]
 
 
 def test_get_info_reports_hooks_kernel_and_counters(target: str) -> None:
