@@ -74,7 +74,7 @@ def stub(target: str) -> service_pb2_grpc.TelemetryServiceStub:
 
 def exec_filter(expression: str = "", event_type: str = "EXEC") -> sub.ProcessEventFilter:
     """A process filter for one type."""
-    return sub.ProcessEventFilter(type=event_type, filter_expression=expression)  # type: ignore[arg-type]
+    return sub.ProcessEventFilter(type=event_type, filter_expression=expression)
 
 
 def subscription(

@@ -126,6 +126,10 @@ def workload_list(**flags: Any) -> None:
     else:
         config = capture_config(flags["docker_sockets"], flags["cgroup_v1"], flags["transport"], flags["buffer_size"])
         response = _local_workloads(config)
+    if flags["only"] == "containers":
+        del response.processes[:]
+    elif flags["only"] == "processes":
+        del response.containers[:]
     if flags["output_format"] == "json":
         document = json_format.MessageToDict(response, preserving_proto_field_name=True)
         click.echo(json.dumps(document, indent=2, ensure_ascii=False))

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import grpc
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from grpc_health.v1 import health_pb2
+from grpc_reflection.v1alpha import reflection_pb2
 
 from sensor.api.v1 import service_pb2 as api
 from sensor.api.v1 import subscription_pb2 as sub
@@ -298,12 +298,19 @@ def test_get_info_reports_hooks_kernel_and_counters(target: str) -> None:
 
 def test_health_is_serving_and_reflection_lists_the_service(target: str) -> None:
     channel = grpc.insecure_channel(target)
-    health = health_pb2_grpc.HealthStub(channel).Check(
-        health_pb2.HealthCheckRequest(service="sensor.v1.TelemetryService")
+    check = channel.unary_unary(
+        "/grpc.health.v1.Health/Check",
+        request_serializer=health_pb2.HealthCheckRequest.SerializeToString,
+        response_deserializer=health_pb2.HealthCheckResponse.FromString,
     )
+    health = check(health_pb2.HealthCheckRequest(service="sensor.v1.TelemetryService"))
     assert health.status == health_pb2.HealthCheckResponse.SERVING
-    request = reflection_pb2.ServerReflectionRequest(list_services="")
-    answer = next(reflection_pb2_grpc.ServerReflectionStub(channel).ServerReflectionInfo(iter([request])))
+    reflect = channel.stream_stream(
+        "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+        request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
+        response_deserializer=reflection_pb2.ServerReflectionResponse.FromString,
+    )
+    answer = next(reflect(iter([reflection_pb2.ServerReflectionRequest(list_services="")])))
     services = {s.name for s in answer.list_services_response.service}
     assert {"sensor.v1.TelemetryService", "grpc.health.v1.Health"} <= services
 
