@@ -95,11 +95,11 @@ class Subscriber:
             queue = self._queue
             if not queue and not self.closed_reason:
                 self._ready.wait(timeout)
-            if not queue and self._unreported_loss:
-                queue.append(self._unreported_loss)
+            items = [queue.popleft() for _ in range(min(max_items, len(queue)))]
+            if not queue and self._unreported_loss and len(items) < max_items:
+                items.append(self._unreported_loss)  # the loss since the last queued event
                 self._unreported_loss = 0
-            count = min(max_items, len(queue))
-            return [queue.popleft() for _ in range(count)]
+            return items
 
     @property
     def finished(self) -> bool:

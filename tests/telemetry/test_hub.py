@@ -1,0 +1,87 @@
+"""The hub: each subscriber's own bounded queue, loss counted and told in order, limit, snapshot first."""
+
+from __future__ import annotations
+
+from sensor.api.v1 import subscription_pb2 as sub
+from sensor.kernel.records import Creds
+from sensor.telemetry.events import ProcessEventType, ProcessPayload, TelemetryEvent
+from sensor.telemetry.hub import Hub, Queued
+from sensor.telemetry.subscription import CompiledSubscription, compile_subscription
+
+
+def execs(first: int, count: int) -> list[TelemetryEvent]:
+    payload = ProcessPayload(ProcessEventType.EXEC, exec_filename="/bin/true")
+    return [
+        TelemetryEvent("s", n, n, payload, credentials=Creds(0, 0, 0, 0, 0, 0, 0, 0))
+        for n in range(first, first + count)
+    ]
+
+
+def every_exec(limit: int = 0) -> CompiledSubscription:
+    return compile_subscription(
+        sub.Subscription(
+            event_filter=sub.EventFilter(process_events=[sub.ProcessEventFilter(type="EXEC")]),
+            modifier=sub.Modifier(limit=sub.LimitModifier(limit=limit)),
+        )
+    )
+
+
+def sequence(items: list[Queued]) -> list[int | str]:
+    return [f"lost {i}" if isinstance(i, int) else i.sensor_sequence_number for i in items]
+
+
+def test_a_full_queue_loses_events_and_tells_the_subscriber_in_order() -> None:
+    hub = Hub(queue_events=3)
+    slow = hub.subscribe(every_exec())
+    fast = hub.subscribe(every_exec())
+    hub.publish(execs(1, 5))
+    assert sequence(fast.take(10, 0)) == [1, 2, 3, "lost 2"]
+    hub.publish(execs(6, 2))
+    assert sequence(fast.take(10, 0)) == [6, 7]
+    hub.publish(execs(8, 4))
+    assert sequence(slow.take(2, 0)) == [1, 2]
+    assert sequence(slow.take(10, 0)) == [3, "lost 8"]
+    assert [(s.lost, s.queued) for s in hub.subscribers()] == [(8, 0), (3, 3)]
+    assert hub.lost_total() == 11
+
+
+def test_a_stalled_subscriber_does_not_hold_back_another() -> None:
+    hub = Hub(queue_events=10)
+    hub.subscribe(every_exec())  # never read
+    reader = hub.subscribe(every_exec())
+    received = []
+    for batch in range(100):
+        hub.publish(execs(batch * 10, 10))
+        received += reader.take(100, 0)
+    assert len(received) == 1000 and all(not isinstance(i, int) for i in received)
+    assert [s.lost for s in hub.subscribers()] == [990, 0]
+
+
+def test_limit_stops_queueing_and_finishes_the_subscriber() -> None:
+    hub = Hub()
+    limited = hub.subscribe(every_exec(limit=2))
+    hub.publish(execs(1, 5))
+    assert limited.limit_reached and not limited.finished
+    assert sequence(limited.take(10, 0)) == [1, 2]
+    assert limited.finished
+
+
+def test_the_snapshot_goes_first_and_is_not_bounded_by_the_queue() -> None:
+    hub = Hub(queue_events=2)
+    subscriber = hub.subscribe(every_exec(), first=lambda: execs(100, 5))
+    hub.publish(execs(1, 1))
+    assert sequence(subscriber.take(10, 0)) == [100, 101, 102, 103, 104, "lost 1"]
+
+
+def test_unsubscribed_loss_still_counts_and_close_finishes_subscribers() -> None:
+    hub = Hub(queue_events=1)
+    gone = hub.subscribe(every_exec())
+    staying = hub.subscribe(every_exec())
+    hub.publish(execs(1, 3))
+    hub.unsubscribe(gone)
+    assert hub.lost_total() == 4
+    hub.close("the sensor is shutting down")
+    assert staying.closed_reason == "the sensor is shutting down"
+    staying.take(10, 0)
+    staying.take(10, 0)
+    assert staying.finished

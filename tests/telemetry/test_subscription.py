@@ -1,0 +1,108 @@
+"""A Subscription is checked whole (every problem listed, by field) and compiled into per-kind rules."""
+
+from __future__ import annotations
+
+import pytest
+
+from sensor.api.v1 import subscription_pb2 as sub
+from sensor.kernel.records import Creds
+from sensor.telemetry.events import ContainerPayload, LostPayload, ProcessEventType, ProcessPayload, TelemetryEvent
+from sensor.telemetry.subscription import InvalidSubscription, compile_subscription
+
+ROOT = Creds(0, 0, 0, 0, 0, 0, 0, 0)
+
+
+def event(payload: ProcessPayload | ContainerPayload | LostPayload, at: int = 0, container: str = "") -> TelemetryEvent:
+    return TelemetryEvent("s", 1, at, payload, credentials=ROOT, container_id=container, container_name=container)
+
+
+EXEC = ProcessPayload(ProcessEventType.EXEC, exec_filename="/bin/sh")
+EXIT = ProcessPayload(ProcessEventType.EXIT, exit_code=256, exit_status=1)
+FORK = ProcessPayload(ProcessEventType.FORK)
+
+
+def test_events_pass_by_type_and_expression() -> None:
+    rules = compile_subscription(
+        sub.Subscription(
+            event_filter=sub.EventFilter(
+                process_events=[
+                    sub.ProcessEventFilter(type="EXEC", filter_expression='exec_filename == "/bin/sh"'),
+                    sub.ProcessEventFilter(type="EXIT", filter_expression="exit_status != 0"),
+                ]
+            )
+        )
+    )
+    assert [rules.wants(event(p)) for p in (EXEC, EXIT, FORK)] == [True, True, False]
+    assert rules.wants(event(ProcessPayload(ProcessEventType.EXEC, exec_filename="/bin/ls"))) is False
+
+
+def test_an_unknown_type_means_every_process_type_and_lost_events_always_pass() -> None:
+    rules = compile_subscription(
+        sub.Subscription(event_filter=sub.EventFilter(process_events=[sub.ProcessEventFilter()]))
+    )
+    assert [rules.wants(event(p)) for p in (EXEC, EXIT, FORK, LostPayload(3, "kernel"))] == [True] * 4
+    assert rules.wants(event(ContainerPayload("CREATED"))) is False
+
+
+def test_a_container_filter_excludes_host_events() -> None:
+    rules = compile_subscription(
+        sub.Subscription(
+            event_filter=sub.EventFilter(
+                process_events=[sub.ProcessEventFilter()], container_events=[sub.ContainerEventFilter(type="EXITED")]
+            ),
+            container_filter=sub.ContainerFilter(names=["web*"]),
+        )
+    )
+    assert [
+        rules.wants(event(EXEC)),
+        rules.wants(event(EXEC, container="web-1")),
+        rules.wants(event(EXEC, container="db-1")),
+        rules.wants(event(ContainerPayload("EXITED"), container="web-1")),
+        rules.wants(event(ContainerPayload("CREATED"), container="web-1")),
+    ] == [False, True, False, True, False]
+
+
+def test_throttle_passes_one_event_per_interval_of_event_time() -> None:
+    rules = compile_subscription(
+        sub.Subscription(
+            event_filter=sub.EventFilter(process_events=[sub.ProcessEventFilter()]),
+            modifier=sub.Modifier(throttle=sub.ThrottleModifier(interval=100)),
+        )
+    )
+    times = [0, 50, 99, 100, 150, 250, 251]
+    assert [rules.throttled(event(EXEC, at=t)) for t in times] == [False, True, True, False, True, False, True]
+    assert rules.throttled(event(LostPayload(1, "kernel"), at=260)) is False
+
+
+def test_every_problem_is_reported_with_its_field() -> None:
+    with pytest.raises(InvalidSubscription) as raised:
+        compile_subscription(
+            sub.Subscription(
+                event_filter=sub.EventFilter(
+                    process_events=[
+                        sub.ProcessEventFilter(type="FORK", filter_expression="exit_code == 1"),
+                        sub.ProcessEventFilter(type="EXEC", filter_expression="uid == 0"),
+                    ],
+                    container_events=[sub.ContainerEventFilter(filter_expression="comm == 'x'")],
+                    ticker_events=[sub.TickerEventFilter(interval=1000)],
+                ),
+                modifier=sub.Modifier(limit=sub.LimitModifier(limit=-1)),
+            )
+        )
+    assert [(e.field, e.message) for e in raised.value.errors] == [
+        (
+            "event_filter.process_events[0].filter_expression",
+            "column 1: unknown field 'exit_code': it is only on EXIT events, and this filter is for FORK events",
+        ),
+        ("event_filter.container_events[0].filter_expression", "column 1: unknown field 'comm'"),
+        ("event_filter.ticker_events[0].interval", "1000 ns is below the minimum of 100000000 ns (100 ms)"),
+        ("modifier.limit.limit", "must not be negative"),
+    ]
+
+
+def test_a_subscription_asking_for_nothing_is_refused() -> None:
+    with pytest.raises(InvalidSubscription) as raised:
+        compile_subscription(sub.Subscription())
+    assert (
+        str(raised.value) == "event_filter: asks for no events: add process_events, container_events or ticker_events"
+    )

@@ -1,0 +1,41 @@
+"""The protobuf form of events round-trips, and pre-encoded frames make a valid GetEventsResponse."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from sensor.api.v1 import service_pb2 as api
+from sensor.telemetry.events import ContainerPayload, LostPayload, TelemetryEvent, TickerPayload
+from sensor.telemetry.wire import event_frame, from_proto, to_proto
+from tests.telemetry.test_events import PAYLOADS, event
+
+TICKER = dataclasses.replace(event(LostPayload(0, "")), payload=TickerPayload(1_700_000_000, 5))
+ALL = [*(event(p) for p in PAYLOADS), TICKER]
+
+
+@pytest.mark.parametrize(
+    "original", ALL, ids=lambda e: type(e.payload).__name__ + ":" + str(getattr(e.payload, "type", ""))
+)
+def test_an_event_survives_protobuf_and_back(original: TelemetryEvent) -> None:
+    back = from_proto(to_proto(original))
+    assert dataclasses.replace(back, encoded=b"") == dataclasses.replace(original, encoded=b"")
+
+
+def test_frames_joined_are_a_get_events_response() -> None:
+    events = [dataclasses.replace(e) for e in ALL]
+    response = api.GetEventsResponse.FromString(b"".join(event_frame(e) for e in events))
+    assert [from_proto(m) for m in response.events] == events
+    assert all(e.encoded for e in events)  # encoded once, kept for the next subscriber
+
+
+def test_container_and_lost_payloads_keep_their_fields() -> None:
+    container = from_proto(
+        to_proto(event(ContainerPayload("EXITED", exit_code=137, labels={"a": "b"}, runtime="docker")))
+    )
+    lost = from_proto(to_proto(event(LostPayload(2**40, "subscriber", ""))))
+    assert (container.payload, lost.payload) == (
+        ContainerPayload("EXITED", exit_code=137, labels={"a": "b"}, runtime="docker"),
+        LostPayload(2**40, "subscriber", ""),
+    )
