@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import time
@@ -28,6 +29,15 @@ def sensor(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         (["--buffer-size", "lots"], "'lots' is not a size"),
         (["--count", "0"], "0 is not in the range x>=1"),
         (["--duration", "-1"], "-1.0 is not in the range x>0"),
+        (["--throttle", "soon"], "Invalid value for --throttle: 'soon' is not a duration (examples: 500ms, 2s, 1m)"),
+        (["--filter", "uid == 0 AND"], "--filter: column 13: expected a field name, NOT or '(', found the end"),
+        (
+            ["--event", "fork", "--filter", "exec_errno != 0"],
+            "--filter: column 1: unknown field 'exec_errno': it is only on EXEC events, and this filter is for FORK",
+        ),
+        (["--reconnect"], "--reconnect and --tls-* apply to --connect"),
+        (["--connect", "somewhere"], "'somewhere': expected unix:///ABSOLUTE/PATH, /ABSOLUTE/PATH or tcp://HOST:PORT"),
+        (["--connect", "/tmp/x.sock", "--cgroup-v1"], "--cgroup-v1 set how probes are loaded here"),
     ],
 )
 def test_bad_flags_fail_fast_with_a_specific_message(args: list[str], message: str) -> None:
@@ -59,6 +69,46 @@ def test_count_stops_after_n_events_with_ready_and_a_loss_summary() -> None:
     assert "ready" in err.splitlines()[0]
     assert "3 events printed" in err
     assert "lost: kernel 0" in err
+
+
+def test_filter_and_limit_work_without_a_daemon() -> None:
+    code, out, err = trace_while_running(
+        ["--format", "json", "--event", "exec", "--filter", 'exec_command_line LIKE "* local-mark"', "--limit", "2"],
+        ["/bin/echo", "local-mark"],
+    )
+    assert code == 0
+    assert [json.loads(line)["process"]["exec_command_line"] for line in out.splitlines()] == [
+        ["/bin/echo", "local-mark"]
+    ] * 2
+    assert "2 events printed" in err and "(--limit reached)" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--listen", "tcp://127.0.0.1:7443"], "needs --tls-cert and --tls-key"),
+        (["--listen", "/tmp/x.sock", "--tls-cert", "a.pem"], "--tls-cert and --tls-key go together"),
+        (["--listen", "/tmp/x.sock", "--tls-cert", "a", "--tls-key", "b"], "TLS options apply to --listen tcp://"),
+        (["--queue-events", "1"], "1 is not in the range x>=16"),
+    ],
+)
+def test_run_refuses_unsafe_or_bad_listen_flags(args: list[str], message: str) -> None:
+    result = sensor("run", *args)
+    assert result.returncode == 2
+    assert message in result.stderr
+
+
+def test_run_takes_its_flags_from_sensor_environment_variables() -> None:
+    result = subprocess.run(
+        [*SENSOR, "run"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "SENSOR_LISTEN": "tcp://127.0.0.1:7443"},
+    )
+    assert result.returncode == 2
+    assert "--listen tcp://127.0.0.1:7443 needs --tls-cert and --tls-key" in result.stderr
 
 
 def test_sigterm_stops_cleanly_with_the_summary() -> None:
@@ -100,4 +150,5 @@ def test_help_teaches_with_examples() -> None:
     result = sensor("trace", "--help")
     assert result.returncode == 0
     assert "sensor trace --event exec,exit" in result.stdout
+    assert "--filter EXPR" in result.stdout and "--connect ADDR" in result.stdout
     assert "--format [compact|json]" in result.stdout
