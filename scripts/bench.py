@@ -1,7 +1,13 @@
-"""Exec-storm overhead of `sensor trace`, interleaved with the same storm alone, and loss counters.
+"""Benchmarks, each a ratio against a baseline measured in the same run.
 
-Each repetition runs the storm alone and then under the sensor, for 1 and for 2 workers, so
-drift on the machine affects both sides alike; the figure is the median of traced/alone ratios.
+storm: exec-storm overhead of `sensor trace`, interleaved with the same storm alone, and loss
+counters. Each repetition runs the storm alone and then under the sensor, for 1 and for 2 workers,
+so drift on the machine affects both sides alike; the figure is the median of traced/alone ratios.
+
+fanout: events per second through the hub's filter, protobuf serialization and gRPC streaming to 1
+and to 10 subscribers (each its own client process on the unix socket). The events are this host's
+processes as the sensor describes them, replayed through the real TelemetryService as fast as the
+subscribers take them; the baseline is encoding alone (to_proto + SerializeToString) in one thread.
 """
 
 from __future__ import annotations
@@ -60,20 +66,37 @@ def stop_trace(proc: subprocess.Popen[str]) -> dict[str, int]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=3.0, help="length of each storm run")
     parser.add_argument("--repeats", type=int, default=3, help="alone/traced pairs per worker count")
+    parser.add_argument("--events", type=int, default=50_000, help="events replayed per fanout run")
+    parser.add_argument("--only", choices=["storm", "fanout"], help="run one benchmark")
     args = parser.parse_args()
-    results: dict[str, object] = {"seconds": args.seconds, "repeats": args.repeats}
+    out = ROOT / "bench-results"
+    out.mkdir(exist_ok=True)
+    results_file = out / "bench.json"
+    results: dict[str, object] = json.loads(results_file.read_text()) if results_file.exists() else {}
+    if args.only != "fanout":
+        results["storm"] = storm(args.seconds, args.repeats)
+    if args.only != "storm":
+        from fanout import fanout  # scripts/fanout.py: imports the sensor, which the storm part does not need
+
+        results["fanout"] = fanout(args.events)
+    results_file.write_text(json.dumps(results, indent=2) + "\n")
+
+
+def storm(seconds: float, repeats: int) -> dict[str, object]:
+    """The storm benchmark; prints its table and returns its figures."""
+    results: dict[str, object] = {"seconds": seconds, "repeats": repeats}
     with tempfile.TemporaryDirectory() as tmp:
         binary = build_storm(Path(tmp))
         rows = []
         for workers in (1, 2):
             ratios, alone_rates, traced_rates, losses = [], [], [], []
-            for _ in range(args.repeats):
-                alone = storm_rate(binary, workers, args.seconds)
+            for _ in range(repeats):
+                alone = storm_rate(binary, workers, seconds)
                 trace = start_trace()
-                traced = storm_rate(binary, workers, args.seconds)
+                traced = storm_rate(binary, workers, seconds)
                 losses.append(stop_trace(trace))
                 alone_rates.append(alone)
                 traced_rates.append(traced)
@@ -89,10 +112,7 @@ def main() -> None:
                 "lost_reader": sum(x["lost_reader"] + x["undecodable"] for x in losses),
             }
             rows.append(row)
-        results["storm"] = rows
-    out = ROOT / "bench-results"
-    out.mkdir(exist_ok=True)
-    (out / "bench.json").write_text(json.dumps(results, indent=2) + "\n")
+        results["rows"] = rows
     print("| storm workers | alone execs/s | with `sensor trace --format json` | ratio (median, min-max) | lost |")
     print("|---|---|---|---|---|")
     for r in rows:
@@ -101,6 +121,7 @@ def main() -> None:
             f"{r['ratio_median']:.2f} ({r['ratio_min']:.2f}-{r['ratio_max']:.2f}) | "
             f"kernel {r['lost_kernel']}, reader {r['lost_reader']} |"
         )
+    return results
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from sensor.kernel.cgroupfs import CgroupLayoutError
 from sensor.kernel.features import KernelFeatureError
 from sensor.server.address import DEFAULT_ADDRESS, AddressError, parse_address
 from sensor.server.daemon import DEFAULT_MAX_SUBSCRIBERS, Daemon, ServerConfig
+from sensor.telemetry.capture import Capture
 from sensor.telemetry.hub import DEFAULT_QUEUE_EVENTS
 
 
@@ -100,7 +101,7 @@ def run(
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, request_stop)
-    daemon = Daemon(config, server)
+    daemon = Daemon(server, Capture(config))
     try:
         daemon.start()
     except (KernelFeatureError, CgroupLayoutError, AddressError) as error:

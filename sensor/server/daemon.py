@@ -15,7 +15,7 @@ from grpc_reflection.v1alpha import reflection
 from sensor.server.address import Address, AddressError, claim_unix_socket, server_credentials
 from sensor.server.pipeline import PipelineThread
 from sensor.server.service import SERVICE_NAME, TelemetryService
-from sensor.telemetry.capture import Capture, CaptureConfig
+from sensor.telemetry.capture import Capture
 from sensor.telemetry.hub import DEFAULT_QUEUE_EVENTS, Hub
 
 DEFAULT_MAX_SUBSCRIBERS = 32
@@ -54,10 +54,10 @@ class ServerConfig:
 class Daemon:
     """Start with :meth:`start`, end with :meth:`stop`."""
 
-    def __init__(self, capture_config: CaptureConfig, config: ServerConfig) -> None:
+    def __init__(self, config: ServerConfig, capture: Capture) -> None:
         config.check()
         self.config = config
-        self.capture = Capture(capture_config)
+        self.capture = capture
         self.hub = Hub(config.queue_events)
         self.pipeline = PipelineThread(self.capture, self.hub)
         self._health = health.HealthServicer()
