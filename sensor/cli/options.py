@@ -10,9 +10,12 @@ from typing import Any, TypeVar
 import click
 
 from sensor.api.v1 import subscription_pb2 as sub
-from sensor.kernel.features import Backend
+from sensor.cli.remote import Connection
+from sensor.kernel.cgroupfs import CgroupLayoutError
+from sensor.kernel.features import Backend, KernelFeatureError
 from sensor.model.runtime.docker import DEFAULT_DOCKER_SOCKETS
-from sensor.telemetry.capture import CaptureConfig
+from sensor.server.address import AddressError, parse_address
+from sensor.telemetry.capture import Capture, CaptureConfig
 from sensor.telemetry.events import EventKind
 from sensor.telemetry.subscription import SubscriptionError
 
@@ -114,6 +117,53 @@ def capture_options(function: F) -> F:
     ):
         function = option(function)
     return function
+
+
+def connect_options(function: F) -> F:
+    """--connect and the client's TLS flags."""
+    for option in reversed(
+        (
+            click.option(
+                "--connect",
+                metavar="ADDR",
+                help="Talk to a running `sensor run` instead of loading probes here: "
+                "unix:///run/sensor/sensor.sock or tcp://HOST:PORT.",
+            ),
+            click.option(
+                "--tls-ca", metavar="FILE", help="With --connect tcp://: the CA that signed the sensor's certificate."
+            ),
+            click.option(
+                "--tls-cert", metavar="FILE", help="With --connect tcp://: this client's certificate (mutual TLS)."
+            ),
+            click.option(
+                "--tls-key", metavar="FILE", help="With --connect tcp://: this client's private key (mutual TLS)."
+            ),
+            click.option(
+                "--tls-server-name", metavar="NAME", help="With --connect tcp://: the name the certificate must carry."
+            ),
+        )
+    ):
+        function = option(function)
+    return function
+
+
+def connection(flags: dict[str, Any]) -> Connection:
+    """The Connection the --connect and --tls-* flags describe."""
+    try:
+        address = parse_address(flags["connect"])
+    except AddressError as error:
+        raise click.BadParameter(str(error), param_hint="--connect") from None
+    return Connection(address, flags["tls_ca"], flags["tls_cert"], flags["tls_key"], flags["tls_server_name"])
+
+
+def start_capture(capture: Capture, command: str) -> None:
+    """Attach the probes and scan, or exit with what is wrong and what to do."""
+    try:
+        capture.start()
+    except (KernelFeatureError, CgroupLayoutError, ValueError) as error:
+        raise click.ClickException(str(error)) from None
+    except PermissionError as error:
+        raise click.ClickException(f"{error}: run sensor {command} as root") from None
 
 
 def capture_config(docker_sockets: tuple[str, ...], cgroup_v1: bool, transport: str, buffer_size: str) -> CaptureConfig:

@@ -21,14 +21,14 @@ from sensor.cli.options import (
     build_subscription,
     capture_config,
     capture_options,
+    connect_options,
+    connection,
     explain_rejection,
     parse_duration_ns,
     parse_kinds,
+    start_capture,
 )
 from sensor.cli.remote import Connection, StreamEnded, SubscriptionRejected, stream_with_reconnect
-from sensor.kernel.cgroupfs import CgroupLayoutError
-from sensor.kernel.features import KernelFeatureError
-from sensor.server.address import AddressError, parse_address
 from sensor.telemetry.capture import Capture, CaptureConfig, LossReport
 from sensor.telemetry.events import EventKind, LostPayload, TelemetryEvent, to_json_dict
 from sensor.telemetry.hub import Hub
@@ -154,18 +154,9 @@ class Printer:
 @click.option("--duration", type=click.FloatRange(min=0, min_open=True), help="Stop after SECONDS.", metavar="SECONDS")
 @click.option("--count", type=click.IntRange(min=1), help="Stop after printing N events.", metavar="N")
 @click.option(
-    "--connect",
-    metavar="ADDR",
-    help="Subscribe to a running `sensor run` instead of loading probes here: unix:///run/sensor/sensor.sock "
-    "or tcp://HOST:PORT.",
-)
-@click.option(
     "--reconnect", is_flag=True, help="With --connect: when the sensor goes away, subscribe again once it is back."
 )
-@click.option("--tls-ca", metavar="FILE", help="With --connect tcp://: the CA that signed the sensor's certificate.")
-@click.option("--tls-cert", metavar="FILE", help="With --connect tcp://: this client's certificate (mutual TLS).")
-@click.option("--tls-key", metavar="FILE", help="With --connect tcp://: this client's private key (mutual TLS).")
-@click.option("--tls-server-name", metavar="NAME", help="With --connect tcp://: the name the certificate must carry.")
+@connect_options
 @capture_options
 def trace(**flags: Any) -> None:
     """Print every process event on this host as it happens.
@@ -203,9 +194,9 @@ def trace(**flags: Any) -> None:
 
     if flags["connect"]:
         _check_local_only(flags)
-        connection = _connection(flags)
+        remote = connection(flags)
         stop = _Stop(interrupt=True, duration=flags["duration"])
-        _trace_remote(connection, subscription, printer, flags["reconnect"], should_stop)
+        _trace_remote(remote, subscription, printer, flags["reconnect"], should_stop)
         return
     if flags["reconnect"] or any(flags[k] for k in ("tls_ca", "tls_cert", "tls_key", "tls_server_name")):
         raise click.UsageError("--reconnect and --tls-* apply to --connect")
@@ -225,14 +216,6 @@ def _check_local_only(flags: dict[str, Any]) -> None:
         raise click.UsageError(f"{', '.join(local)} set how probes are loaded here; with --connect the daemon decides")
 
 
-def _connection(flags: dict[str, Any]) -> Connection:
-    try:
-        address = parse_address(flags["connect"])
-    except AddressError as error:
-        raise click.BadParameter(str(error), param_hint="--connect") from None
-    return Connection(address, flags["tls_ca"], flags["tls_cert"], flags["tls_key"], flags["tls_server_name"])
-
-
 def _trace_local(
     config: CaptureConfig,
     subscription: sub.Subscription,
@@ -245,12 +228,7 @@ def _trace_local(
     except InvalidSubscription as invalid:
         raise click.UsageError(explain_rejection(invalid.errors)) from None
     capture = Capture(config)
-    try:
-        capture.start()
-    except (KernelFeatureError, CgroupLayoutError, ValueError) as error:
-        raise click.ClickException(str(error)) from None
-    except PermissionError as error:
-        raise click.ClickException(f"{error}: run sensor trace as root") from None
+    start_capture(capture, "trace")
     hub = Hub(LOCAL_QUEUE_EVENTS)
     subscriber = hub.subscribe(rules, "terminal", capture.snapshot if rules.include_existing else None)
     backends = ", ".join(f"{c.hook}={c.backend.value}" for c in capture.choices)

@@ -13,12 +13,9 @@ import grpc
 from google.protobuf import json_format
 
 from sensor.api.v1 import service_pb2 as api
-from sensor.cli.options import capture_config, capture_options
-from sensor.cli.remote import Connection, rpc_failure
+from sensor.cli.options import capture_config, capture_options, connect_options, connection, start_capture
 from sensor.cli.remote import list_workloads as remote_workloads
-from sensor.kernel.cgroupfs import CgroupLayoutError
-from sensor.kernel.features import KernelFeatureError
-from sensor.server.address import AddressError, parse_address
+from sensor.cli.remote import rpc_failure
 from sensor.server.workloads import list_workloads
 from sensor.telemetry.capture import Capture, CaptureConfig
 
@@ -29,12 +26,7 @@ COMMAND_WIDTH = 80
 
 def _local_workloads(config: CaptureConfig) -> api.ListWorkloadsResponse:
     capture = Capture(config)
-    try:
-        capture.start()
-    except (KernelFeatureError, CgroupLayoutError, ValueError) as error:
-        raise click.ClickException(str(error)) from None
-    except PermissionError as error:
-        raise click.ClickException(f"{error}: run sensor workload-list as root") from None
+    start_capture(capture, "workload-list")
     try:
         # Give the runtimes a moment to name the containers found by the scan.
         deadline = time.monotonic() + METADATA_WAIT_S
@@ -89,11 +81,7 @@ def processes_table(response: api.ListWorkloadsResponse) -> str:
     type=click.Choice(["containers", "processes"]),
     help="Print only one of the two tables.",
 )
-@click.option("--connect", metavar="ADDR", help="Ask a running `sensor run` (unix:///PATH or tcp://HOST:PORT).")
-@click.option("--tls-ca", metavar="FILE", help="With --connect tcp://: the CA that signed the sensor's certificate.")
-@click.option("--tls-cert", metavar="FILE", help="With --connect tcp://: this client's certificate (mutual TLS).")
-@click.option("--tls-key", metavar="FILE", help="With --connect tcp://: this client's private key (mutual TLS).")
-@click.option("--tls-server-name", metavar="NAME", help="With --connect tcp://: the name the certificate must carry.")
+@connect_options
 @capture_options
 def workload_list(**flags: Any) -> None:
     """Print the containers and processes on this host, as the sensor's model has them.
@@ -109,20 +97,11 @@ def workload_list(**flags: Any) -> None:
     """
     logging.basicConfig(format="sensor: warning: %(message)s", level=logging.WARNING)
     if flags["connect"]:
+        remote = connection(flags)
         try:
-            connection = Connection(
-                parse_address(flags["connect"]),
-                flags["tls_ca"],
-                flags["tls_cert"],
-                flags["tls_key"],
-                flags["tls_server_name"],
-            )
-        except AddressError as error:
-            raise click.BadParameter(str(error), param_hint="--connect") from None
-        try:
-            response = remote_workloads(connection)
+            response = remote_workloads(remote)
         except grpc.RpcError as error:
-            raise click.ClickException(rpc_failure(error, connection)) from None
+            raise click.ClickException(rpc_failure(error, remote)) from None
     else:
         config = capture_config(flags["docker_sockets"], flags["cgroup_v1"], flags["transport"], flags["buffer_size"])
         response = _local_workloads(config)

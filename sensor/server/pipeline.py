@@ -61,27 +61,27 @@ class PipelineThread(threading.Thread):
             self.stopped.set()
             self._cancel_calls()
 
-    def _run_calls(self) -> None:
+    def _queued_calls(self) -> list[tuple[Callable[[], Any], Future[Any]]]:
+        """The calls waiting now that nobody cancelled (each marked running)."""
+        calls: list[tuple[Callable[[], Any], Future[Any]]] = []
         while True:
             try:
                 function, future = self._calls.get_nowait()
             except queue.Empty:
-                return
-            if not future.set_running_or_notify_cancel():
-                continue
+                return calls
+            if future.set_running_or_notify_cancel():
+                calls.append((function, future))
+
+    def _run_calls(self) -> None:
+        for function, future in self._queued_calls():
             try:
                 future.set_result(function())
             except Exception as error:  # handed back to the caller's thread
                 future.set_exception(error)
 
     def _cancel_calls(self) -> None:
-        while True:
-            try:
-                _, future = self._calls.get_nowait()
-            except queue.Empty:
-                return
-            if future.set_running_or_notify_cancel():
-                future.set_exception(PipelineStopped("the sensor is stopping"))
+        for _, future in self._queued_calls():
+            future.set_exception(PipelineStopped("the sensor is stopping"))
 
     def stop(self) -> None:
         """Finish the current poll, publish what is held, and end."""
