@@ -51,7 +51,7 @@ def containers_table(response: api.ListWorkloadsResponse) -> str:
         pod = f"{c.pod_namespace}/{c.pod_name}" if c.pod_name else (c.pod_uid or "-")
         state = c.state + (f"({c.exit_code})" if c.state == "EXITED" else "")
         rows.append([c.container_id[:12], c.name or "?", state, c.runtime, str(c.processes), pod, c.image_name or "?"])
-    return _table(rows)
+    return _table(rows) if len(rows) > 1 else "(no containers)"
 
 
 def processes_table(response: api.ListWorkloadsResponse) -> str:
