@@ -21,6 +21,8 @@ from sensor.telemetry.subscription import SubscriptionError
 
 F = TypeVar("F", bound=Callable[..., Any])
 TRANSPORTS = {"auto": None, "ringbuf": Backend.RING_BUFFER, "perf": Backend.PERF_BUFFER}
+DEFAULT_TRANSPORT = "auto"
+DEFAULT_BUFFER_SIZE = "16M"
 PROCESS_KINDS = (EventKind.FORK, EventKind.EXEC, EventKind.EXIT, EventKind.CREDENTIALS)
 SELECTABLE_KINDS = (*PROCESS_KINDS, EventKind.CONTAINER)
 _PROCESS_TYPES: dict[EventKind, tuple[str, ...]] = {
@@ -39,11 +41,8 @@ def parse_kinds(values: tuple[str, ...], default: tuple[EventKind, ...] = SELECT
     chosen: set[EventKind] = set()
     for value in values:
         for name in filter(None, (part.strip() for part in value.split(","))):
-            try:
-                kind = EventKind(name)
-            except ValueError:
-                kind = EventKind.LOST
-            if kind not in SELECTABLE_KINDS:
+            kind = next((k for k in SELECTABLE_KINDS if k.value == name), None)
+            if kind is None:
                 raise click.BadParameter(f"unknown event kind {name!r} (choose from {valid})", param_hint="--event")
             chosen.add(kind)
     return [k for k in SELECTABLE_KINDS if k in chosen] if values else list(default)
@@ -99,7 +98,7 @@ def capture_options(function: F) -> F:
             click.option(
                 "--transport",
                 type=click.Choice(list(TRANSPORTS)),
-                default="auto",
+                default=DEFAULT_TRANSPORT,
                 show_default=True,
                 envvar="SENSOR_TRANSPORT",
                 show_envvar=True,
@@ -107,7 +106,7 @@ def capture_options(function: F) -> F:
             ),
             click.option(
                 "--buffer-size",
-                default="16M",
+                default=DEFAULT_BUFFER_SIZE,
                 show_default=True,
                 envvar="SENSOR_BUFFER_SIZE",
                 show_envvar=True,
@@ -156,10 +155,26 @@ def connection(flags: dict[str, Any]) -> Connection:
     return Connection(address, flags["tls_ca"], flags["tls_cert"], flags["tls_key"], flags["tls_server_name"])
 
 
-def start_capture(capture: Capture, command: str) -> None:
-    """Attach the probes and scan, or exit with what is wrong and what to do."""
+def local_only_flags(flags: dict[str, Any]) -> list[str]:
+    """The capture flags given other than their defaults: they mean nothing to a command with --connect."""
+    given = [name for name in ("docker_sockets", "cgroup_v1") if flags[name]]
+    given += [
+        name
+        for name, default in (("transport", DEFAULT_TRANSPORT), ("buffer_size", DEFAULT_BUFFER_SIZE))
+        if flags[name] != default
+    ]
+    return [f"--{name.replace('_', '-')}" for name in given]
+
+
+def describe_backends(capture: Capture) -> str:
+    """``hook=backend, ...`` for the ready line."""
+    return ", ".join(f"{c.hook}={c.backend.value}" for c in capture.choices)
+
+
+def start_or_exit(start: Callable[[], None], command: str) -> None:
+    """Run ``start`` (attach the probes, scan, listen), or exit with what is wrong and what to do."""
     try:
-        capture.start()
+        start()
     except (KernelFeatureError, CgroupLayoutError, ValueError) as error:
         raise click.ClickException(str(error)) from None
     except PermissionError as error:

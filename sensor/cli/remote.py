@@ -109,18 +109,14 @@ def stream_with_reconnect(
     """:func:`stream_events`, subscribing again (with backoff) after the sensor goes away, when asked."""
     delay = RECONNECT_FIRST_S
     while True:
-        received = False
         try:
             for batch in stream_events(connection, subscription, on_ready):
-                received = True
-                delay = RECONNECT_FIRST_S
+                delay = RECONNECT_FIRST_S  # it worked: the next outage starts the backoff afresh
                 yield batch
             return
         except StreamEnded as ended:
             if not (reconnect and ended.reconnectable) or should_stop():
                 raise
-            if received:
-                delay = RECONNECT_FIRST_S
             log.warning(
                 "lost the stream from %s (%s); events until it is back are not seen; reconnecting in %.1fs",
                 connection.address,

@@ -9,9 +9,7 @@ from types import FrameType
 
 import click
 
-from sensor.cli.options import capture_config, capture_options
-from sensor.kernel.cgroupfs import CgroupLayoutError
-from sensor.kernel.features import KernelFeatureError
+from sensor.cli.options import capture_config, capture_options, describe_backends, start_or_exit
 from sensor.server.address import DEFAULT_ADDRESS, AddressError, parse_address
 from sensor.server.daemon import DEFAULT_MAX_SUBSCRIBERS, Daemon, ServerConfig
 from sensor.telemetry.capture import Capture
@@ -102,16 +100,11 @@ def run(
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, request_stop)
     daemon = Daemon(server, Capture(config))
-    try:
-        daemon.start()
-    except (KernelFeatureError, CgroupLayoutError, AddressError) as error:
-        raise click.ClickException(str(error)) from None
-    except PermissionError as error:
-        raise click.ClickException(f"{error}: run sensor run as root") from None
-    backends = ", ".join(f"{c.hook}={c.backend.value}" for c in daemon.capture.choices)
+    start_or_exit(daemon.start, "run")  # an AddressError is a ValueError: reported like the kernel's refusals
+    capture = daemon.capture
     click.echo(
-        f"sensor: ready, listening on {server.listen} ({backends}; {len(daemon.capture.cache)} processes, "
-        f"{len(daemon.capture.containers)} containers)",
+        f"sensor: ready, listening on {server.listen} ({describe_backends(capture)}; {len(capture.cache)} processes, "
+        f"{len(capture.containers)} containers)",
         err=True,
     )
     while not stop.wait(0.5) and not daemon.pipeline.stopped.is_set():

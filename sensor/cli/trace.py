@@ -23,10 +23,12 @@ from sensor.cli.options import (
     capture_options,
     connect_options,
     connection,
+    describe_backends,
     explain_rejection,
+    local_only_flags,
     parse_duration_ns,
     parse_kinds,
-    start_capture,
+    start_or_exit,
 )
 from sensor.cli.remote import Connection, StreamEnded, SubscriptionRejected, stream_with_reconnect
 from sensor.telemetry.capture import Capture, CaptureConfig, LossReport
@@ -206,12 +208,7 @@ def trace(**flags: Any) -> None:
 
 
 def _check_local_only(flags: dict[str, Any]) -> None:
-    local = [f"--{name.replace('_', '-')}" for name in ("docker_sockets", "cgroup_v1") if flags[name]]
-    local += [
-        f"--{name.replace('_', '-')}"
-        for name, default in (("transport", "auto"), ("buffer_size", "16M"))
-        if flags[name] != default
-    ]
+    local = local_only_flags(flags)
     if local:
         raise click.UsageError(f"{', '.join(local)} set how probes are loaded here; with --connect the daemon decides")
 
@@ -228,13 +225,12 @@ def _trace_local(
     except InvalidSubscription as invalid:
         raise click.UsageError(explain_rejection(invalid.errors)) from None
     capture = Capture(config)
-    start_capture(capture, "trace")
+    start_or_exit(capture.start, "trace")
     hub = Hub(LOCAL_QUEUE_EVENTS)
     subscriber = hub.subscribe(rules, "terminal", capture.snapshot if rules.include_existing else None)
-    backends = ", ".join(f"{c.hook}={c.backend.value}" for c in capture.choices)
     click.echo(
-        f"sensor: ready ({backends}; cgroup {capture.hierarchy.mode.value}; {len(capture.cache)} processes, "
-        f"{len(capture.containers)} containers found)",
+        f"sensor: ready ({describe_backends(capture)}; cgroup {capture.hierarchy.mode.value}; "
+        f"{len(capture.cache)} processes, {len(capture.containers)} containers found)",
         err=True,
     )
     wanted = {*kinds, EventKind.LOST}

@@ -13,7 +13,7 @@ import grpc
 from google.protobuf import json_format
 
 from sensor.api.v1 import service_pb2 as api
-from sensor.cli.options import capture_config, capture_options, connect_options, connection, start_capture
+from sensor.cli.options import capture_config, capture_options, connect_options, connection, start_or_exit
 from sensor.cli.remote import list_workloads as remote_workloads
 from sensor.cli.remote import rpc_failure
 from sensor.server.workloads import list_workloads
@@ -26,7 +26,7 @@ COMMAND_WIDTH = 80
 
 def _local_workloads(config: CaptureConfig) -> api.ListWorkloadsResponse:
     capture = Capture(config)
-    start_capture(capture, "workload-list")
+    start_or_exit(capture.start, "workload-list")
     try:
         # Give the runtimes a moment to name the containers found by the scan.
         deadline = time.monotonic() + METADATA_WAIT_S

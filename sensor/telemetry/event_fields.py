@@ -37,6 +37,16 @@ def _creds(prefix: str, attribute: str) -> dict[str, Field]:
     return {f"{prefix}{name}": Field(INT, f"({attribute}.{name} if {attribute} else 0)") for name in names}
 
 
+# The container an event comes from, on process and container events alike.
+_CONTAINER_CONTEXT: dict[str, Field] = {
+    "container_id": Field(S, "e.container_id"),
+    "container_name": Field(S, "e.container_name"),
+    "image_id": Field(S, "e.image_id"),
+    "image_name": Field(S, "e.image_name"),
+    "pod_uid": Field(S, "e.pod_uid"),
+    "snapshot": Field(B, "e.snapshot"),
+}
+
 # On every event about a process, whatever its type.
 PROCESS_COMMON: dict[str, Field] = {
     "process_id": Field(S, "e.process_id"),
@@ -50,12 +60,7 @@ PROCESS_COMMON: dict[str, Field] = {
     "cwd": Field(S, "e.cwd"),
     "cpu": Field(INT, "e.cpu"),
     "language": Field(S, "e.language"),
-    "snapshot": Field(B, "e.snapshot"),
-    "container_id": Field(S, "e.container_id"),
-    "container_name": Field(S, "e.container_name"),
-    "image_id": Field(S, "e.image_id"),
-    "image_name": Field(S, "e.image_name"),
-    "pod_uid": Field(S, "e.pod_uid"),
+    **_CONTAINER_CONTEXT,
     **_creds("", "e.credentials"),
 }
 
@@ -91,11 +96,7 @@ PROCESS_BY_TYPE: dict[ProcessEventType, dict[str, Field]] = {
 }
 
 CONTAINER: dict[str, Field] = {
-    "container_id": Field(S, "e.container_id"),
-    "container_name": Field(S, "e.container_name"),
-    "image_id": Field(S, "e.image_id"),
-    "image_name": Field(S, "e.image_name"),
-    "pod_uid": Field(S, "e.pod_uid"),
+    **_CONTAINER_CONTEXT,
     "runtime": Field(S, "e.payload.runtime"),
     "host_pid": Field(INT, "e.payload.host_pid"),
     "exit_code": Field(INT, "e.payload.exit_code"),
@@ -103,7 +104,6 @@ CONTAINER: dict[str, Field] = {
     "pod_name": Field(S, "e.payload.pod_name"),
     "pod_namespace": Field(S, "e.payload.pod_namespace"),
     "metadata_missing": Field(B, "e.payload.metadata_missing"),
-    "snapshot": Field(B, "e.snapshot"),
 }
 
 
