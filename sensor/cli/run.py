@@ -12,6 +12,7 @@ import click
 from sensor.cli.options import capture_config, capture_options, describe_backends, start_or_exit
 from sensor.server.address import DEFAULT_ADDRESS, AddressError, parse_address
 from sensor.server.daemon import DEFAULT_MAX_SUBSCRIBERS, Daemon, ServerConfig
+from sensor.server.metrics import MetricsAddressError, parse_metrics_address
 from sensor.telemetry.capture import Capture
 from sensor.telemetry.hub import DEFAULT_QUEUE_EVENTS
 
@@ -56,6 +57,13 @@ from sensor.telemetry.hub import DEFAULT_QUEUE_EVENTS
     show_envvar=True,
     help="Concurrent GetEvents streams; more are refused with RESOURCE_EXHAUSTED.",
 )
+@click.option(
+    "--metrics-listen",
+    envvar="SENSOR_METRICS_LISTEN",
+    show_envvar=True,
+    metavar="[HOST:]PORT",
+    help="Serve Prometheus metrics on http://HOST:PORT/metrics (HOST defaults to 127.0.0.1). Off by default.",
+)
 @capture_options
 def run(
     listen: str,
@@ -64,6 +72,7 @@ def run(
     tls_client_ca: str | None,
     queue_events: int,
     max_subscribers: int,
+    metrics_listen: str | None,
     docker_sockets: tuple[str, ...],
     cgroup_v1: bool,
     transport: str,
@@ -81,12 +90,18 @@ def run(
     \b
     Examples:
       sensor run
-      sensor run --listen unix:///tmp/sensor.sock
+      sensor run --listen unix:///tmp/sensor.sock --metrics-listen 9464
       sensor run --listen tcp://0.0.0.0:7443 --tls-cert server.pem --tls-key server.key \\
                  --tls-client-ca clients-ca.pem
     """
     try:
-        server = ServerConfig(parse_address(listen), tls_cert, tls_key, tls_client_ca, queue_events, max_subscribers)
+        metrics = parse_metrics_address(metrics_listen) if metrics_listen is not None else None
+    except MetricsAddressError as error:
+        raise click.BadParameter(str(error), param_hint="--metrics-listen") from None
+    try:
+        server = ServerConfig(
+            parse_address(listen), tls_cert, tls_key, tls_client_ca, queue_events, max_subscribers, metrics
+        )
         server.check()
     except AddressError as error:
         raise click.BadParameter(str(error), param_hint="--listen") from None
@@ -102,9 +117,10 @@ def run(
     daemon = Daemon(server, Capture(config))
     start_or_exit(daemon.start, "run")  # an AddressError is a ValueError: reported like the kernel's refusals
     capture = daemon.capture
+    metrics_note = f", metrics on http://{metrics[0]}:{metrics[1]}/metrics" if metrics else ""
     click.echo(
-        f"sensor: ready, listening on {server.listen} ({describe_backends(capture)}; {len(capture.cache)} processes, "
-        f"{len(capture.containers)} containers)",
+        f"sensor: ready, listening on {server.listen}{metrics_note} ({describe_backends(capture)}; "
+        f"{len(capture.cache)} processes, {len(capture.containers)} containers)",
         err=True,
     )
     while not stop.wait(0.5) and not daemon.pipeline.stopped.is_set():

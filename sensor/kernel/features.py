@@ -104,7 +104,8 @@ def find_tracefs() -> Path | None:
     return next((root for root in TRACEFS_ROOTS if (root / "events").is_dir()), None)
 
 
-def _bpf(cmd: int, attr: bytes) -> int:
+def bpf_syscall(cmd: int, attr: bytes) -> int:
+    """The bpf() system call with ``attr`` (copied); its result, or OSError."""
     buf = ctypes.create_string_buffer(attr, len(attr))
     result: int = _libc.syscall(_SYS_BPF, cmd, buf, len(attr))
     if result < 0:
@@ -115,7 +116,7 @@ def _bpf(cmd: int, attr: bytes) -> int:
 def probe_ring_buffer() -> bool:
     """Whether the kernel creates a BPF ring buffer map (5.8+)."""
     try:
-        fd = _bpf(_BPF_MAP_CREATE, struct.pack("<IIII", _BPF_MAP_TYPE_RINGBUF, 0, 0, 4096).ljust(72, b"\0"))
+        fd = bpf_syscall(_BPF_MAP_CREATE, struct.pack("<IIII", _BPF_MAP_TYPE_RINGBUF, 0, 0, 4096).ljust(72, b"\0"))
     except OSError:
         return False
     os.close(fd)
@@ -139,11 +140,11 @@ def probe_fentry(btf: Btf | None, function: str = "commit_creds") -> tuple[bool,
     struct.pack_into("<I", attr, 68, _BPF_TRACE_FENTRY)
     struct.pack_into("<I", attr, 108, type_id)
     try:
-        prog_fd = _bpf(_BPF_PROG_LOAD, bytes(attr))
+        prog_fd = bpf_syscall(_BPF_PROG_LOAD, bytes(attr))
     except OSError as error:
         return False, f"program load refused: {error.strerror}"
     try:
-        link_fd = _bpf(_BPF_RAW_TRACEPOINT_OPEN, struct.pack("<QI", 0, prog_fd).ljust(16, b"\0"))
+        link_fd = bpf_syscall(_BPF_RAW_TRACEPOINT_OPEN, struct.pack("<QI", 0, prog_fd).ljust(16, b"\0"))
         os.close(link_fd)
     except OSError as error:
         return False, f"attach refused: {error.strerror}"

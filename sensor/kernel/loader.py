@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sensor.kernel.bpf_stats import ProgInfoLayout, ProgramRunStats, program_run_stats
 from sensor.kernel.btf import Btf, BtfError
 from sensor.kernel.cgroupfs import UNIFIED_HIERARCHY_ID, CgroupHierarchy
 from sensor.kernel.features import (
@@ -75,9 +76,11 @@ class LoadedProbes:
         bcc = _import_bcc()
         backends = {c.hook: c.backend for c in choices}
         try:
-            offsets = resolve_offsets(btf or Btf.load())
+            btf = btf or Btf.load()
+            offsets = resolve_offsets(btf)
         except BtfError as error:
             raise KernelFeatureError(str(error)) from None
+        self._prog_info = ProgInfoLayout.from_btf(btf)
         pages = _buffer_pages(buffer_bytes)
         defines = dict(offsets)
         defines["SENSOR_TGID"] = os.getpid() if ignore_tgid is None else ignore_tgid
@@ -121,6 +124,16 @@ class LoadedProbes:
             sent = self._counters.sum(self._counters.Key(hook * 2)).value
             lost = self._counters.sum(self._counters.Key(hook * 2 + 1)).value
             out[hook] = HookCounters(sent=int(sent), lost=int(lost))
+        return out
+
+    def program_stats(self) -> list[ProgramRunStats]:
+        """Each loaded program's run time and count (zeros unless ``kernel.bpf_stats_enabled``)."""
+        if self._prog_info is None:
+            return []
+        out = []
+        for name, function in self._bpf.funcs.items():
+            label = name.decode() if isinstance(name, bytes) else str(name)
+            out.append(program_run_stats(label, function.fd, self._prog_info))
         return out
 
     def close(self) -> None:

@@ -35,6 +35,9 @@ class RecordReader(Protocol):
     def lost(self) -> int:
         """Records the reader knows it lost (the kernel's own losses are counted there)."""
 
+    def fill(self) -> tuple[int, int] | None:
+        """(bytes waiting, capacity) of the buffer, where the transport can tell."""
+
     def close(self) -> None:
         """Release the mappings."""
 
@@ -56,6 +59,10 @@ class RingBufferReader:
     @property
     def lost(self) -> int:
         return 0
+
+    def fill(self) -> tuple[int, int]:
+        waiting = _U64.unpack_from(self._producer, 0)[0] - _U64.unpack_from(self._consumer, 0)[0]
+        return waiting, self._mask + 1
 
     def read(self, timeout_ms: int) -> list[bytes]:
         records = self._drain()
@@ -115,6 +122,9 @@ class PerfBufferReader:
     @property
     def lost(self) -> int:
         return self._lost
+
+    def fill(self) -> None:
+        return None  # per-CPU buffers whose positions bcc keeps to itself
 
     def read(self, timeout_ms: int) -> list[bytes]:
         self._bpf.perf_buffer_poll(timeout=min(timeout_ms, POLL_INTERVAL_MS))

@@ -13,6 +13,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from sensor.server.address import Address, AddressError, claim_unix_socket, server_credentials
+from sensor.server.metrics import MetricsServer
 from sensor.server.pipeline import PipelineThread
 from sensor.server.service import SERVICE_NAME, TelemetryService
 from sensor.telemetry.capture import Capture
@@ -34,6 +35,7 @@ class ServerConfig:
     tls_client_ca: str | None = None
     queue_events: int = DEFAULT_QUEUE_EVENTS
     max_subscribers: int = DEFAULT_MAX_SUBSCRIBERS
+    metrics_listen: tuple[str, int] | None = None  # (host, port) of the Prometheus endpoint; off when None
 
     def check(self) -> None:
         """Refuse combinations that would be unsafe or meaningless. Raises AddressError."""
@@ -62,6 +64,7 @@ class Daemon:
         self.pipeline = PipelineThread(self.capture, self.hub)
         self._health = health.HealthServicer()
         self._server: grpc.Server | None = None
+        self._metrics: MetricsServer | None = None
 
     def start(self) -> None:
         """Attach the probes, scan, start the pipeline, then listen. Raises KernelFeatureError, AddressError."""
@@ -72,6 +75,8 @@ class Daemon:
         try:
             self.pipeline.start()
             self._serve(TelemetryService(self.pipeline, started_ns))
+            if self.config.metrics_listen is not None:
+                self._serve_metrics(*self.config.metrics_listen)
         except BaseException:
             self.stop()
             raise
@@ -105,8 +110,19 @@ class Daemon:
         for name in ("", SERVICE_NAME):
             self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
 
+    def _serve_metrics(self, host: str, port: int) -> None:
+        metrics = MetricsServer(self.pipeline, host, port)
+        try:
+            metrics.start()
+        except OSError as error:
+            raise AddressError(f"cannot serve metrics on {host}:{port}: {error.strerror}") from None
+        self._metrics = metrics
+
     def stop(self) -> None:
         """Close every stream with a status, stop serving, detach the probes."""
+        if self._metrics is not None:
+            self._metrics.stop()
+            self._metrics = None
         self._health.enter_graceful_shutdown()
         self.hub.close(SHUTDOWN_MESSAGE)
         if self._server is not None:

@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
+from sensor.kernel.bpf_stats import ProgramRunStats
 from sensor.kernel.btf import Btf, BtfError
 from sensor.kernel.cgroupfs import CgroupHierarchy, cgroup_path_of, detect_hierarchy, scan_cgroups
 from sensor.kernel.features import (
@@ -32,7 +33,7 @@ from sensor.kernel.loader import DEFAULT_BUFFER_BYTES, HookCounters, LoadedProbe
 from sensor.kernel.records import CgroupRecord, DecodeError, ExecRecord, ExitRecord, Hook, decode
 from sensor.model.container_cache import ContainerCache, ContainerChange, ContainerEventType, ContainerInfo
 from sensor.model.language import LanguageDetector
-from sensor.model.process_cache import DEFAULT_CAPACITY, DEFAULT_EXIT_GRACE_NS, ProcessInfoCache
+from sensor.model.process_cache import DEFAULT_CAPACITY, DEFAULT_EXIT_GRACE_NS, CacheStats, ProcessInfoCache
 from sensor.model.procfs import read_boot_id, scan_processes
 from sensor.model.runtime.docker import DEFAULT_DOCKER_SOCKETS
 from sensor.model.runtime.metadata import ContainerState, RuntimeEvent
@@ -74,6 +75,18 @@ class LossReport:
     def kernel_lost(self) -> int:
         """Records the kernel could not put in the buffer."""
         return sum(c.lost for c in self.kernel.values())
+
+
+@dataclass(slots=True)
+class CaptureStats:
+    """Everything the capture counts, for metrics: loss, cache sizes, buffer fill, BPF run time."""
+
+    loss: LossReport
+    processes: CacheStats
+    containers: int
+    buffer_fill: tuple[int, int] | None  # (bytes waiting, capacity); None for per-CPU perf buffers
+    programs: list[ProgramRunStats]
+    runtime_errors: dict[str, int]  # runtime socket -> failed requests
 
 
 Pending = tuple[TelemetryEvent, ContainerInfo | None]
@@ -310,6 +323,18 @@ class Capture:
             records_read=self._records_read,
             container_events=self._container_events,
             without_container_metadata=self._without_metadata,
+        )
+
+    def stats(self) -> CaptureStats:
+        """The counters and gauges of every stage of the capture (call on the pipeline's thread)."""
+        assert self._probes is not None, "start() first"
+        return CaptureStats(
+            loss=self.loss(),
+            processes=self.cache.stats(),
+            containers=len(self.containers),
+            buffer_fill=self._probes.reader.fill(),
+            programs=self._probes.program_stats(),
+            runtime_errors=self._resolver.errors(),
         )
 
     def close(self) -> None:

@@ -8,15 +8,17 @@ subscriber is told, in order, how many it lost. Throttle and limit are applied p
 from __future__ import annotations
 
 import threading
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Union
 
-from sensor.telemetry.events import TelemetryEvent
+from sensor.telemetry.events import EventKind, TelemetryEvent
 from sensor.telemetry.subscription import CompiledSubscription
 
 DEFAULT_QUEUE_EVENTS = 16384
+_KIND = attrgetter("kind")
 
 # A queued item: an event, or the number of events lost just before this point.
 Queued = Union[TelemetryEvent, int]
@@ -126,6 +128,7 @@ class Hub:
         self._lock = threading.Lock()
         self._next_id = 1
         self.published = 0
+        self.published_by_kind: Counter[EventKind] = Counter()
         self.subscriptions_total = 0
         self._lost_by_gone = 0  # loss of subscribers that have left, so the total never goes down
 
@@ -153,6 +156,7 @@ class Hub:
         if not events:
             return
         self.published += len(events)
+        self.published_by_kind.update(map(_KIND, events))
         for subscriber in self._subscribers:  # a tuple swapped whole: safe to iterate unlocked
             subscriber.offer(events)
 

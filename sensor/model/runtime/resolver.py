@@ -62,6 +62,8 @@ class MetadataResolver:
         self._warn_if_missing = warn_if_missing
         self._cache: TTLCache[str, ContainerMetadata | None] = TTLCache(maxsize=8192, ttl=ttl_s)
         self._down: dict[str, str] = {}  # socket -> the error that took it down, while down
+        self._errors: dict[str, int] = {}  # socket -> failed requests, for metrics
+        self._errors_lock = threading.Lock()  # the worker and the followers both count
         self._requests: queue.SimpleQueue[tuple[str, bool]] = queue.SimpleQueue()
         self._answers: queue.SimpleQueue[Answer] = queue.SimpleQueue()
         self._stop = threading.Event()
@@ -160,7 +162,14 @@ class MetadataResolver:
                 return metadata
         return self._oci.find(container_id)
 
+    def errors(self) -> dict[str, int]:
+        """Failed requests per runtime socket since start."""
+        with self._errors_lock:
+            return dict(self._errors)
+
     def _mark_down(self, client: DockerClient, error: RuntimeUnavailable) -> None:
+        with self._errors_lock:
+            self._errors[client.socket_path] = self._errors.get(client.socket_path, 0) + 1
         if client.socket_path not in self._down:
             self._down[client.socket_path] = str(error)
             if not self._warn_if_missing and not os.path.exists(client.socket_path):

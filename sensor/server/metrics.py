@@ -1,0 +1,179 @@
+"""Prometheus metrics of `sensor run --metrics-listen`: every stage's counters, read when scraped.
+
+Nothing is counted for metrics on the hot path: a scrape asks the pipeline thread for the figures
+the stages already keep (the kernel's per-hook counters, the caches' sizes, the hub's queues), so
+they are consistent with each other, and metrics cost nothing while nobody scrapes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from wsgiref.simple_server import WSGIServer
+
+from prometheus_client import CollectorRegistry, ProcessCollector, start_wsgi_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from sensor.server.pipeline import PipelineThread
+from sensor.telemetry.capture import CaptureStats
+from sensor.telemetry.events import EventKind
+from sensor.telemetry.hub import SubscriberStats
+
+
+class MetricsAddressError(ValueError):
+    """A --metrics-listen value that is not [HOST:]PORT."""
+
+
+def parse_metrics_address(text: str) -> tuple[str, int]:
+    """``PORT``, ``:PORT``, ``HOST:PORT`` or ``[V6]:PORT`` as (host, port); loopback when no host is given."""
+    host, sep, port_text = text.rpartition(":")
+    if not sep:
+        host, port_text = "", text
+    host = host.strip("[]") or "127.0.0.1"
+    try:
+        port = int(port_text)
+    except ValueError:
+        raise MetricsAddressError(f"{text!r}: expected [HOST:]PORT, e.g. 9464 or 0.0.0.0:9464") from None
+    if not 0 < port < 65536:
+        raise MetricsAddressError(f"{text!r}: port {port} is not between 1 and 65535")
+    return host, port
+
+
+@dataclass(slots=True)
+class _Reading:
+    """One consistent reading of the pipeline's figures."""
+
+    capture: CaptureStats
+    published: dict[EventKind, int]
+    subscribers: list[SubscriberStats]
+    subscriptions_total: int
+    lost_subscribers: int
+
+
+class SensorCollector(Collector):
+    """Reads the capture and the hub on the pipeline thread at each scrape."""
+
+    def __init__(self, pipeline: PipelineThread) -> None:
+        self._pipeline = pipeline
+
+    def _read(self) -> _Reading:
+        hub = self._pipeline.hub
+        return _Reading(
+            capture=self._pipeline.capture.stats(),
+            published=dict(hub.published_by_kind),
+            subscribers=hub.subscribers(),
+            subscriptions_total=hub.subscriptions_total,
+            lost_subscribers=hub.lost_total(),
+        )
+
+    def collect(self) -> Iterator[Metric]:
+        reading = self._pipeline.call(self._read)
+        yield from _event_metrics(reading)
+        yield from _cache_metrics(reading.capture)
+        yield from _subscriber_metrics(reading)
+        yield from _kernel_metrics(reading.capture)
+
+
+def _event_metrics(reading: _Reading) -> Iterator[Metric]:
+    events = CounterMetricFamily("sensor_events", "Events published to subscribers, by kind.", labels=["kind"])
+    for kind in EventKind:
+        events.add_metric([kind.value], reading.published.get(kind, 0))
+    yield events
+    loss = reading.capture.loss
+    records = CounterMetricFamily("sensor_records", "Records the BPF programs sent, by hook.", labels=["hook"])
+    lost = CounterMetricFamily(
+        "sensor_lost", "Records or events lost, by pipeline stage and hook.", labels=["stage", "hook"]
+    )
+    for hook, counters in loss.kernel.items():
+        records.add_metric([hook.name.lower()], counters.sent)
+        lost.add_metric(["kernel", hook.name.lower()], counters.lost)
+    lost.add_metric(["reader", ""], loss.reader_lost)
+    lost.add_metric(["decode", ""], loss.decode_errors)
+    lost.add_metric(["subscriber", ""], reading.lost_subscribers)
+    yield records
+    yield lost
+    yield CounterMetricFamily("sensor_records_read", "Records read from the kernel buffer.", value=loss.records_read)
+    fill = reading.capture.buffer_fill
+    if fill is not None:
+        yield GaugeMetricFamily("sensor_ring_buffer_used_bytes", "Bytes waiting in the ring buffer.", value=fill[0])
+        yield GaugeMetricFamily("sensor_ring_buffer_size_bytes", "Capacity of the ring buffer.", value=fill[1])
+
+
+def _cache_metrics(stats: CaptureStats) -> Iterator[Metric]:
+    cache = stats.processes
+    yield GaugeMetricFamily("sensor_process_cache_entries", "Processes in the model.", value=cache.size)
+    yield GaugeMetricFamily("sensor_process_cache_capacity", "Bound on processes in the model.", value=cache.capacity)
+    evictions = CounterMetricFamily(
+        "sensor_process_cache_evictions", "Processes removed from the model, by reason.", labels=["reason"]
+    )
+    evictions.add_metric(["exited"], cache.evicted_exited)
+    evictions.add_metric(["over_capacity"], cache.evicted_over_capacity)
+    yield evictions
+    yield GaugeMetricFamily("sensor_container_cache_entries", "Containers in the model.", value=stats.containers)
+    errors = CounterMetricFamily(
+        "sensor_runtime_errors", "Failed requests to a container runtime's API.", labels=["socket"]
+    )
+    for socket, count in stats.runtime_errors.items():
+        errors.add_metric([socket], count)
+    yield errors
+
+
+def _subscriber_metrics(reading: _Reading) -> Iterator[Metric]:
+    yield GaugeMetricFamily("sensor_subscriptions", "Subscriptions streaming now.", value=len(reading.subscribers))
+    yield CounterMetricFamily(
+        "sensor_subscriptions_opened", "Subscriptions since start.", value=reading.subscriptions_total
+    )
+    labels = ["subscriber", "peer"]
+    depth = GaugeMetricFamily("sensor_subscriber_queue_events", "Events queued for a subscriber now.", labels=labels)
+    sent = CounterMetricFamily("sensor_subscriber_sent", "Events queued for a subscriber.", labels=labels)
+    dropped = CounterMetricFamily("sensor_subscriber_dropped", "Events lost to a full queue.", labels=labels)
+    throttled = CounterMetricFamily("sensor_subscriber_throttled", "Events its throttle held back.", labels=labels)
+    for s in reading.subscribers:
+        key = [str(s.id), s.peer]
+        depth.add_metric(key, s.queued)
+        sent.add_metric(key, s.queued_total)
+        dropped.add_metric(key, s.lost)
+        throttled.add_metric(key, s.throttled)
+    yield from (depth, sent, dropped, throttled)
+
+
+def _kernel_metrics(stats: CaptureStats) -> Iterator[Metric]:
+    run_time = CounterMetricFamily(
+        "sensor_bpf_run_time_seconds", "Time spent in each BPF program (while stats are on).", labels=["program"]
+    )
+    runs = CounterMetricFamily("sensor_bpf_runs", "Runs of each BPF program (while stats are on).", labels=["program"])
+    for program in stats.programs:
+        run_time.add_metric([program.program], program.run_time_ns / 1e9)
+        runs.add_metric([program.program], program.run_count)
+    yield run_time
+    yield runs
+
+
+class MetricsServer:
+    """The HTTP endpoint Prometheus scrapes (``/metrics``), on its own registry."""
+
+    def __init__(self, pipeline: PipelineThread, host: str, port: int) -> None:
+        self.registry = CollectorRegistry()
+        self.registry.register(SensorCollector(pipeline))
+        ProcessCollector(registry=self.registry)  # RSS, CPU seconds, open fds of the sensor itself
+        self._host = host
+        self._port = port
+        self._server: WSGIServer | None = None
+
+    def start(self) -> None:
+        """Listen. Raises OSError (address in use, not an address of this host)."""
+        self._server, _ = start_wsgi_server(self._port, self._host, self.registry)
+
+    @property
+    def port(self) -> int:
+        """The bound port (the chosen one when asked for port 0)."""
+        assert self._server is not None, "start() first"
+        return int(self._server.server_address[1])
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
