@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 import signal
 import threading
 from types import FrameType
 
 import click
 
+from sensor.cli.logs import log, log_format_option, setup_logging
 from sensor.cli.options import capture_config, capture_options, describe_backends, start_or_exit
 from sensor.server.address import DEFAULT_ADDRESS, AddressError, parse_address
 from sensor.server.daemon import DEFAULT_MAX_SUBSCRIBERS, Daemon, ServerConfig
@@ -65,6 +65,7 @@ from sensor.telemetry.hub import DEFAULT_QUEUE_EVENTS
     help="Serve Prometheus metrics on http://HOST:PORT/metrics (HOST defaults to 127.0.0.1). Off by default.",
 )
 @capture_options
+@log_format_option
 def run(
     listen: str,
     tls_cert: str | None,
@@ -77,6 +78,7 @@ def run(
     cgroup_v1: bool,
     transport: str,
     buffer_size: str,
+    log_format: str,
 ) -> None:
     """Run the sensor as a daemon serving the gRPC TelemetryService.
 
@@ -106,7 +108,7 @@ def run(
     except AddressError as error:
         raise click.BadParameter(str(error), param_hint="--listen") from None
     config = capture_config(docker_sockets, cgroup_v1, transport, buffer_size)
-    logging.basicConfig(format="sensor: %(levelname)s: %(message)s", level=logging.WARNING)
+    setup_logging(log_format)
     stop = threading.Event()
 
     def request_stop(_sig: int, _frame: FrameType | None) -> None:
@@ -117,17 +119,29 @@ def run(
     daemon = Daemon(server, Capture(config))
     start_or_exit(daemon.start, "run")  # an AddressError is a ValueError: reported like the kernel's refusals
     capture = daemon.capture
-    metrics_note = f", metrics on http://{metrics[0]}:{metrics[1]}/metrics" if metrics else ""
-    click.echo(
-        f"sensor: ready, listening on {server.listen}{metrics_note} ({describe_backends(capture)}; "
-        f"{len(capture.cache)} processes, {len(capture.containers)} containers)",
-        err=True,
+    metrics_url = f"http://{metrics[0]}:{metrics[1]}/metrics" if metrics else ""
+    log.info(
+        "ready, listening on %s%s (%s; %d processes, %d containers)",
+        server.listen,
+        f", metrics on {metrics_url}" if metrics else "",
+        describe_backends(capture),
+        len(capture.cache),
+        len(capture.containers),
+        extra={
+            "fields": {
+                "event": "ready",
+                "listen": str(server.listen),
+                "metrics": metrics_url,
+                "processes": len(capture.cache),
+                "containers": len(capture.containers),
+            }
+        },
     )
     while not stop.wait(0.5) and not daemon.pipeline.stopped.is_set():
         pass
     failure = daemon.pipeline.failure
-    click.echo("sensor: stopping: closing streams, detaching probes", err=True)
+    log.info("stopping: closing streams, detaching probes", extra={"fields": {"event": "stopping"}})
     daemon.stop()
     if failure is not None:
         raise click.ClickException(f"the capture pipeline failed: {failure}")
-    click.echo("sensor: stopped", err=True)
+    log.info("stopped", extra={"fields": {"event": "stopped"}})

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import signal
 import sys
 import time
@@ -15,6 +14,7 @@ import click
 
 from sensor.api.v1 import subscription_pb2 as sub
 from sensor.cli.compact import CompactFormatter
+from sensor.cli.logs import log, log_format_option, setup_logging
 from sensor.cli.options import (
     PROCESS_KINDS,
     SELECTABLE_KINDS,
@@ -44,11 +44,22 @@ def loss_summary(report: LossReport, printed: int) -> str:
     """The closing line: what was seen and what was lost, by stage."""
     per_hook = ", ".join(f"{hook.name.lower()} {c.lost}/{c.sent}" for hook, c in report.kernel.items())
     return (
-        f"sensor: {printed} events printed, {report.records_read} records read; "
+        f"{printed} events printed, {report.records_read} records read; "
         f"lost: kernel {report.kernel_lost} (lost/sent by hook: {per_hook}), "
         f"reader {report.reader_lost}, undecodable {report.decode_errors}; "
         f"{report.container_events} container events, {report.without_container_metadata} without name/image"
     )
+
+
+def _summary_fields(report: LossReport, printer: Printer) -> dict[str, object]:
+    return {
+        "event": "summary",
+        "printed": printer.printed,
+        "records_read": report.records_read,
+        "lost_kernel": report.kernel_lost,
+        "lost_reader": report.reader_lost,
+        "undecodable": report.decode_errors,
+    }
 
 
 class _Interrupted(Exception):
@@ -160,6 +171,7 @@ class Printer:
 )
 @connect_options
 @capture_options
+@log_format_option
 def trace(**flags: Any) -> None:
     """Print every process event on this host as it happens.
 
@@ -187,7 +199,7 @@ def trace(**flags: Any) -> None:
         flags["limit"] or 0,
         flags["include_existing"],
     )
-    logging.basicConfig(format="sensor: warning: %(message)s", level=logging.WARNING)
+    setup_logging(flags["log_format"])
     printer = Printer(flags["output_format"], flags["count"])
     deadline = time.monotonic() + flags["duration"] if flags["duration"] else None
 
@@ -228,10 +240,13 @@ def _trace_local(
     start_or_exit(capture.start, "trace")
     hub = Hub(LOCAL_QUEUE_EVENTS)
     subscriber = hub.subscribe(rules, "terminal", capture.snapshot if rules.include_existing else None)
-    click.echo(
-        f"sensor: ready ({describe_backends(capture)}; cgroup {capture.hierarchy.mode.value}; "
-        f"{len(capture.cache)} processes, {len(capture.containers)} containers found)",
-        err=True,
+    log.info(
+        "ready (%s; cgroup %s; %d processes, %d containers found)",
+        describe_backends(capture),
+        capture.hierarchy.mode.value,
+        len(capture.cache),
+        len(capture.containers),
+        extra={"fields": {"event": "ready", "processes": len(capture.cache), "containers": len(capture.containers)}},
     )
     wanted = {*kinds, EventKind.LOST}
 
@@ -252,7 +267,7 @@ def _trace_local(
         report = capture.loss()
         capture.close()
         limit = " (--limit reached)" if subscriber.limit_reached else ""
-        click.echo(loss_summary(report, printer.printed) + limit, err=True)
+        log.info(loss_summary(report, printer.printed) + limit, extra={"fields": _summary_fields(report, printer)})
 
 
 def _trace_remote(
@@ -263,7 +278,7 @@ def _trace_remote(
     should_stop: Callable[[], bool],
 ) -> None:
     def ready() -> None:
-        click.echo(f"sensor: ready (subscribed to {connection.address})", err=True)
+        log.info("ready (subscribed to %s)", connection.address, extra={"fields": {"event": "ready"}})
 
     batches: Generator[list[TelemetryEvent], None, None] = stream_with_reconnect(
         connection, subscription, ready, reconnect, should_stop
@@ -287,5 +302,6 @@ def _trace_remote(
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         batches.close()
-    summary = f"sensor: {printer.printed} events printed; the sensor reported {printer.lost_reported} lost"
-    click.echo(summary + (f"; stream ended: {ended}" if ended else ""), err=True)
+    summary = f"{printer.printed} events printed; the sensor reported {printer.lost_reported} lost"
+    fields = {"event": "summary", "printed": printer.printed, "lost_reported": printer.lost_reported, "ended": ended}
+    log.info(summary + (f"; stream ended: {ended}" if ended else ""), extra={"fields": fields})

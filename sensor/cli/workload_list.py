@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import shlex
 import time
 from typing import Any
@@ -13,6 +12,7 @@ import grpc
 from google.protobuf import json_format
 
 from sensor.api.v1 import service_pb2 as api
+from sensor.cli.logs import log_format_option, setup_logging
 from sensor.cli.options import capture_config, capture_options, connect_options, connection, start_or_exit
 from sensor.cli.remote import list_workloads as remote_workloads
 from sensor.cli.remote import rpc_failure
@@ -83,6 +83,7 @@ def processes_table(response: api.ListWorkloadsResponse) -> str:
 )
 @connect_options
 @capture_options
+@log_format_option
 def workload_list(**flags: Any) -> None:
     """Print the containers and processes on this host, as the sensor's model has them.
 
@@ -95,7 +96,7 @@ def workload_list(**flags: Any) -> None:
       sensor workload-list --only containers
       sensor workload-list --connect unix:///run/sensor/sensor.sock --format json
     """
-    logging.basicConfig(format="sensor: warning: %(message)s", level=logging.WARNING)
+    setup_logging(flags["log_format"])
     if flags["connect"]:
         remote = connection(flags)
         try:

@@ -25,6 +25,7 @@ def sensor(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
             "unknown event kind 'bogus' (choose from fork, exec, exit, credentials, container)",
         ),
         (["--format", "yaml"], "'yaml' is not one of 'compact', 'json'"),
+        (["--log-format", "xml"], "'xml' is not one of 'text', 'json'"),
         (["--buffer-size", "3M"], "'3M' must be a power of two"),
         (["--buffer-size", "lots"], "'lots' is not a size"),
         (["--count", "0"], "0 is not in the range x>=1"),
@@ -69,6 +70,18 @@ def test_count_stops_after_n_events_with_ready_and_a_loss_summary() -> None:
     assert "ready" in err.splitlines()[0]
     assert "3 events printed" in err
     assert "lost: kernel 0" in err
+
+
+def test_log_format_json_writes_every_stderr_line_as_one_json_object() -> None:
+    code, _, err = trace_while_running(["--log-format", "json", "--count", "2"], ["/bin/true"])
+    assert code == 0
+    entries = [json.loads(line) for line in err.splitlines()]
+    assert [(e["level"], e["event"]) for e in (entries[0], entries[-1])] == [("info", "ready"), ("info", "summary")]
+    assert entries[0]["message"].startswith("ready (")
+    assert entries[0]["processes"] > 0
+    assert entries[-1]["printed"] == 2
+    assert entries[-1]["lost_kernel"] == 0
+    assert entries[-1]["time"].endswith("+00:00")
 
 
 def test_filter_and_limit_work_without_a_daemon() -> None:
