@@ -1,52 +1,156 @@
-"""`sensor doctor`: what this kernel offers, the backend each hook will use, and what to fix."""
+"""`sensor doctor`: what this host offers, the backend each hook will use, and what to fix."""
 
 from __future__ import annotations
 
 import os
 import platform
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
+from sensor.kernel.cgroupfs import CgroupLayoutError, detect_hierarchy
 from sensor.kernel.features import Backend, HookChoice, KernelFeatures, choose_backends, probe_kernel
+from sensor.model.runtime.docker import DEFAULT_DOCKER_SOCKETS, DockerClient, RuntimeUnavailable
+
+CAP_SYS_ADMIN = 21
+CAP_PERFMON = 38
+CAP_BPF = 39
+LOCKDOWN = Path("/sys/kernel/security/lockdown")
+BPF_STATS = Path("/proc/sys/kernel/bpf_stats_enabled")
 
 
-def _yes_no(ok: bool, detail: str = "") -> str:
-    word = "yes" if ok else "no"
-    return f"{word} ({detail})" if detail else word
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One finding: what was looked at, what was found, and what to do when it is a problem."""
+
+    name: str
+    found: str
+    ok: bool = True
+    advice: str = ""
+    fatal: bool = False  # the sensor cannot start
 
 
-def feature_rows(features: KernelFeatures) -> list[tuple[str, str]]:
-    """(feature, finding) pairs for the first table."""
+def _effective_caps(status: Path = Path("/proc/self/status")) -> int:
+    for line in status.read_text().splitlines():
+        if line.startswith("CapEff:"):
+            return int(line.split()[1], 16)
+    return 0
+
+
+def permission_checks() -> list[Check]:
+    """Root, the capabilities BPF needs, and kernel lockdown."""
+    caps = _effective_caps()
+    has_bpf = bool(caps & (1 << CAP_SYS_ADMIN)) or (bool(caps & (1 << CAP_BPF)) and bool(caps & (1 << CAP_PERFMON)))
+    checks = [
+        Check(
+            "running as root",
+            "yes" if os.geteuid() == 0 else f"no (uid {os.geteuid()})",
+            os.geteuid() == 0,
+            "run as root (sudo sensor ...): the sensor reads /proc of every process and loads BPF programs",
+            fatal=True,
+        ),
+        Check(
+            "capabilities",
+            f"CapEff {caps:#x}: " + ("BPF allowed" if has_bpf else "neither CAP_SYS_ADMIN nor CAP_BPF+CAP_PERFMON"),
+            has_bpf,
+            "in a container, run privileged or add CAP_SYS_ADMIN (or CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE)",
+            fatal=True,
+        ),
+    ]
+    try:
+        lockdown = LOCKDOWN.read_text().strip()
+    except OSError:
+        return [*checks, Check("kernel lockdown", "not built in")]
+    mode = lockdown[lockdown.find("[") + 1 : lockdown.find("]")] if "[" in lockdown else lockdown
+    ok = mode != "confidentiality"
+    advice = "lockdown=confidentiality forbids BPF reads of kernel memory: boot with lockdown=integrity or none"
+    return [*checks, Check("kernel lockdown", mode, ok, advice, fatal=True)]
+
+
+def kernel_checks(features: KernelFeatures) -> list[Check]:
+    """The kernel features the probes rely on."""
     headers = Path(f"/lib/modules/{platform.release()}/build/include")
     return [
-        ("kernel", features.release),
-        ("running as root", _yes_no(os.geteuid() == 0, "" if os.geteuid() == 0 else "the sensor needs root")),
-        ("BTF", _yes_no(features.btf, features.btf_error or "/sys/kernel/btf/vmlinux")),
-        (
+        Check("kernel", features.release),
+        Check(
+            "BTF",
+            "yes (/sys/kernel/btf/vmlinux)" if features.btf else f"no ({features.btf_error})",
+            features.btf,
+            "use a kernel built with CONFIG_DEBUG_INFO_BTF=y (every major distribution's since 2020)",
+            fatal=True,
+        ),
+        Check(
             "tracefs",
-            _yes_no(
-                features.tracefs is not None,
-                str(features.tracefs or "mount -t tracefs nodev /sys/kernel/tracing"),
-            ),
+            f"yes ({features.tracefs})" if features.tracefs else "not mounted" if os.geteuid() == 0 else "not visible",
+            features.tracefs is not None,
+            "mount -t tracefs nodev /sys/kernel/tracing (scripts/bootstrap does it)",
+            fatal=True,
         ),
-        (
+        Check(
             "BPF ring buffer",
-            _yes_no(features.ring_buffer, "" if features.ring_buffer else "perf buffer will be used"),
+            "yes" if features.ring_buffer else "no (the perf buffer will be used)",
+            features.ring_buffer,
+            "kernel 5.8+ has it; the perf buffer works, with per-CPU buffers and more wake-ups",
         ),
-        ("kprobes", _yes_no(features.kprobes, "" if features.kprobes else "CONFIG_KPROBES off")),
-        ("fentry", _yes_no(features.fentry, features.fentry_error)),
-        (
+        Check(
+            "kprobes",
+            "yes" if features.kprobes else "no (CONFIG_KPROBES off)",
+            features.kprobes,
+            "credentials come from syscall exits instead of commit_creds (kernel-internal changes are not seen)",
+        ),
+        Check("fentry", "yes" if features.fentry else f"no ({features.fentry_error})", features.fentry),
+        Check(
             "headers for bcc",
-            _yes_no(headers.exists(), str(headers) if headers.exists() else "run scripts/bootstrap"),
+            f"yes ({headers})" if headers.exists() else "no",
+            headers.exists(),
+            "run scripts/bootstrap: it installs the distribution's headers and links them for bcc",
+            fatal=True,
+        ),
+        Check(
+            "BPF run-time stats",
+            "on" if _bpf_stats_on() else "off",
+            _bpf_stats_on(),
+            "sysctl kernel.bpf_stats_enabled=1 to see BPF time per program in the metrics (costs ~20 ns a run)",
         ),
     ]
 
 
-def hook_rows(choices: list[HookChoice]) -> list[tuple[str, str, str]]:
-    """(hook, backend, why) rows for the second table."""
-    return [(c.hook, c.backend.value, c.reason) for c in choices]
+def _bpf_stats_on() -> bool:
+    try:
+        return BPF_STATS.read_text().strip() != "0"
+    except OSError:
+        return False
+
+
+def host_checks(docker_sockets: Sequence[str] = DEFAULT_DOCKER_SOCKETS) -> list[Check]:
+    """The cgroup layout, and the container runtimes' sockets."""
+    try:
+        hierarchy = detect_hierarchy()
+        where = f"{hierarchy.mount}" + (f", controller {hierarchy.controller}" if hierarchy.controller else "")
+        checks = [Check("cgroups", f"{hierarchy.mode.value} (watching {where})")]
+    except CgroupLayoutError as error:
+        checks = [Check("cgroups", "none mounted", False, str(error), fatal=True)]
+    for socket in docker_sockets:
+        runtime = "podman" if "podman" in socket else "docker"
+        if not os.path.exists(socket):
+            checks.append(Check(f"{runtime} socket", f"{socket}: absent (no {runtime} here)"))
+            continue
+        try:
+            DockerClient(socket, runtime).ping()
+            checks.append(Check(f"{runtime} socket", f"{socket}: answers"))
+        except RuntimeUnavailable as error:
+            checks.append(
+                Check(
+                    f"{runtime} socket",
+                    f"{socket}: {error}",
+                    False,
+                    f"start {runtime} (or point --docker-socket elsewhere): until it answers, its containers "
+                    "get ids without names or images",
+                )
+            )
+    return checks
 
 
 def _table(rows: Sequence[tuple[str, ...]], header: tuple[str, ...]) -> str:
@@ -56,23 +160,40 @@ def _table(rows: Sequence[tuple[str, ...]], header: tuple[str, ...]) -> str:
 
 
 @click.command()
-def doctor() -> None:
-    """Check this host: kernel features, and the backend chosen for each hook.
+@click.option(
+    "--docker-socket",
+    "docker_sockets",
+    multiple=True,
+    metavar="PATH",
+    help=f"Runtime API socket to check (repeatable; default: {', '.join(DEFAULT_DOCKER_SOCKETS)}).",
+)
+def doctor(docker_sockets: tuple[str, ...]) -> None:
+    """Check this host: permissions, kernel features, cgroups, runtimes, and each hook's backend.
 
-    Exits non-zero when exec, fork or exit cannot be attached (the sensor would not
-    start), and says what to fix.
+    Prints what it found, then one line of advice for each problem. Exits 1 when the
+    sensor could not start here (no root, no BTF, no tracefs, exec/fork/exit hooks
+    missing), 0 otherwise, degraded or not.
     """
     features = probe_kernel()
     choices = choose_backends(features)
-    click.echo(_table(feature_rows(features), ("feature", "found")))
+    checks = [*permission_checks(), *kernel_checks(features), *host_checks(docker_sockets or DEFAULT_DOCKER_SOCKETS)]
+    click.echo(_table([(c.name, c.found) for c in checks], ("check", "found")))
     click.echo()
     click.echo(_table(hook_rows(choices), ("hook", "backend", "why")))
-    missing = [c for c in choices if c.required and c.backend is Backend.NONE]
-    degraded = [c for c in choices if not c.required and c.backend is Backend.NONE]
     click.echo()
-    for c in degraded:
-        click.echo(f"degraded: no {c.hook} events ({c.reason})")
-    if missing or not features.btf:
-        problems = [f"{c.hook}: {c.reason}" for c in missing] + ([features.btf_error] if not features.btf else [])
-        raise click.ClickException("the sensor cannot start: " + "; ".join(problems))
+    for check in checks:
+        if not check.ok and check.advice:
+            click.echo(f"{'error' if check.fatal else 'note'}: {check.name}: {check.advice}")
+    for choice in choices:
+        if choice.backend is Backend.NONE:
+            click.echo(f"{'error' if choice.required else 'degraded'}: no {choice.hook} events ({choice.reason})")
+    problems = [c.name for c in checks if c.fatal and not c.ok]
+    problems += [c.hook for c in choices if c.required and c.backend is Backend.NONE]
+    if problems:
+        raise click.ClickException(f"the sensor cannot start here: fix {', '.join(problems)} (see above)")
     click.echo("ok: the sensor can attach every required hook")
+
+
+def hook_rows(choices: list[HookChoice]) -> list[tuple[str, str, str]]:
+    """(hook, backend, why) rows for the second table."""
+    return [(c.hook, c.backend.value, c.reason) for c in choices]

@@ -101,7 +101,8 @@ PROBED_TRACEPOINTS = (
 
 def find_tracefs() -> Path | None:
     """The mounted tracefs, if any."""
-    return next((root for root in TRACEFS_ROOTS if (root / "events").is_dir()), None)
+    # os.path, not Path: it answers False, rather than raising, where a non-root user may not look.
+    return next((root for root in TRACEFS_ROOTS if os.path.isdir(root / "events")), None)
 
 
 def bpf_syscall(cmd: int, attr: bytes) -> int:
@@ -165,9 +166,11 @@ def probe_kernel(btf: Btf | None = None) -> KernelFeatures:
     features = KernelFeatures(release=platform.release(), btf=btf is not None, btf_error=btf_error, tracefs=tracefs)
     for name in PROBED_TRACEPOINTS:
         category, event = name.split(":")
-        features.tracepoints[name] = tracefs is not None and (tracefs / "events" / category / event / "id").exists()
-    features.kprobes = Path("/sys/bus/event_source/devices/kprobe").exists() or (
-        tracefs is not None and (tracefs / "kprobe_events").exists()
+        features.tracepoints[name] = tracefs is not None and os.path.exists(
+            tracefs / "events" / category / event / "id"
+        )
+    features.kprobes = os.path.exists("/sys/bus/event_source/devices/kprobe") or (
+        tracefs is not None and os.path.exists(tracefs / "kprobe_events")
     )
     features.fentry, features.fentry_error = probe_fentry(btf)
     features.ring_buffer = probe_ring_buffer()

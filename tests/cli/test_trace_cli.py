@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -157,6 +159,34 @@ def test_doctor_prints_each_hook_and_its_backend() -> None:
     assert rows["transport"] == "ring_buffer"
     assert rows["credentials"] in ("kprobe", "syscall_tracepoints")
     assert "ok: the sensor can attach every required hook" in result.stdout
+
+
+def test_doctor_as_a_non_root_user_says_what_to_fix_and_fails() -> None:
+    result = subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *SENSOR, "doctor"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "running as root     no (uid 65534)" in result.stdout
+    assert "error: running as root: run as root (sudo sensor ...)" in result.stdout
+    assert "error: capabilities: in a container, run privileged or add CAP_SYS_ADMIN" in result.stdout
+    assert "the sensor cannot start here: fix running as root, capabilities" in result.stderr
+
+
+def test_doctor_names_a_dead_runtime_socket_and_what_it_costs(tmp_path: Path) -> None:
+    dead = tmp_path / "docker.sock"
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(dead))
+    listener.close()  # the file stays; nobody answers on it
+    result = sensor("doctor", "--docker-socket", str(dead))
+    assert result.returncode == 0, result.stderr
+    row = next(line for line in result.stdout.splitlines() if line.startswith("docker socket"))
+    assert f"{dead}: " in row and "answers" not in row
+    assert "note: docker socket: start docker (or point --docker-socket elsewhere)" in result.stdout
+    assert any(line.startswith("cgroups") and "(watching /sys/fs/cgroup" in line for line in result.stdout.splitlines())
 
 
 def test_help_teaches_with_examples() -> None:
