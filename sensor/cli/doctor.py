@@ -12,7 +12,8 @@ import click
 
 from sensor.kernel.cgroupfs import CgroupLayoutError, detect_hierarchy
 from sensor.kernel.features import Backend, HookChoice, KernelFeatures, choose_backends, probe_kernel
-from sensor.model.runtime.docker import DEFAULT_DOCKER_SOCKETS, DockerClient, RuntimeUnavailable
+from sensor.model.runtime.docker import DEFAULT_DOCKER_SOCKETS, DockerClient
+from sensor.model.runtime.metadata import RuntimeUnavailable
 
 CAP_SYS_ADMIN = 21
 CAP_PERFMON = 38
