@@ -62,6 +62,21 @@ def _summary_fields(report: LossReport, printer: Printer) -> dict[str, object]:
     }
 
 
+class _Deadline:
+    """--duration: set going by start(), passed once that many seconds have gone by since."""
+
+    def __init__(self, seconds: float | None) -> None:
+        self._seconds = seconds
+        self._end: float | None = None
+
+    def start(self) -> None:
+        if self._seconds:
+            self._end = time.monotonic() + self._seconds
+
+    def passed(self) -> bool:
+        return self._end is not None and time.monotonic() >= self._end
+
+
 class _Interrupted(Exception):
     """A signal asked a blocked client to stop."""
 
@@ -167,6 +182,12 @@ class Printer:
 @click.option("--duration", type=click.FloatRange(min=0, min_open=True), help="Stop after SECONDS.", metavar="SECONDS")
 @click.option("--count", type=click.IntRange(min=1), help="Stop after printing N events.", metavar="N")
 @click.option(
+    "--record",
+    type=click.Path(dir_okay=False, writable=True),
+    metavar="FILE",
+    help="Also save every raw kernel record to FILE, for replay through the pipeline (scripts/bench does).",
+)
+@click.option(
     "--reconnect", is_flag=True, help="With --connect: when the sensor goes away, subscribe again once it is back."
 )
 @connect_options
@@ -201,10 +222,10 @@ def trace(**flags: Any) -> None:
     )
     setup_logging(flags["log_format"])
     printer = Printer(flags["output_format"], flags["count"])
-    deadline = time.monotonic() + flags["duration"] if flags["duration"] else None
+    deadline = _Deadline(flags["duration"])
 
     def should_stop() -> bool:
-        return stop.requested or printer.done or (deadline is not None and time.monotonic() >= deadline)
+        return stop.requested or printer.done or deadline.passed()
 
     if flags["connect"]:
         _check_local_only(flags)
@@ -215,12 +236,13 @@ def trace(**flags: Any) -> None:
     if flags["reconnect"] or any(flags[k] for k in ("tls_ca", "tls_cert", "tls_key", "tls_server_name")):
         raise click.UsageError("--reconnect and --tls-* apply to --connect")
     config = capture_config(flags["docker_sockets"], flags["cgroup_v1"], flags["transport"], flags["buffer_size"])
+    config.record_path = flags["record"] or ""
     stop = _Stop()
-    _trace_local(config, subscription, kinds, printer, should_stop)
+    _trace_local(config, subscription, kinds, printer, should_stop, deadline)
 
 
 def _check_local_only(flags: dict[str, Any]) -> None:
-    local = local_only_flags(flags)
+    local = local_only_flags(flags) + (["--record"] if flags["record"] else [])
     if local:
         raise click.UsageError(f"{', '.join(local)} set how probes are loaded here; with --connect the daemon decides")
 
@@ -231,6 +253,7 @@ def _trace_local(
     kinds: list[EventKind],
     printer: Printer,
     should_stop: Callable[[], bool],
+    deadline: _Deadline,
 ) -> None:
     try:
         rules = compile_subscription(subscription)
@@ -248,6 +271,7 @@ def _trace_local(
         len(capture.containers),
         extra={"fields": {"event": "ready", "processes": len(capture.cache), "containers": len(capture.containers)}},
     )
+    deadline.start()  # --duration counts from ready: compiling and attaching the probes takes seconds
     wanted = {*kinds, EventKind.LOST}
 
     def drain() -> None:

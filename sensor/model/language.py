@@ -90,8 +90,9 @@ def is_go_binary(path: str) -> bool | None:
 class LanguageDetector:
     """Language per exec, cached per binary: (cgroup, path as exec'd, argv[0]) names one in practice."""
 
-    def __init__(self) -> None:
+    def __init__(self, read_binaries: bool = True) -> None:
         self._cache: dict[tuple[int, str, str], Language] = {}
+        self._read_binaries = read_binaries  # False on replay: the recorded processes are gone
 
     def detect(self, pid: int, cgroup_id: int, filename: str, argv: list[str]) -> Language:
         """The language of a process that just exec'd ``filename`` with ``argv``."""
@@ -100,7 +101,7 @@ class LanguageDetector:
         language = self._cache.get(key)
         if language is None:
             language = language_of_command(argv0, filename)
-            if language is Language.UNKNOWN:
+            if language is Language.UNKNOWN and self._read_binaries:
                 # The binary itself, through /proc: a container's file is read in its own mount namespace.
                 go = is_go_binary(f"/proc/{pid}/exe")
                 if go is None:

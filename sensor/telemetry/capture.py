@@ -30,7 +30,9 @@ from sensor.kernel.features import (
     probe_kernel,
 )
 from sensor.kernel.loader import DEFAULT_BUFFER_BYTES, HookCounters, LoadedProbes
+from sensor.kernel.recording import RecordingReader
 from sensor.kernel.records import CgroupRecord, DecodeError, ExecRecord, ExitRecord, Hook, decode
+from sensor.kernel.ringbuf import RecordReader
 from sensor.model.container_cache import ContainerCache, ContainerChange, ContainerEventType, ContainerInfo
 from sensor.model.language import LanguageDetector
 from sensor.model.process_cache import DEFAULT_CAPACITY, DEFAULT_EXIT_GRACE_NS, CacheStats, ProcessInfoCache
@@ -42,6 +44,7 @@ from sensor.telemetry.builder import EventBuilder, add_container_context, defaul
 from sensor.telemetry.events import EventKind, TelemetryEvent
 
 COUNTER_CHECK_NS = 1_000_000_000
+CGROUP_RETRY_NS = 1_000_000_000
 DEFAULT_METADATA_WAIT_NS = 250_000_000
 log = logging.getLogger("sensor")
 
@@ -58,6 +61,7 @@ class CaptureConfig:
     docker_sockets: tuple[str, ...] = DEFAULT_DOCKER_SOCKETS
     metadata_wait_ns: int = DEFAULT_METADATA_WAIT_NS
     cgroup_v1: bool = False  # watch a v1 controller's hierarchy even where the unified one is mounted
+    record_path: str = ""  # also write every raw record read to this file (`sensor trace --record`)
 
 
 @dataclass(slots=True)
@@ -93,22 +97,28 @@ Pending = tuple[TelemetryEvent, ContainerInfo | None]
 
 
 class Capture:
-    """Probes attached, live process and container caches; :meth:`poll` yields events."""
+    """Probes attached, live process and container caches; :meth:`poll` yields events.
 
-    def __init__(self, config: CaptureConfig | None = None) -> None:
+    Given a ``replay`` reader (recorded records), nothing is attached and /proc is not read: the
+    same pipeline runs on the recording alone, as the benchmark measures it.
+    """
+
+    def __init__(self, config: CaptureConfig | None = None, replay: RecordReader | None = None) -> None:
         self.config = config or CaptureConfig()
+        self._replay = replay
         self.features: KernelFeatures
         self.choices: list[HookChoice]
         self.hierarchy: CgroupHierarchy
         self.cache: ProcessInfoCache
         self.containers = ContainerCache()
-        self._languages = LanguageDetector()
+        self._languages = LanguageDetector(read_binaries=replay is None)
         self._resolver = MetadataResolver(
             self.config.docker_sockets,
             warn=log.warning,
             warn_if_missing=self.config.docker_sockets != DEFAULT_DOCKER_SOCKETS,
         )
         self._probes: LoadedProbes | None = None
+        self._reader: RecordReader | None = None
         self._builder: EventBuilder
         self._decode_errors = 0
         self._records_read = 0
@@ -119,9 +129,14 @@ class Capture:
         # Events waiting for their container's metadata: (deadline, event, container), in order.
         self._held: deque[tuple[int, TelemetryEvent, ContainerInfo]] = deque()
         self._held_per_container: dict[str, int] = {}
+        # cgroup id -> when /proc last failed to name it: asked again only after CGROUP_RETRY_NS.
+        self._unnamed_cgroups: dict[int, int] = {}
 
     def start(self) -> None:
         """Probe the kernel, attach the programs, then scan /proc and the cgroups. Raises KernelFeatureError."""
+        if self._replay is not None:
+            self._start_replay(self._replay)
+            return
         try:
             btf = Btf.load()
         except BtfError as error:
@@ -139,9 +154,23 @@ class Capture:
         self._probes = LoadedProbes(
             self.choices, btf=btf, buffer_bytes=self.config.buffer_bytes, hierarchy=self.hierarchy
         )
+        self._reader = self._probes.reader
+        if self.config.record_path:
+            self._reader = RecordingReader(self._reader, open(self.config.record_path, "wb"))  # noqa: SIM115
         self.cache.load_snapshot(scan_processes())
         self._load_container_snapshot()
         self._resolver.start()
+
+    def _start_replay(self, reader: RecordReader) -> None:
+        self.choices = []
+        self.hierarchy = detect_hierarchy(prefer_v1=self.config.cgroup_v1)
+        boot_id = read_boot_id()
+        self.cache = ProcessInfoCache(
+            boot_id, exit_grace_ns=self.config.exit_grace_ns, capacity=self.config.cache_capacity, read_proc=False
+        )
+        self._builder = EventBuilder(self.config.sensor_id or default_sensor_id(boot_id), self.cache)
+        self._reader = reader
+        self.containers.load_snapshot(scan_cgroups(self.hierarchy), set(), {})
 
     def _load_container_snapshot(self) -> None:
         cgroups = scan_cgroups(self.hierarchy)
@@ -194,8 +223,8 @@ class Capture:
 
         Every record updates the caches; events are built only for ``kinds`` (all when None).
         """
-        assert self._probes is not None, "start() first"
-        raw = self._probes.reader.read(timeout_ms)
+        assert self._reader is not None, "start() first"
+        raw = self._reader.read(timeout_ms)
         self._records_read += len(raw)
         pending: list[Pending] = []
         cache = self.cache
@@ -214,7 +243,7 @@ class Capture:
             info = cache.apply(record)
             container = containers.container_of(record.cgroup_id)
             if container is None and not containers.knows_cgroup(record.cgroup_id):
-                container = self._learn_cgroup(record.cgroup_id, record.tgid)
+                container = self._learn_cgroup(record.cgroup_id, record.tgid, record.ktime_ns)
             is_exec = type(record) is ExecRecord
             if is_exec:
                 info.language = self._languages.detect(record.tgid, record.cgroup_id, info.filename, info.argv).value
@@ -254,15 +283,25 @@ class Capture:
             if wanted:
                 pending.append((self._builder.container(change), change.container))
 
-    def _learn_cgroup(self, cgroup_id: int, pid: int) -> ContainerInfo | None:
-        """A cgroup neither scanned nor seen made: its path from /proc, checked against its inode."""
+    def _learn_cgroup(self, cgroup_id: int, pid: int, now: int) -> ContainerInfo | None:
+        """A cgroup neither scanned nor seen made: its path from /proc, checked against its inode.
+
+        A failure is remembered for CGROUP_RETRY_NS rather than for good: the process may simply
+        have exited before it could be asked, and a container's cgroup must not pass for the host's.
+        """
+        if now - self._unnamed_cgroups.get(cgroup_id, -CGROUP_RETRY_NS) < CGROUP_RETRY_NS:
+            return None
+        if self._replay is not None:
+            return None  # the recorded processes are gone: /proc cannot name their cgroups
         path = cgroup_path_of(pid, self.hierarchy)
         try:
             matches = path is not None and os.stat(f"{self.hierarchy.mount}{path}").st_ino == cgroup_id
         except OSError:
             matches = False
         if not matches or path is None:
+            self._unnamed_cgroups[cgroup_id] = now
             return None
+        self._unnamed_cgroups.pop(cgroup_id, None)
         return self.containers.add_cgroup(cgroup_id, path)
 
     def _runtime_answers(self, now: int, pending: list[Pending], wanted: bool) -> None:
@@ -315,10 +354,10 @@ class Capture:
 
     def loss(self) -> LossReport:
         """What was sent and lost at each stage so far."""
-        assert self._probes is not None, "start() first"
+        assert self._reader is not None, "start() first"
         return LossReport(
-            kernel=self._probes.counters(),
-            reader_lost=self._probes.reader.lost,
+            kernel=self._probes.counters() if self._probes is not None else {},
+            reader_lost=self._reader.lost,
             decode_errors=self._decode_errors,
             records_read=self._records_read,
             container_events=self._container_events,
@@ -327,19 +366,22 @@ class Capture:
 
     def stats(self) -> CaptureStats:
         """The counters and gauges of every stage of the capture (call on the pipeline's thread)."""
-        assert self._probes is not None, "start() first"
+        assert self._reader is not None, "start() first"
         return CaptureStats(
             loss=self.loss(),
             processes=self.cache.stats(),
             containers=len(self.containers),
-            buffer_fill=self._probes.reader.fill(),
-            programs=self._probes.program_stats(),
+            buffer_fill=self._reader.fill(),
+            programs=self._probes.program_stats() if self._probes is not None else [],
             runtime_errors=self._resolver.errors(),
         )
 
     def close(self) -> None:
         """Detach the probes and stop asking the runtimes."""
         self._resolver.stop()
+        if self._reader is not None and (self._probes is None or self._reader is not self._probes.reader):
+            self._reader.close()  # a recording's file, or a replay; the probes close their own reader
+        self._reader = None
         if self._probes is not None:
             self._probes.close()
             self._probes = None

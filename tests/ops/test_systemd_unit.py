@@ -32,7 +32,17 @@ def test_unit_runs_the_daemon_with_json_logs_and_a_private_socket_dir() -> None:
 def test_the_units_capability_bounding_set_is_enough_to_trace() -> None:
     caps = ",".join("+" + cap.removeprefix("CAP_").lower() for cap in unit_setting("CapabilityBoundingSet").split())
     proc = subprocess.Popen(
-        ["setpriv", f"--bounding-set=-all,{caps}", "--inh-caps=-all", *SENSOR, "trace", "--format", "json", "--duration", "30"],
+        [
+            "setpriv",
+            f"--bounding-set=-all,{caps}",
+            "--inh-caps=-all",
+            *SENSOR,
+            "trace",
+            "--format",
+            "json",
+            "--duration",
+            "30",
+        ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
