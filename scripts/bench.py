@@ -1,127 +1,66 @@
-"""Benchmarks, each a ratio against a baseline measured in the same run.
+"""Benchmarks, each against a baseline measured in the same run; markdown tables on stdout, JSON in
+bench-results/bench.json.
 
-storm: exec-storm overhead of `sensor trace`, interleaved with the same storm alone, and loss
-counters. Each repetition runs the storm alone and then under the sensor, for 1 and for 2 workers,
-so drift on the machine affects both sides alike; the figure is the median of traced/alone ratios.
-
-fanout: events per second through the hub's filter, protobuf serialization and gRPC streaming to 1
-and to 10 subscribers (each its own client process on the unix socket). The events are this host's
-processes as the sensor describes them, replayed through the real TelemetryService as fast as the
-subscribers take them; the baseline is encoding alone (to_proto + SerializeToString) in one thread.
+storm     exec-storm rate under `sensor trace`, `sensor run` + a subscriber, bpftrace and a minimal bcc
+          consumer, each as a ratio to the storm alone, interleaved; events seen and lost per kind
+          (scripts/bench_storm.py)
+pipeline  a recorded storm replayed through decode, caches, build, filter and encode: events per
+          CPU-second; RSS with 100 000 processes in the model and through 1 000 000 short-lived ones
+          (scripts/bench_pipeline.py)
+daemon    start-up to ready, idle RSS, kernel-to-subscriber latency at 1 000 execs/s and at full
+          speed, BPF run time per hook (scripts/bench_daemon.py)
+fanout    replayed events through the TelemetryService to 1 and 10 subscriber processes, against
+          encoding alone (scripts/fanout.py)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import re
-import statistics
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SUMMARY = re.compile(r"(\d+) events printed, (\d+) records read; lost: kernel (\d+) .*reader (\d+), undecodable (\d+)")
-
-
-def build_storm(workdir: Path) -> Path:
-    binary = workdir / "storm"
-    subprocess.run(["gcc", "-O2", "-o", str(binary), str(ROOT / "tests/workloads/storm.c")], check=True)
-    return binary
-
-
-def storm_rate(binary: Path, workers: int, seconds: float) -> float:
-    procs = [subprocess.Popen([str(binary), str(seconds)], stdout=subprocess.PIPE, text=True) for _ in range(workers)]
-    runs = sum(int(p.communicate()[0].split()[1]) for p in procs)
-    return runs / seconds
-
-
-def start_trace() -> subprocess.Popen[str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sensor", "trace", "--format", "json"],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stderr is not None
-    started = time.monotonic()
-    line = proc.stderr.readline()
-    if "ready" not in line:
-        raise SystemExit(f"sensor trace did not start: {line}{proc.stderr.read()}")
-    print(f"sensor trace ready in {time.monotonic() - started:.2f} s", file=sys.stderr)
-    return proc
-
-
-def stop_trace(proc: subprocess.Popen[str]) -> dict[str, int]:
-    proc.terminate()
-    _, err = proc.communicate(timeout=60)
-    match = SUMMARY.search(err)
-    if match is None:
-        raise SystemExit(f"no summary from sensor trace: {err}")
-    printed, read, kernel, reader, undecodable = (int(g) for g in match.groups())
-    return {"printed": printed, "read": read, "lost_kernel": kernel, "lost_reader": reader, "undecodable": undecodable}
+PARTS = ("storm", "pipeline", "daemon", "fanout")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=3.0, help="length of each storm run")
-    parser.add_argument("--repeats", type=int, default=3, help="alone/traced pairs per worker count")
+    parser.add_argument("--seconds", type=float, default=3.0, help="length of each storm run (default 3)")
+    parser.add_argument("--repeats", type=int, default=3, help="alone/observed rounds per worker count (default 3)")
     parser.add_argument("--events", type=int, default=50_000, help="events replayed per fanout run")
-    parser.add_argument("--only", choices=["storm", "fanout"], help="run one benchmark")
+    parser.add_argument("--live", type=int, default=100_000, help="live processes put in the model for RSS")
+    parser.add_argument("--churn", type=int, default=1_000_000, help="short-lived processes for the RSS churn run")
+    parser.add_argument("--only", choices=PARTS, action="append", help="run this part (repeatable); default all")
     args = parser.parse_args()
+    parts = args.only or list(PARTS)
     out = ROOT / "bench-results"
     out.mkdir(exist_ok=True)
     results_file = out / "bench.json"
     results: dict[str, object] = json.loads(results_file.read_text()) if results_file.exists() else {}
-    if args.only != "fanout":
-        results["storm"] = storm(args.seconds, args.repeats)
-    if args.only != "storm":
-        from fanout import fanout  # scripts/fanout.py: imports the sensor, which the storm part does not need
+    # The parts import the sensor (and bcc) only when they run.
+    with tempfile.TemporaryDirectory(prefix="sensor-bench-") as tmp:
+        from bench_storm import build_storm
+
+        binary = build_storm(Path(tmp))
+        if "storm" in parts:
+            from bench_storm import storm
+
+            results["storm"] = storm(binary, args.seconds, args.repeats)
+        if "pipeline" in parts:
+            from bench_pipeline import pipeline
+
+            results["pipeline"] = pipeline(binary, args.seconds, args.live, args.churn)
+        if "daemon" in parts:
+            from bench_daemon import daemon_figures
+
+            results["daemon"] = daemon_figures(binary, args.seconds)
+    if "fanout" in parts:
+        from fanout import fanout
 
         results["fanout"] = fanout(args.events)
     results_file.write_text(json.dumps(results, indent=2) + "\n")
-
-
-def storm(seconds: float, repeats: int) -> dict[str, object]:
-    """The storm benchmark; prints its table and returns its figures."""
-    results: dict[str, object] = {"seconds": seconds, "repeats": repeats}
-    with tempfile.TemporaryDirectory() as tmp:
-        binary = build_storm(Path(tmp))
-        rows = []
-        for workers in (1, 2):
-            ratios, alone_rates, traced_rates, losses = [], [], [], []
-            for _ in range(repeats):
-                alone = storm_rate(binary, workers, seconds)
-                trace = start_trace()
-                traced = storm_rate(binary, workers, seconds)
-                losses.append(stop_trace(trace))
-                alone_rates.append(alone)
-                traced_rates.append(traced)
-                ratios.append(traced / alone)
-            row = {
-                "workers": workers,
-                "alone_per_s": statistics.median(alone_rates),
-                "traced_per_s": statistics.median(traced_rates),
-                "ratio_median": statistics.median(ratios),
-                "ratio_min": min(ratios),
-                "ratio_max": max(ratios),
-                "lost_kernel": sum(x["lost_kernel"] for x in losses),
-                "lost_reader": sum(x["lost_reader"] + x["undecodable"] for x in losses),
-            }
-            rows.append(row)
-        results["rows"] = rows
-    print("| storm workers | alone execs/s | with `sensor trace --format json` | ratio (median, min-max) | lost |")
-    print("|---|---|---|---|---|")
-    for r in rows:
-        print(
-            f"| {r['workers']} | {r['alone_per_s']:.0f} | {r['traced_per_s']:.0f} | "
-            f"{r['ratio_median']:.2f} ({r['ratio_min']:.2f}-{r['ratio_max']:.2f}) | "
-            f"kernel {r['lost_kernel']}, reader {r['lost_reader']} |"
-        )
-    return results
+    print(f"\nfigures written to {results_file.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

@@ -21,8 +21,11 @@ _KTIME = struct.Struct("<Q")  # sensor_header.ktime_ns, at offset 8 of every rec
 
 # The BPF side never wakes the ring buffer reader (see send() in bpf/process.bpf.c), and wakes a
 # perf buffer reader only every PERF_WAKEUP_EVENTS records, so readers look on this timer: it
-# bounds the delay from kernel to reader.
+# bounds the delay from kernel to reader. While records keep coming the ring buffer reader looks
+# more often (low latency under load); once quiet it backs off (little CPU when idle).
 POLL_INTERVAL_MS = 5
+BUSY_POLL_INTERVAL_MS = 1
+BUSY_FOR_S = 0.1  # how long after the last record the reader stays on the busy interval
 
 
 class RecordReader(Protocol):
@@ -52,6 +55,7 @@ class RingBufferReader:
         self._page = page
         self._mask = data_size - 1
         self._batch_limit = batch_limit
+        self._busy_until = 0.0
         self._consumer = mmap.mmap(map_fd, page, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
         # The producer page, then the data pages mapped twice so a record that wraps reads contiguously.
         self._producer = mmap.mmap(map_fd, page + 2 * data_size, mmap.MAP_SHARED, mmap.PROT_READ, offset=page)
@@ -67,8 +71,11 @@ class RingBufferReader:
     def read(self, timeout_ms: int) -> list[bytes]:
         records = self._drain()
         if not records and timeout_ms > 0:
-            time.sleep(min(timeout_ms, POLL_INTERVAL_MS) / 1000)
+            busy = time.monotonic() < self._busy_until
+            time.sleep(min(timeout_ms, BUSY_POLL_INTERVAL_MS if busy else POLL_INTERVAL_MS) / 1000)
             records = self._drain()
+        if records:
+            self._busy_until = time.monotonic() + BUSY_FOR_S
         return records
 
     def _drain(self) -> list[bytes]:

@@ -1,4 +1,5 @@
-/* Fork+exec+exit storm: runs PROGRAM (default /bin/true) in a loop for SECONDS, then prints
+/* Fork+exec+exit storm: runs PROGRAM (default /bin/true) in a loop for SECONDS, at most RATE
+ * times a second when RATE is given (default: as fast as it can), then prints
  * "<own pid> <children run>". Used by the storm test and scripts/bench. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,14 +17,24 @@ static double now(void)
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		fprintf(stderr, "usage: %s SECONDS [PROGRAM]\n", argv[0]);
+		fprintf(stderr, "usage: %s SECONDS [PROGRAM [RATE]]\n", argv[0]);
 		return 2;
 	}
 	double seconds = atof(argv[1]);
 	const char *program = argc > 2 ? argv[2] : "/bin/true";
-	double end = now() + seconds;
+	double rate = argc > 3 ? atof(argv[3]) : 0;
+	double start = now();
+	double end = start + seconds;
 	long runs = 0;
 	while (now() < end) {
+		if (rate > 0) {
+			double due = start + runs / rate;
+			double wait = due - now();
+			if (wait > 0) {
+				struct timespec ts = {(time_t)wait, (long)((wait - (time_t)wait) * 1e9)};
+				nanosleep(&ts, NULL);
+			}
+		}
 		pid_t pid = fork();
 		if (pid < 0) {
 			perror("fork");

@@ -1,0 +1,239 @@
+"""The storm benchmark (see bench.py): exec-storm rate alone and under each observer, interleaved.
+
+Observers: `sensor trace --format json` to /dev/null; `sensor run` with one gRPC subscriber taking
+every process event; and the peers available here: a bpftrace one-liner printing execs, and a
+minimal bcc Python consumer (scripts/peers/bcc_consumer.py). Each repetition runs the storm alone
+and then under each observer, so drift on the machine affects all alike; the figure is the median
+of observed/alone ratios, with the spread.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SENSOR = [sys.executable, "-m", "sensor"]
+TRACE_SUMMARY = re.compile(
+    r"lost/sent by hook: fork (\d+)/(\d+), exec (\d+)/(\d+), exec_failed \d+/\d+, exit (\d+)/(\d+)"
+)
+SUBSCRIBER = r"""
+import signal, sys, grpc
+from sensor.api.v1 import service_pb2 as api, service_pb2_grpc, subscription_pb2 as sub, telemetry_pb2 as pb
+channel = grpc.insecure_channel(sys.argv[1], options=[("grpc.max_receive_message_length", 64 << 20)])
+request = api.GetEventsRequest(subscription=sub.Subscription(event_filter=sub.EventFilter(
+    process_events=[sub.ProcessEventFilter(type=t) for t in ("FORK", "EXEC", "EXIT")])))
+call = service_pb2_grpc.TelemetryServiceStub(channel).GetEvents(request)
+responses = iter(call)
+next(responses)
+counts = {"fork": 0, "exec": 0, "exit": 0, "lost": 0}
+signal.signal(signal.SIGTERM, lambda *_: call.cancel())
+print("subscribed", flush=True)
+try:
+    for response in responses:
+        for event in response.events:
+            if event.WhichOneof("event") == "lost":
+                counts["lost"] += event.lost.lost
+            else:
+                counts[pb.ProcessEvent.ProcessEventType.Name(event.process.type).lower()] += 1
+except grpc.RpcError:
+    pass
+print(counts["fork"], counts["exec"], counts["exit"], counts["lost"], flush=True)
+"""
+BPFTRACE = 'tracepoint:sched:sched_process_exec { printf("%d %s\\n", pid, str(args->filename)); }'
+
+
+@dataclass
+class Observation:
+    """One observer's run over one storm: what it saw and lost, per kind where it can tell."""
+
+    seen: dict[str, int] = field(default_factory=dict)
+    lost: dict[str, int] = field(default_factory=dict)
+
+
+class Observer:
+    """Something that watches the storm: started before it, stopped after it."""
+
+    name = ""
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> Observation:
+        raise NotImplementedError
+
+
+def _wait_for_line(stream: object, word: str, proc: subprocess.Popen[str], what: str) -> None:
+    assert hasattr(stream, "readline")
+    line = stream.readline()
+    while line and word not in line:
+        line = stream.readline()
+    if not line:
+        raise SystemExit(f"{what} did not start (exit {proc.poll()})")
+
+
+class SensorTrace(Observer):
+    name = "sensor trace --format json"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [*SENSOR, "trace", "--format", "json"],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        _wait_for_line(self.proc.stderr, "ready", self.proc, "sensor trace")
+
+    def stop(self) -> Observation:
+        self.proc.terminate()
+        _, err = self.proc.communicate(timeout=60)
+        match = TRACE_SUMMARY.search(err)
+        if match is None:
+            raise SystemExit(f"no summary from sensor trace: {err}")
+        fork_lost, fork_sent, exec_lost, exec_sent, exit_lost, exit_sent = (int(g) for g in match.groups())
+        return Observation(
+            {"fork": fork_sent, "exec": exec_sent, "exit": exit_sent},
+            {"fork": fork_lost, "exec": exec_lost, "exit": exit_lost},
+        )
+
+
+class SensorDaemon(Observer):
+    name = "sensor run + 1 gRPC subscriber"
+
+    def start(self) -> None:
+        self.dir = tempfile.TemporaryDirectory(prefix="sensor-bench-")
+        socket = f"{self.dir.name}/s.sock"
+        self.proc = subprocess.Popen(
+            [*SENSOR, "run", "--listen", f"unix://{socket}"],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        _wait_for_line(self.proc.stderr, "ready", self.proc, "sensor run")
+        self.client = subprocess.Popen(
+            [sys.executable, "-c", SUBSCRIBER, f"unix:{socket}"], cwd=ROOT, stdout=subprocess.PIPE, text=True
+        )
+        _wait_for_line(self.client.stdout, "subscribed", self.client, "the subscriber")
+
+    def stop(self) -> Observation:
+        time.sleep(0.3)  # what is in flight reaches the subscriber
+        self.client.send_signal(signal.SIGTERM)
+        fork, exec_, exit_, lost = (int(x) for x in self.client.communicate(timeout=60)[0].split())
+        self.proc.terminate()
+        self.proc.communicate(timeout=60)
+        self.dir.cleanup()
+        return Observation({"fork": fork, "exec": exec_, "exit": exit_}, {"subscriber": lost})
+
+
+class Bpftrace(Observer):
+    name = "bpftrace (printf per exec)"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            ["bpftrace", "-e", BPFTRACE], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        )
+        _wait_for_line(self.proc.stdout, "Attaching", self.proc, "bpftrace")
+
+    def stop(self) -> Observation:
+        self.proc.send_signal(signal.SIGINT)
+        out, _ = self.proc.communicate(timeout=60)
+        return Observation({"exec": sum(1 for line in out.splitlines() if line[:1].isdigit())})
+
+
+class BccConsumer(Observer):
+    name = "bcc Python consumer (perf buffer)"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "scripts/peers/bcc_consumer.py")], stderr=subprocess.PIPE, text=True
+        )
+        _wait_for_line(self.proc.stderr, "ready", self.proc, "the bcc consumer")
+
+    def stop(self) -> Observation:
+        self.proc.terminate()
+        _, err = self.proc.communicate(timeout=60)
+        words = err.split()
+        counts = {words[i]: int(words[i + 1]) for i in range(0, len(words) - 1, 2)}
+        return Observation({k: counts[k] for k in ("fork", "exec", "exit")}, {"perf buffer": counts["lost"]})
+
+
+OBSERVERS: tuple[Callable[[], Observer], ...] = (SensorTrace, SensorDaemon, Bpftrace, BccConsumer)
+
+
+def build_storm(workdir: Path) -> Path:
+    binary = workdir / "storm"
+    subprocess.run(["gcc", "-O2", "-o", str(binary), str(ROOT / "tests/workloads/storm.c")], check=True)
+    return binary
+
+
+def storm_runs(binary: Path, workers: int, seconds: float) -> int:
+    procs = [subprocess.Popen([str(binary), str(seconds)], stdout=subprocess.PIPE, text=True) for _ in range(workers)]
+    return sum(int(p.communicate()[0].split()[1]) for p in procs)
+
+
+def storm(binary: Path, seconds: float, repeats: int) -> dict[str, object]:
+    """The storm benchmark; prints its table and returns its figures."""
+    rows = []
+    for workers in (1, 2):
+        alone: list[float] = []
+        per_observer: dict[str, dict[str, list]] = {}
+        for _ in range(repeats):
+            base = storm_runs(binary, workers, seconds) / seconds
+            alone.append(base)
+            for make in OBSERVERS:
+                observer = make()
+                observer.start()
+                runs = storm_runs(binary, workers, seconds)
+                seen = observer.stop()
+                entry = per_observer.setdefault(observer.name, {"ratios": [], "rates": [], "obs": [], "runs": []})
+                entry["ratios"].append(runs / seconds / base)
+                entry["rates"].append(runs / seconds)
+                entry["obs"].append(seen)
+                entry["runs"].append(runs)
+        for name, entry in per_observer.items():
+            ratios = entry["ratios"]
+            seen_total: dict[str, int] = {}
+            lost_total: dict[str, int] = {}
+            for obs in entry["obs"]:
+                for k, v in obs.seen.items():
+                    seen_total[k] = seen_total.get(k, 0) + v
+                for k, v in obs.lost.items():
+                    lost_total[k] = lost_total.get(k, 0) + v
+            rows.append(
+                {
+                    "workers": workers,
+                    "observer": name,
+                    "alone_per_s": statistics.median(alone),
+                    "observed_per_s": statistics.median(entry["rates"]),
+                    "ratio_median": statistics.median(ratios),
+                    "ratio_min": min(ratios),
+                    "ratio_max": max(ratios),
+                    "storm_execs": sum(entry["runs"]),
+                    "seen": seen_total,
+                    "lost": lost_total,
+                }
+            )
+    print(
+        "| storm workers | observer | alone execs/s | observed execs/s | ratio (median, min-max) | storm execs | "
+        "seen (fork/exec/exit) | lost |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        seen = "/".join(str(r["seen"].get(k, "-")) for k in ("fork", "exec", "exit"))
+        lost = ", ".join(f"{k} {v}" for k, v in r["lost"].items()) or "not counted"
+        print(
+            f"| {r['workers']} | {r['observer']} | {r['alone_per_s']:.0f} | {r['observed_per_s']:.0f} | "
+            f"{r['ratio_median']:.2f} ({r['ratio_min']:.2f}-{r['ratio_max']:.2f}) | {r['storm_execs']} | {seen} | "
+            f"{lost} |"
+        )
+    return {"seconds": seconds, "repeats": repeats, "rows": rows}
