@@ -30,7 +30,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="alone/observed rounds per worker count (default 3)")
     parser.add_argument("--events", type=int, default=50_000, help="events replayed per fanout run")
     parser.add_argument("--live", type=int, default=100_000, help="live processes put in the model for RSS")
-    parser.add_argument("--churn", type=int, default=1_000_000, help="short-lived processes for the RSS churn run")
+    parser.add_argument("--churn", type=int, default=200_000, help="short-lived processes for the RSS churn run")
     parser.add_argument("--only", choices=PARTS, action="append", help="run this part (repeatable); default all")
     args = parser.parse_args()
     parts = args.only or list(PARTS)

@@ -7,6 +7,8 @@ field on the wire is just its elements one after another (tag, length, bytes).
 
 from __future__ import annotations
 
+from typing import Any
+
 from sensor.api.v1 import telemetry_pb2 as pb
 from sensor.kernel.records import Creds
 from sensor.telemetry.events import (
@@ -78,7 +80,20 @@ def _container(c: ContainerPayload) -> pb.ContainerEvent:
 
 def to_proto(event: TelemetryEvent) -> pb.TelemetryEvent:
     """The event as a protobuf message."""
-    out = pb.TelemetryEvent(
+    # Sub-messages go in through the constructor: CopyFrom after it would copy each one again.
+    payload = event.payload
+    nested: dict[str, Any] = {}
+    if isinstance(payload, ProcessPayload):
+        nested["process"] = _process(payload)
+    elif isinstance(payload, ContainerPayload):
+        nested["container"] = _container(payload)
+    elif isinstance(payload, TickerPayload):
+        nested["ticker"] = pb.TickerEvent(seconds=payload.seconds, nanos=payload.nanos)
+    else:
+        nested["lost"] = pb.LostRecordEvent(lost=payload.lost, stage=payload.stage, hook=payload.hook)
+    if event.credentials is not None:
+        nested["credentials"] = creds_proto(event.credentials)
+    return pb.TelemetryEvent(
         id=event.id,
         sensor_id=event.sensor_id,
         sensor_sequence_number=event.sensor_sequence_number,
@@ -103,22 +118,8 @@ def to_proto(event: TelemetryEvent) -> pb.TelemetryEvent:
             pb.ProcessRef(process_id=a.process_id, pid=a.pid, comm=a.comm, filename=a.filename) for a in event.ancestors
         ],
         snapshot=event.snapshot,
+        **nested,
     )
-    if event.credentials is not None:
-        out.credentials.CopyFrom(creds_proto(event.credentials))
-    payload = event.payload
-    if isinstance(payload, ProcessPayload):
-        out.process.CopyFrom(_process(payload))
-    elif isinstance(payload, ContainerPayload):
-        out.container.CopyFrom(_container(payload))
-    elif isinstance(payload, TickerPayload):
-        out.ticker.seconds = payload.seconds
-        out.ticker.nanos = payload.nanos
-    else:
-        out.lost.lost = payload.lost
-        out.lost.stage = payload.stage
-        out.lost.hook = payload.hook
-    return out
 
 
 def _varint(n: int) -> bytes:
