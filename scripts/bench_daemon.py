@@ -24,6 +24,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from bench_pipeline import rss_bytes
 from prometheus_client.parser import text_string_to_metric_families
 
 from sensor.kernel.bpf_stats import enable_stats
@@ -62,13 +63,6 @@ HOOK_PROGRAMS = {
 }
 
 
-def rss_of(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    return 0
-
-
 class Daemon:
     """`sensor run` on a private socket, optionally with metrics."""
 
@@ -98,7 +92,7 @@ def startup(repeats: int = 3) -> dict[str, float]:
         daemon = Daemon()
         time.sleep(2)
         ready.append(daemon.ready_s)
-        rss.append(rss_of(daemon.proc.pid))
+        rss.append(rss_bytes(daemon.proc.pid))
         daemon.stop()
     return {
         "ready_s_median": statistics.median(ready),

@@ -132,15 +132,16 @@ def synthetic(pid: int, start_ns: int, parent: int, exits: bool, ktime_ns: int) 
 
 
 MEMORY_CHILD = r"""
-import json, sys, time, resource
+import json, sys
 sys.path.insert(0, sys.argv[1])
 from bench_pipeline import memory_run
 print(json.dumps(memory_run(int(sys.argv[2]), int(sys.argv[3]))))
 """
 
 
-def rss_bytes() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
+def rss_bytes(pid: int | str = "self") -> int:
+    """Resident memory of a process (this one by default)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
     return 0
@@ -150,18 +151,18 @@ def memory_run(live: int, churn: int) -> dict[str, object]:
     """In this (fresh) process: RSS empty, with ``live`` processes, then while ``churn`` come and go."""
     now = time.monotonic_ns()
     config = CaptureConfig(sensor_id="bench", exit_grace_ns=1_000_000_000)
-    capture = Capture(config, replay=ReplayReader([]))
+    replay = ReplayReader([])
+    capture = Capture(config, replay=replay)
     capture.start()
     baseline = rss_bytes()
     records: list[bytes] = []
     for i in range(live):
         records += synthetic(100_000 + i, now - 10**12 + i, 1, False, now - 10**12 + i * 1000)
-    _drain(capture, records)
+    _drain(capture, replay, records)
     with_live = rss_bytes()
     live_in_model = len(capture.cache)
     samples = []
     step = max(1, churn // 10)
-    pid = 1_000_000
     # Short-lived processes at a steady pace of event time, ending "now": exits older than the
     # grace period leave the model as the replay moves on.
     span_ns = 120 * 10**9
@@ -171,7 +172,7 @@ def memory_run(live: int, churn: int) -> dict[str, object]:
         for i in range(done, min(churn, done + step)):
             pid = 1_000_000 + (i % 3_000_000)
             records += synthetic(pid, first_ns + i * 100, 1, True, first_ns + i * (span_ns // max(churn, 1)))
-        _drain(capture, records)
+        _drain(capture, replay, records)
         capture.cache.expire(time.monotonic_ns())
         samples.append({"processes": done + step, "rss_bytes": rss_bytes(), "in_model": len(capture.cache)})
     capture.close()
@@ -184,9 +185,9 @@ def memory_run(live: int, churn: int) -> dict[str, object]:
     }
 
 
-def _drain(capture: Capture, records: list[bytes]) -> None:
-    capture._reader = ReplayReader(records)
-    while capture.poll(0) or not capture._reader.done:
+def _drain(capture: Capture, replay: ReplayReader, records: list[bytes]) -> None:
+    replay.extend(records)
+    while capture.poll(0) or not replay.done:
         pass
 
 

@@ -73,6 +73,7 @@ def permission_checks() -> list[Check]:
 def kernel_checks(features: KernelFeatures) -> list[Check]:
     """The kernel features the probes rely on."""
     headers = Path(f"/lib/modules/{platform.release()}/build/include")
+    stats_on = _bpf_stats_on()
     return [
         Check("kernel", features.release),
         Check(
@@ -111,8 +112,8 @@ def kernel_checks(features: KernelFeatures) -> list[Check]:
         ),
         Check(
             "BPF run-time stats",
-            "on" if _bpf_stats_on() else "off",
-            _bpf_stats_on(),
+            "on" if stats_on else "off",
+            stats_on,
             "sysctl kernel.bpf_stats_enabled=1 to see BPF time per program in the metrics (costs ~20 ns a run)",
         ),
     ]

@@ -29,11 +29,6 @@ class ProgramRunStats:
     run_time_ns: int
     run_count: int
 
-    @property
-    def ns_per_run(self) -> float:
-        """Mean run time per call, in nanoseconds."""
-        return self.run_time_ns / self.run_count if self.run_count else 0.0
-
 
 @dataclass(frozen=True, slots=True)
 class ProgInfoLayout:

@@ -73,7 +73,8 @@ class ReplayReader:
     """Hands out recorded records ``batch`` at a time, as the ring buffer reader would."""
 
     def __init__(self, records: list[bytes], batch: int = 4096) -> None:
-        self._batches = deque(records[i : i + batch] for i in range(0, len(records), batch))
+        self._batches: deque[list[bytes]] = deque()
+        self.extend(records, batch)
 
     @property
     def lost(self) -> int:
@@ -81,6 +82,10 @@ class ReplayReader:
 
     def fill(self) -> None:
         return None
+
+    def extend(self, records: list[bytes], batch: int = 4096) -> None:
+        """Queue more records after those not yet handed out."""
+        self._batches.extend(records[i : i + batch] for i in range(0, len(records), batch))
 
     @property
     def done(self) -> bool:

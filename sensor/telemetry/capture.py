@@ -144,12 +144,7 @@ class Capture:
         self.features = probe_kernel(btf)
         self.choices = choose_backends(self.features, self.config.transport)
         check_required(self.choices, self.features)
-        self.hierarchy = detect_hierarchy(prefer_v1=self.config.cgroup_v1)
-        boot_id = read_boot_id()
-        self.cache = ProcessInfoCache(
-            boot_id, exit_grace_ns=self.config.exit_grace_ns, capacity=self.config.cache_capacity
-        )
-        self._builder = EventBuilder(self.config.sensor_id or default_sensor_id(boot_id), self.cache)
+        self._make_model(read_proc=True)
         # Attach first, scan second: whatever happens during the scan is queued in the kernel buffer.
         self._probes = LoadedProbes(
             self.choices, btf=btf, buffer_bytes=self.config.buffer_bytes, hierarchy=self.hierarchy
@@ -161,14 +156,21 @@ class Capture:
         self._load_container_snapshot()
         self._resolver.start()
 
-    def _start_replay(self, reader: RecordReader) -> None:
-        self.choices = []
+    def _make_model(self, read_proc: bool) -> None:
+        """The cgroup hierarchy to watch, the empty process cache, and the event builder."""
         self.hierarchy = detect_hierarchy(prefer_v1=self.config.cgroup_v1)
         boot_id = read_boot_id()
         self.cache = ProcessInfoCache(
-            boot_id, exit_grace_ns=self.config.exit_grace_ns, capacity=self.config.cache_capacity, read_proc=False
+            boot_id,
+            exit_grace_ns=self.config.exit_grace_ns,
+            capacity=self.config.cache_capacity,
+            read_proc=read_proc,
         )
         self._builder = EventBuilder(self.config.sensor_id or default_sensor_id(boot_id), self.cache)
+
+    def _start_replay(self, reader: RecordReader) -> None:
+        self.choices = []
+        self._make_model(read_proc=False)  # the recorded processes are gone: /proc knows nothing of them
         self._reader = reader
         self.containers.load_snapshot(scan_cgroups(self.hierarchy), set(), {})
 
@@ -291,8 +293,6 @@ class Capture:
         """
         if now - self._unnamed_cgroups.get(cgroup_id, -CGROUP_RETRY_NS) < CGROUP_RETRY_NS:
             return None
-        if self._replay is not None:
-            return None  # the recorded processes are gone: /proc cannot name their cgroups
         path = cgroup_path_of(pid, self.hierarchy)
         try:
             matches = path is not None and os.stat(f"{self.hierarchy.mount}{path}").st_ino == cgroup_id

@@ -127,7 +127,6 @@ class Hub:
         self._subscribers: tuple[Subscriber, ...] = ()
         self._lock = threading.Lock()
         self._next_id = 1
-        self.published = 0
         self.published_by_kind: Counter[EventKind] = Counter()
         self.subscriptions_total = 0
         self._lost_by_gone = 0  # loss of subscribers that have left, so the total never goes down
@@ -155,10 +154,14 @@ class Hub:
         """Offer events to every subscriber."""
         if not events:
             return
-        self.published += len(events)
         self.published_by_kind.update(map(_KIND, events))
         for subscriber in self._subscribers:  # a tuple swapped whole: safe to iterate unlocked
             subscriber.offer(events)
+
+    @property
+    def published(self) -> int:
+        """Events published since start, every kind."""
+        return sum(self.published_by_kind.values())
 
     def close(self, reason: str) -> None:
         """End every subscription with ``reason``."""
