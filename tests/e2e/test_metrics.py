@@ -17,7 +17,7 @@ from sensor.kernel.bpf_stats import enable_stats
 from tests.live_sensor import SENSOR, env_without_sensor
 from tests.sensor_daemon import SensorDaemon, Stream, argv_has, exec_filter, stub, subscription
 
-QUEUE_EVENTS = 16
+QUEUE_EVENTS = 256  # as in test_server: the reading client keeps up, the stalled one overflows
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
