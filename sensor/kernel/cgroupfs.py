@@ -60,6 +60,21 @@ def _mounts(mountinfo: Path) -> list[tuple[str, Path, set[str]]]:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class CgroupMounts:
+    """Where each v1 controller's hierarchy and the unified hierarchy are mounted."""
+
+    v1: dict[str, Path]  # controller (or name=...) -> its hierarchy's mount point
+    unified: Path | None
+
+
+def cgroup_mounts(mountinfo: Path = Path("/proc/self/mountinfo")) -> CgroupMounts:
+    """The host's cgroup mounts, v1 and unified."""
+    mounts = _mounts(mountinfo)
+    unified = next((point for fstype, point, _ in mounts if fstype == "cgroup2"), None)
+    return CgroupMounts({opt: point for fstype, point, opts in mounts if fstype == "cgroup" for opt in opts}, unified)
+
+
 def _v1_controllers(proc_cgroups: Path) -> dict[str, tuple[int, int]]:
     """controller -> (subsystem index, hierarchy id); /proc/cgroups lists subsystems in index order."""
     out = {}
@@ -81,9 +96,8 @@ def detect_hierarchy(
     ``prefer_v1`` watches a v1 controller even where the unified hierarchy exists (hybrid hosts),
     which is how the v1 path is tested on a hybrid machine.
     """
-    mounts = _mounts(mountinfo)
-    unified = next((point for fstype, point, _ in mounts if fstype == "cgroup2"), None)
-    v1_points = {opt: point for fstype, point, opts in mounts if fstype == "cgroup" for opt in opts}
+    found = cgroup_mounts(mountinfo)
+    unified, v1_points = found.unified, found.v1
     mode = CgroupMode.LEGACY if unified is None else CgroupMode.HYBRID if v1_points else CgroupMode.UNIFIED
     if unified is not None and not (prefer_v1 and v1_points):
         return CgroupHierarchy(mode, UNIFIED_HIERARCHY_ID, unified)
