@@ -131,13 +131,22 @@ def stream_with_reconnect(
         delay = min(delay * 2, RECONNECT_MAX_S)
 
 
-def list_workloads(connection: Connection) -> api.ListWorkloadsResponse:
-    """The sensor's live model. Raises grpc.RpcError."""
+def list_workloads(connection: Connection, include_stats: bool = False) -> api.ListWorkloadsResponse:
+    """The sensor's live model, with the running containers' stats when asked. Raises grpc.RpcError."""
     with connection.channel() as channel:
         response: api.ListWorkloadsResponse = service_pb2_grpc.TelemetryServiceStub(channel).ListWorkloads(
-            api.ListWorkloadsRequest(), timeout=UNARY_TIMEOUT_S
+            api.ListWorkloadsRequest(include_stats=include_stats), timeout=UNARY_TIMEOUT_S
         )
         return response
+
+
+def container_stats(connection: Connection, containers: list[str], max_age_ms: int) -> list[api.ContainerStats]:
+    """Running containers' stats (all when none are named). Raises grpc.RpcError."""
+    with connection.channel() as channel:
+        response: api.GetContainerStatsResponse = service_pb2_grpc.TelemetryServiceStub(channel).GetContainerStats(
+            api.GetContainerStatsRequest(containers=containers, max_age_ms=max_age_ms), timeout=UNARY_TIMEOUT_S
+        )
+        return list(response.stats)
 
 
 def rpc_failure(error: grpc.RpcError, connection: Connection) -> str:

@@ -13,6 +13,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from sensor.server.address import Address, AddressError, claim_unix_socket, server_credentials
+from sensor.server.container_stats import host_stats_cache
 from sensor.server.metrics import MetricsServer
 from sensor.server.pipeline import PipelineThread
 from sensor.server.service import SERVICE_NAME, TelemetryService
@@ -62,6 +63,7 @@ class Daemon:
         self.capture = capture
         self.hub = Hub(config.queue_events)
         self.pipeline = PipelineThread(self.capture, self.hub)
+        self.stats = host_stats_cache()
         self._health = health.HealthServicer()
         self._server: grpc.Server | None = None
         self._metrics: MetricsServer | None = None
@@ -74,7 +76,7 @@ class Daemon:
         started_ns = time.monotonic_ns()
         try:
             self.pipeline.start()
-            self._serve(TelemetryService(self.pipeline, started_ns))
+            self._serve(TelemetryService(self.pipeline, started_ns, self.stats))
             if self.config.metrics_listen is not None:
                 self._serve_metrics(*self.config.metrics_listen)
         except BaseException:
@@ -111,7 +113,7 @@ class Daemon:
             self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
 
     def _serve_metrics(self, host: str, port: int) -> None:
-        metrics = MetricsServer(self.pipeline, host, port)
+        metrics = MetricsServer(self.pipeline, self.stats, host, port)
         try:
             metrics.start()
         except OSError as error:

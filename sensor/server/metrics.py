@@ -15,6 +15,9 @@ from prometheus_client import CollectorRegistry, ProcessCollector, start_wsgi_se
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from sensor.model.stats.cache import StatsCache
+from sensor.model.stats.sample import ContainerStats
+from sensor.server.container_stats import DEFAULT_MAX_AGE_MS, NamedTarget, stats_targets
 from sensor.server.pipeline import PipelineThread
 from sensor.telemetry.capture import CaptureStats
 from sensor.telemetry.events import EventKind
@@ -150,12 +153,108 @@ def _kernel_metrics(stats: CaptureStats) -> Iterator[Metric]:
     yield runs
 
 
+CONTAINER_LABELS = ["container_id", "name", "image"]
+
+
+class _ContainerFamilies:
+    """One metric family per container figure, filled container by container."""
+
+    def __init__(self) -> None:
+        def counter(name: str, doc: str, *extra: str) -> CounterMetricFamily:
+            return CounterMetricFamily(f"sensor_container_{name}", doc, labels=[*CONTAINER_LABELS, *extra])
+
+        def gauge(name: str, doc: str) -> GaugeMetricFamily:
+            return GaugeMetricFamily(f"sensor_container_{name}", doc, labels=CONTAINER_LABELS)
+
+        self.cpu = counter("cpu_usage_seconds", "CPU time used by the container.")
+        self.cpu_user = counter("cpu_user_seconds", "CPU time in user mode.")
+        self.cpu_system = counter("cpu_system_seconds", "CPU time in kernel mode.")
+        self.periods = counter("cpu_periods", "CFS enforcement periods elapsed.")
+        self.throttled_periods = counter("cpu_throttled_periods", "CFS periods in which the quota ran out.")
+        self.throttled = counter("cpu_throttled_seconds", "Time the quota held the container back.")
+        self.cpu_limit = gauge("cpu_limit_cores", "CPU quota in cores (absent when unlimited).")
+        self.memory = gauge("memory_usage_bytes", "Memory charged to the container.")
+        self.working_set = gauge("memory_working_set_bytes", "Memory usage minus inactive page cache.")
+        self.rss = gauge("memory_rss_bytes", "Anonymous memory.")
+        self.cache = gauge("memory_cache_bytes", "Page cache.")
+        self.memory_limit = gauge("memory_limit_bytes", "Memory limit (absent when unlimited).")
+        self.oom_kills = counter("memory_oom_kills", "Processes killed by the OOM killer.")
+        self.io_read = counter("io_read_bytes", "Bytes read from a block device.", "device")
+        self.io_write = counter("io_write_bytes", "Bytes written to a block device.", "device")
+        self.io_reads = counter("io_read_ops", "Read operations on a block device.", "device")
+        self.io_writes = counter("io_write_ops", "Write operations on a block device.", "device")
+        self.pids = gauge("pids", "Tasks (processes and threads) in the container.")
+        self.pids_limit = gauge("pids_limit", "Task limit (absent when unlimited).")
+        self.rx_bytes = counter("network_receive_bytes", "Bytes received on an interface.", "interface")
+        self.tx_bytes = counter("network_transmit_bytes", "Bytes sent on an interface.", "interface")
+        self.rx_packets = counter("network_receive_packets", "Packets received on an interface.", "interface")
+        self.tx_packets = counter("network_transmit_packets", "Packets sent on an interface.", "interface")
+        self.errors = gauge("stats_errors", "Parts of the container's stats that could not be read.")
+
+    def add(self, named: NamedTarget, stats: ContainerStats) -> None:
+        key = [named.target.container_id, named.name, named.image_name]
+        cgroup = stats.cgroup
+        self.errors.add_metric(key, len(stats.errors))
+        if cgroup.cpu is not None:
+            cpu = cgroup.cpu
+            self.cpu.add_metric(key, cpu.usage_ns / 1e9)
+            self.cpu_user.add_metric(key, cpu.user_ns / 1e9)
+            self.cpu_system.add_metric(key, cpu.system_ns / 1e9)
+            self.periods.add_metric(key, cpu.periods)
+            self.throttled_periods.add_metric(key, cpu.throttled_periods)
+            self.throttled.add_metric(key, cpu.throttled_ns / 1e9)
+            if cpu.limit_cores is not None:
+                self.cpu_limit.add_metric(key, cpu.limit_cores)
+        if cgroup.memory is not None:
+            memory = cgroup.memory
+            self.memory.add_metric(key, memory.usage_bytes)
+            self.working_set.add_metric(key, memory.working_set_bytes)
+            self.rss.add_metric(key, memory.rss_bytes)
+            self.cache.add_metric(key, memory.cache_bytes)
+            self.oom_kills.add_metric(key, memory.oom_kills)
+            if memory.limit_bytes is not None:
+                self.memory_limit.add_metric(key, memory.limit_bytes)
+        for device in cgroup.io.devices if cgroup.io is not None else ():
+            self.io_read.add_metric([*key, device.device], device.read_bytes)
+            self.io_write.add_metric([*key, device.device], device.write_bytes)
+            self.io_reads.add_metric([*key, device.device], device.read_ops)
+            self.io_writes.add_metric([*key, device.device], device.write_ops)
+        if cgroup.pids is not None:
+            self.pids.add_metric(key, cgroup.pids.current)
+            if cgroup.pids.limit is not None:
+                self.pids_limit.add_metric(key, cgroup.pids.limit)
+        for interface in stats.network.interfaces if stats.network is not None else ():
+            self.rx_bytes.add_metric([*key, interface.name], interface.rx_bytes)
+            self.tx_bytes.add_metric([*key, interface.name], interface.tx_bytes)
+            self.rx_packets.add_metric([*key, interface.name], interface.rx_packets)
+            self.tx_packets.add_metric([*key, interface.name], interface.tx_packets)
+
+    def families(self) -> list[Metric]:
+        return list(vars(self).values())
+
+
+class ContainerStatsCollector(Collector):
+    """Each running container's resource figures, read through the stats cache at each scrape."""
+
+    def __init__(self, pipeline: PipelineThread, stats: StatsCache) -> None:
+        self._pipeline = pipeline
+        self._stats = stats
+
+    def collect(self) -> Iterator[Metric]:
+        capture = self._pipeline.capture
+        families = _ContainerFamilies()
+        for named in self._pipeline.call(lambda: stats_targets(capture)):
+            families.add(named, self._stats.get(named.target, DEFAULT_MAX_AGE_MS * 1_000_000))
+        yield from families.families()
+
+
 class MetricsServer:
     """The HTTP endpoint Prometheus scrapes (``/metrics``), on its own registry."""
 
-    def __init__(self, pipeline: PipelineThread, host: str, port: int) -> None:
+    def __init__(self, pipeline: PipelineThread, stats: StatsCache, host: str, port: int) -> None:
         self.registry = CollectorRegistry()
         self.registry.register(SensorCollector(pipeline))
+        self.registry.register(ContainerStatsCollector(pipeline, stats))
         ProcessCollector(registry=self.registry)  # RSS, CPU seconds, open fds of the sensor itself
         self._host = host
         self._port = port

@@ -1,4 +1,4 @@
-"""TelemetryService: GetEvents (filtered subscriptions), ListWorkloads, GetInfo.
+"""TelemetryService: GetEvents (filtered subscriptions), ListWorkloads, GetInfo, GetContainerStats.
 
 GetEvents streams pre-encoded responses: every event is serialized once (sensor.telemetry.wire)
 and each subscriber's response is its events' frames joined, so ten subscribers cost ten joins,
@@ -14,6 +14,14 @@ from typing import Any
 import grpc
 
 from sensor.api.v1 import service_pb2 as api
+from sensor.model.stats.cache import StatsCache
+from sensor.server.container_stats import (
+    AmbiguousContainer,
+    ContainerNotFound,
+    attach_stats,
+    read_stats,
+    stats_targets,
+)
 from sensor.server.pipeline import PipelineStopped, PipelineThread
 from sensor.server.workloads import list_workloads, sensor_info
 from sensor.telemetry.events import TelemetryEvent
@@ -49,8 +57,9 @@ def _responses(frames: list[bytes]) -> Iterator[bytes]:
 class TelemetryService:
     """The service's methods, over the pipeline thread that owns the model."""
 
-    def __init__(self, pipeline: PipelineThread, started_ns: int) -> None:
+    def __init__(self, pipeline: PipelineThread, started_ns: int, stats: StatsCache) -> None:
         self._pipeline = pipeline
+        self._stats = stats
         self._capture = pipeline.capture
         self._hub = pipeline.hub
         self._started_ns = started_ns
@@ -102,9 +111,25 @@ class TelemetryService:
                 next_tick += interval
             yield from _responses(frames)
 
-    def list_workloads(self, _request: api.ListWorkloadsRequest, context: grpc.ServicerContext) -> Any:
-        """The processes and containers the sensor knows now."""
-        return self._on_pipeline(lambda: list_workloads(self._capture), context)
+    def list_workloads(self, request: api.ListWorkloadsRequest, context: grpc.ServicerContext) -> Any:
+        """The processes and containers the sensor knows now; with include_stats, each running one's stats."""
+        if not request.include_stats:
+            return self._on_pipeline(lambda: list_workloads(self._capture), context)
+        response, targets = self._on_pipeline(
+            lambda: (list_workloads(self._capture), stats_targets(self._capture)), context
+        )
+        attach_stats(response, read_stats(self._stats, targets, request.stats_max_age_ms))
+        return response
+
+    def get_container_stats(self, request: api.GetContainerStatsRequest, context: grpc.ServicerContext) -> Any:
+        """Stats of the running containers asked for (all when none are named)."""
+        try:
+            targets = self._on_pipeline(lambda: stats_targets(self._capture, request.containers), context)
+        except ContainerNotFound as missing:
+            context.abort(grpc.StatusCode.NOT_FOUND, str(missing))
+        except AmbiguousContainer as ambiguous:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(ambiguous))
+        return api.GetContainerStatsResponse(stats=read_stats(self._stats, targets, request.max_age_ms))
 
     def get_info(self, _request: api.GetInfoRequest, context: grpc.ServicerContext) -> Any:
         """The sensor's identity, hooks and counters."""
@@ -117,7 +142,7 @@ class TelemetryService:
             context.abort(grpc.StatusCode.UNAVAILABLE, str(stopped))
 
     def handler(self) -> grpc.GenericRpcHandler:
-        """The gRPC handler for the service's three methods."""
+        """The gRPC handler for the service's methods."""
         return grpc.method_handlers_generic_handler(
             SERVICE_NAME,
             {
@@ -135,6 +160,11 @@ class TelemetryService:
                     self.get_info,
                     request_deserializer=api.GetInfoRequest.FromString,
                     response_serializer=api.GetInfoResponse.SerializeToString,
+                ),
+                "GetContainerStats": grpc.unary_unary_rpc_method_handler(
+                    self.get_container_stats,
+                    request_deserializer=api.GetContainerStatsRequest.FromString,
+                    response_serializer=api.GetContainerStatsResponse.SerializeToString,
                 ),
             },
         )

@@ -26,7 +26,7 @@ from sensor.api.v1 import subscription_pb2 as sensor_dot_api_dot_v1_dot_subscrip
 from sensor.api.v1 import telemetry_pb2 as sensor_dot_api_dot_v1_dot_telemetry__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bsensor/api/v1/service.proto\x12\tsensor.v1\x1a sensor/api/v1/subscription.proto\x1a\x1dsensor/api/v1/telemetry.proto\"A\n\x10GetEventsRequest\x12-\n\x0csubscription\x18\x01 \x01(\x0b\x32\x17.sensor.v1.Subscription\"\x87\x01\n\x06Status\x12$\n\x04\x63ode\x18\x01 \x01(\x0e\x32\x16.sensor.v1.Status.Code\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\r\n\x05\x66ield\x18\x03 \x01(\t\"7\n\x04\x43ode\x12\x06\n\x02OK\x10\x00\x12\x14\n\x10INVALID_ARGUMENT\x10\x03\x12\x11\n\rLIMIT_REACHED\x10\x64\"c\n\x11GetEventsResponse\x12)\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x19.sensor.v1.TelemetryEvent\x12#\n\x08statuses\x18\x02 \x03(\x0b\x32\x11.sensor.v1.Status\"\x16\n\x14ListWorkloadsRequest\"\xfc\x01\n\x07Process\x12\x12\n\nprocess_id\x18\x01 \x01(\t\x12\x0b\n\x03pid\x18\x02 \x01(\x05\x12\x0c\n\x04ppid\x18\x03 \x01(\x05\x12\x19\n\x11parent_process_id\x18\x04 \x01(\t\x12\x0c\n\x04\x63omm\x18\x05 \x01(\t\x12\x10\n\x08\x66ilename\x18\x06 \x01(\t\x12\x14\n\x0c\x63ommand_line\x18\x07 \x03(\t\x12\x0b\n\x03\x63wd\x18\x08 \x01(\t\x12+\n\x0b\x63redentials\x18\t \x01(\x0b\x32\x16.sensor.v1.Credentials\x12\x14\n\x0c\x63ontainer_id\x18\n \x01(\t\x12\x10\n\x08language\x18\x0b \x01(\t\x12\x0f\n\x07threads\x18\x0c \x01(\x05\"\xf7\x02\n\tContainer\x12\x14\n\x0c\x63ontainer_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08image_id\x18\x03 \x01(\t\x12\x12\n\nimage_name\x18\x04 \x01(\t\x12\r\n\x05state\x18\x05 \x01(\t\x12\x0f\n\x07runtime\x18\x06 \x01(\t\x12\x10\n\x08init_pid\x18\x07 \x01(\x05\x12\x11\n\texit_code\x18\x08 \x01(\x05\x12\x13\n\x0b\x63group_path\x18\t \x01(\t\x12\x0f\n\x07pod_uid\x18\n \x01(\t\x12\x10\n\x08pod_name\x18\x0b \x01(\t\x12\x15\n\rpod_namespace\x18\x0c \x01(\t\x12\x30\n\x06labels\x18\r \x03(\x0b\x32 .sensor.v1.Container.LabelsEntry\x12\x11\n\tprocesses\x18\x0e \x01(\x05\x12\x18\n\x10metadata_missing\x18\x0f \x01(\x08\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"h\n\x15ListWorkloadsResponse\x12%\n\tprocesses\x18\x01 \x03(\x0b\x32\x12.sensor.v1.Process\x12(\n\ncontainers\x18\x02 \x03(\x0b\x32\x14.sensor.v1.Container\"\x10\n\x0eGetInfoRequest\"<\n\x0bHookBackend\x12\x0c\n\x04hook\x18\x01 \x01(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\x83\x02\n\x08\x43ounters\x12\x14\n\x0crecords_read\x18\x01 \x01(\x04\x12\x18\n\x10\x65vents_published\x18\x02 \x01(\x04\x12\x13\n\x0blost_kernel\x18\x03 \x01(\x04\x12\x13\n\x0blost_reader\x18\x04 \x01(\x04\x12\x13\n\x0bundecodable\x18\x05 \x01(\x04\x12\x18\n\x10lost_subscribers\x18\x06 \x01(\x04\x12\x1c\n\x14subscriptions_active\x18\x07 \x01(\x04\x12\x1b\n\x13subscriptions_total\x18\x08 \x01(\x04\x12\x18\n\x10processes_cached\x18\t \x01(\x04\x12\x19\n\x11\x63ontainers_cached\x18\n \x01(\x04\"k\n\x10SubscriptionInfo\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x0c\n\x04peer\x18\x02 \x01(\t\x12\x0c\n\x04sent\x18\x03 \x01(\x04\x12\x0c\n\x04lost\x18\x04 \x01(\x04\x12\x11\n\tthrottled\x18\x05 \x01(\x04\x12\x0e\n\x06queued\x18\x06 \x01(\x04\"\x85\x02\n\x0fGetInfoResponse\x12\x11\n\tsensor_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x0e\n\x06kernel\x18\x03 \x01(\t\x12\x11\n\ttransport\x18\x04 \x01(\t\x12\x13\n\x0b\x63group_mode\x18\x05 \x01(\t\x12%\n\x05hooks\x18\x06 \x03(\x0b\x32\x16.sensor.v1.HookBackend\x12%\n\x08\x63ounters\x18\x07 \x01(\x0b\x32\x13.sensor.v1.Counters\x12\x32\n\rsubscriptions\x18\x08 \x03(\x0b\x32\x1b.sensor.v1.SubscriptionInfo\x12\x14\n\x0cuptime_nanos\x18\t \x01(\x03\x32\xf2\x01\n\x10TelemetryService\x12H\n\tGetEvents\x12\x1b.sensor.v1.GetEventsRequest\x1a\x1c.sensor.v1.GetEventsResponse0\x01\x12R\n\rListWorkloads\x12\x1f.sensor.v1.ListWorkloadsRequest\x1a .sensor.v1.ListWorkloadsResponse\x12@\n\x07GetInfo\x12\x19.sensor.v1.GetInfoRequest\x1a\x1a.sensor.v1.GetInfoResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bsensor/api/v1/service.proto\x12\tsensor.v1\x1a sensor/api/v1/subscription.proto\x1a\x1dsensor/api/v1/telemetry.proto\"A\n\x10GetEventsRequest\x12-\n\x0csubscription\x18\x01 \x01(\x0b\x32\x17.sensor.v1.Subscription\"\x87\x01\n\x06Status\x12$\n\x04\x63ode\x18\x01 \x01(\x0e\x32\x16.sensor.v1.Status.Code\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\r\n\x05\x66ield\x18\x03 \x01(\t\"7\n\x04\x43ode\x12\x06\n\x02OK\x10\x00\x12\x14\n\x10INVALID_ARGUMENT\x10\x03\x12\x11\n\rLIMIT_REACHED\x10\x64\"c\n\x11GetEventsResponse\x12)\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x19.sensor.v1.TelemetryEvent\x12#\n\x08statuses\x18\x02 \x03(\x0b\x32\x11.sensor.v1.Status\"G\n\x14ListWorkloadsRequest\x12\x15\n\rinclude_stats\x18\x01 \x01(\x08\x12\x18\n\x10stats_max_age_ms\x18\x02 \x01(\r\"\xfc\x01\n\x07Process\x12\x12\n\nprocess_id\x18\x01 \x01(\t\x12\x0b\n\x03pid\x18\x02 \x01(\x05\x12\x0c\n\x04ppid\x18\x03 \x01(\x05\x12\x19\n\x11parent_process_id\x18\x04 \x01(\t\x12\x0c\n\x04\x63omm\x18\x05 \x01(\t\x12\x10\n\x08\x66ilename\x18\x06 \x01(\t\x12\x14\n\x0c\x63ommand_line\x18\x07 \x03(\t\x12\x0b\n\x03\x63wd\x18\x08 \x01(\t\x12+\n\x0b\x63redentials\x18\t \x01(\x0b\x32\x16.sensor.v1.Credentials\x12\x14\n\x0c\x63ontainer_id\x18\n \x01(\t\x12\x10\n\x08language\x18\x0b \x01(\t\x12\x0f\n\x07threads\x18\x0c \x01(\x05\"\xa1\x03\n\tContainer\x12\x14\n\x0c\x63ontainer_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08image_id\x18\x03 \x01(\t\x12\x12\n\nimage_name\x18\x04 \x01(\t\x12\r\n\x05state\x18\x05 \x01(\t\x12\x0f\n\x07runtime\x18\x06 \x01(\t\x12\x10\n\x08init_pid\x18\x07 \x01(\x05\x12\x11\n\texit_code\x18\x08 \x01(\x05\x12\x13\n\x0b\x63group_path\x18\t \x01(\t\x12\x0f\n\x07pod_uid\x18\n \x01(\t\x12\x10\n\x08pod_name\x18\x0b \x01(\t\x12\x15\n\rpod_namespace\x18\x0c \x01(\t\x12\x30\n\x06labels\x18\r \x03(\x0b\x32 .sensor.v1.Container.LabelsEntry\x12\x11\n\tprocesses\x18\x0e \x01(\x05\x12\x18\n\x10metadata_missing\x18\x0f \x01(\x08\x12(\n\x05stats\x18\x10 \x01(\x0b\x32\x19.sensor.v1.ContainerStats\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xb8\x01\n\x08\x43puStats\x12\x13\n\x0busage_nanos\x18\x01 \x01(\x04\x12\x12\n\nuser_nanos\x18\x02 \x01(\x04\x12\x14\n\x0csystem_nanos\x18\x03 \x01(\x04\x12\x0f\n\x07periods\x18\x04 \x01(\x04\x12\x19\n\x11throttled_periods\x18\x05 \x01(\x04\x12\x17\n\x0fthrottled_nanos\x18\x06 \x01(\x04\x12\x18\n\x0blimit_cores\x18\x07 \x01(\x01H\x00\x88\x01\x01\x42\x0e\n\x0c_limit_cores\"\xa2\x01\n\x0bMemoryStats\x12\x13\n\x0busage_bytes\x18\x01 \x01(\x04\x12\x19\n\x11working_set_bytes\x18\x02 \x01(\x04\x12\x11\n\trss_bytes\x18\x03 \x01(\x04\x12\x13\n\x0b\x63\x61\x63he_bytes\x18\x04 \x01(\x04\x12\x18\n\x0blimit_bytes\x18\x05 \x01(\x04H\x00\x88\x01\x01\x12\x11\n\toom_kills\x18\x06 \x01(\x04\x42\x0e\n\x0c_limit_bytes\"\x86\x01\n\x08\x44\x65viceIo\x12\x0e\n\x06\x64\x65vice\x18\x01 \x01(\t\x12\r\n\x05major\x18\x02 \x01(\r\x12\r\n\x05minor\x18\x03 \x01(\r\x12\x12\n\nread_bytes\x18\x04 \x01(\x04\x12\x13\n\x0bwrite_bytes\x18\x05 \x01(\x04\x12\x10\n\x08read_ops\x18\x06 \x01(\x04\x12\x11\n\twrite_ops\x18\x07 \x01(\x04\"}\n\x07IoStats\x12\x12\n\nread_bytes\x18\x01 \x01(\x04\x12\x13\n\x0bwrite_bytes\x18\x02 \x01(\x04\x12\x10\n\x08read_ops\x18\x03 \x01(\x04\x12\x11\n\twrite_ops\x18\x04 \x01(\x04\x12$\n\x07\x64\x65vices\x18\x05 \x03(\x0b\x32\x13.sensor.v1.DeviceIo\":\n\tPidsStats\x12\x0f\n\x07\x63urrent\x18\x01 \x01(\x04\x12\x12\n\x05limit\x18\x02 \x01(\x04H\x00\x88\x01\x01\x42\x08\n\x06_limit\"j\n\x0eInterfaceStats\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08rx_bytes\x18\x02 \x01(\x04\x12\x10\n\x08tx_bytes\x18\x03 \x01(\x04\x12\x12\n\nrx_packets\x18\x04 \x01(\x04\x12\x12\n\ntx_packets\x18\x05 \x01(\x04\"S\n\x0cNetworkStats\x12\x14\n\x0chost_network\x18\x01 \x01(\x08\x12-\n\ninterfaces\x18\x02 \x03(\x0b\x32\x19.sensor.v1.InterfaceStats\"\xbc\x02\n\x0e\x43ontainerStats\x12\x14\n\x0c\x63ontainer_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x12\n\nimage_name\x18\x03 \x01(\t\x12\x17\n\x0fread_time_nanos\x18\x04 \x01(\x03\x12\x11\n\tage_nanos\x18\x05 \x01(\x04\x12 \n\x03\x63pu\x18\x06 \x01(\x0b\x32\x13.sensor.v1.CpuStats\x12&\n\x06memory\x18\x07 \x01(\x0b\x32\x16.sensor.v1.MemoryStats\x12\x1e\n\x02io\x18\x08 \x01(\x0b\x32\x12.sensor.v1.IoStats\x12\"\n\x04pids\x18\t \x01(\x0b\x32\x14.sensor.v1.PidsStats\x12(\n\x07network\x18\n \x01(\x0b\x32\x17.sensor.v1.NetworkStats\x12\x0e\n\x06\x65rrors\x18\x0b \x03(\t\"h\n\x15ListWorkloadsResponse\x12%\n\tprocesses\x18\x01 \x03(\x0b\x32\x12.sensor.v1.Process\x12(\n\ncontainers\x18\x02 \x03(\x0b\x32\x14.sensor.v1.Container\"B\n\x18GetContainerStatsRequest\x12\x12\n\ncontainers\x18\x01 \x03(\t\x12\x12\n\nmax_age_ms\x18\x02 \x01(\r\"E\n\x19GetContainerStatsResponse\x12(\n\x05stats\x18\x01 \x03(\x0b\x32\x19.sensor.v1.ContainerStats\"\x10\n\x0eGetInfoRequest\"<\n\x0bHookBackend\x12\x0c\n\x04hook\x18\x01 \x01(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\x83\x02\n\x08\x43ounters\x12\x14\n\x0crecords_read\x18\x01 \x01(\x04\x12\x18\n\x10\x65vents_published\x18\x02 \x01(\x04\x12\x13\n\x0blost_kernel\x18\x03 \x01(\x04\x12\x13\n\x0blost_reader\x18\x04 \x01(\x04\x12\x13\n\x0bundecodable\x18\x05 \x01(\x04\x12\x18\n\x10lost_subscribers\x18\x06 \x01(\x04\x12\x1c\n\x14subscriptions_active\x18\x07 \x01(\x04\x12\x1b\n\x13subscriptions_total\x18\x08 \x01(\x04\x12\x18\n\x10processes_cached\x18\t \x01(\x04\x12\x19\n\x11\x63ontainers_cached\x18\n \x01(\x04\"k\n\x10SubscriptionInfo\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x0c\n\x04peer\x18\x02 \x01(\t\x12\x0c\n\x04sent\x18\x03 \x01(\x04\x12\x0c\n\x04lost\x18\x04 \x01(\x04\x12\x11\n\tthrottled\x18\x05 \x01(\x04\x12\x0e\n\x06queued\x18\x06 \x01(\x04\"\x85\x02\n\x0fGetInfoResponse\x12\x11\n\tsensor_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x0e\n\x06kernel\x18\x03 \x01(\t\x12\x11\n\ttransport\x18\x04 \x01(\t\x12\x13\n\x0b\x63group_mode\x18\x05 \x01(\t\x12%\n\x05hooks\x18\x06 \x03(\x0b\x32\x16.sensor.v1.HookBackend\x12%\n\x08\x63ounters\x18\x07 \x01(\x0b\x32\x13.sensor.v1.Counters\x12\x32\n\rsubscriptions\x18\x08 \x03(\x0b\x32\x1b.sensor.v1.SubscriptionInfo\x12\x14\n\x0cuptime_nanos\x18\t \x01(\x03\x32\xd2\x02\n\x10TelemetryService\x12H\n\tGetEvents\x12\x1b.sensor.v1.GetEventsRequest\x1a\x1c.sensor.v1.GetEventsResponse0\x01\x12R\n\rListWorkloads\x12\x1f.sensor.v1.ListWorkloadsRequest\x1a .sensor.v1.ListWorkloadsResponse\x12@\n\x07GetInfo\x12\x19.sensor.v1.GetInfoRequest\x1a\x1a.sensor.v1.GetInfoResponse\x12^\n\x11GetContainerStats\x12#.sensor.v1.GetContainerStatsRequest\x1a$.sensor.v1.GetContainerStatsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -44,25 +44,45 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETEVENTSRESPONSE']._serialized_start=312
   _globals['_GETEVENTSRESPONSE']._serialized_end=411
   _globals['_LISTWORKLOADSREQUEST']._serialized_start=413
-  _globals['_LISTWORKLOADSREQUEST']._serialized_end=435
-  _globals['_PROCESS']._serialized_start=438
-  _globals['_PROCESS']._serialized_end=690
-  _globals['_CONTAINER']._serialized_start=693
-  _globals['_CONTAINER']._serialized_end=1068
-  _globals['_CONTAINER_LABELSENTRY']._serialized_start=1023
-  _globals['_CONTAINER_LABELSENTRY']._serialized_end=1068
-  _globals['_LISTWORKLOADSRESPONSE']._serialized_start=1070
-  _globals['_LISTWORKLOADSRESPONSE']._serialized_end=1174
-  _globals['_GETINFOREQUEST']._serialized_start=1176
-  _globals['_GETINFOREQUEST']._serialized_end=1192
-  _globals['_HOOKBACKEND']._serialized_start=1194
-  _globals['_HOOKBACKEND']._serialized_end=1254
-  _globals['_COUNTERS']._serialized_start=1257
-  _globals['_COUNTERS']._serialized_end=1516
-  _globals['_SUBSCRIPTIONINFO']._serialized_start=1518
-  _globals['_SUBSCRIPTIONINFO']._serialized_end=1625
-  _globals['_GETINFORESPONSE']._serialized_start=1628
-  _globals['_GETINFORESPONSE']._serialized_end=1889
-  _globals['_TELEMETRYSERVICE']._serialized_start=1892
-  _globals['_TELEMETRYSERVICE']._serialized_end=2134
+  _globals['_LISTWORKLOADSREQUEST']._serialized_end=484
+  _globals['_PROCESS']._serialized_start=487
+  _globals['_PROCESS']._serialized_end=739
+  _globals['_CONTAINER']._serialized_start=742
+  _globals['_CONTAINER']._serialized_end=1159
+  _globals['_CONTAINER_LABELSENTRY']._serialized_start=1114
+  _globals['_CONTAINER_LABELSENTRY']._serialized_end=1159
+  _globals['_CPUSTATS']._serialized_start=1162
+  _globals['_CPUSTATS']._serialized_end=1346
+  _globals['_MEMORYSTATS']._serialized_start=1349
+  _globals['_MEMORYSTATS']._serialized_end=1511
+  _globals['_DEVICEIO']._serialized_start=1514
+  _globals['_DEVICEIO']._serialized_end=1648
+  _globals['_IOSTATS']._serialized_start=1650
+  _globals['_IOSTATS']._serialized_end=1775
+  _globals['_PIDSSTATS']._serialized_start=1777
+  _globals['_PIDSSTATS']._serialized_end=1835
+  _globals['_INTERFACESTATS']._serialized_start=1837
+  _globals['_INTERFACESTATS']._serialized_end=1943
+  _globals['_NETWORKSTATS']._serialized_start=1945
+  _globals['_NETWORKSTATS']._serialized_end=2028
+  _globals['_CONTAINERSTATS']._serialized_start=2031
+  _globals['_CONTAINERSTATS']._serialized_end=2347
+  _globals['_LISTWORKLOADSRESPONSE']._serialized_start=2349
+  _globals['_LISTWORKLOADSRESPONSE']._serialized_end=2453
+  _globals['_GETCONTAINERSTATSREQUEST']._serialized_start=2455
+  _globals['_GETCONTAINERSTATSREQUEST']._serialized_end=2521
+  _globals['_GETCONTAINERSTATSRESPONSE']._serialized_start=2523
+  _globals['_GETCONTAINERSTATSRESPONSE']._serialized_end=2592
+  _globals['_GETINFOREQUEST']._serialized_start=2594
+  _globals['_GETINFOREQUEST']._serialized_end=2610
+  _globals['_HOOKBACKEND']._serialized_start=2612
+  _globals['_HOOKBACKEND']._serialized_end=2672
+  _globals['_COUNTERS']._serialized_start=2675
+  _globals['_COUNTERS']._serialized_end=2934
+  _globals['_SUBSCRIPTIONINFO']._serialized_start=2936
+  _globals['_SUBSCRIPTIONINFO']._serialized_end=3043
+  _globals['_GETINFORESPONSE']._serialized_start=3046
+  _globals['_GETINFORESPONSE']._serialized_end=3307
+  _globals['_TELEMETRYSERVICE']._serialized_start=3310
+  _globals['_TELEMETRYSERVICE']._serialized_end=3648
 # @@protoc_insertion_point(module_scope)

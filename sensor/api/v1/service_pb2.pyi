@@ -42,8 +42,12 @@ class GetEventsResponse(_message.Message):
     def __init__(self, events: _Optional[_Iterable[_Union[_telemetry_pb2.TelemetryEvent, _Mapping]]] = ..., statuses: _Optional[_Iterable[_Union[Status, _Mapping]]] = ...) -> None: ...
 
 class ListWorkloadsRequest(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("include_stats", "stats_max_age_ms")
+    INCLUDE_STATS_FIELD_NUMBER: _ClassVar[int]
+    STATS_MAX_AGE_MS_FIELD_NUMBER: _ClassVar[int]
+    include_stats: bool
+    stats_max_age_ms: int
+    def __init__(self, include_stats: _Optional[bool] = ..., stats_max_age_ms: _Optional[int] = ...) -> None: ...
 
 class Process(_message.Message):
     __slots__ = ("process_id", "pid", "ppid", "parent_process_id", "comm", "filename", "command_line", "cwd", "credentials", "container_id", "language", "threads")
@@ -74,7 +78,7 @@ class Process(_message.Message):
     def __init__(self, process_id: _Optional[str] = ..., pid: _Optional[int] = ..., ppid: _Optional[int] = ..., parent_process_id: _Optional[str] = ..., comm: _Optional[str] = ..., filename: _Optional[str] = ..., command_line: _Optional[_Iterable[str]] = ..., cwd: _Optional[str] = ..., credentials: _Optional[_Union[_telemetry_pb2.Credentials, _Mapping]] = ..., container_id: _Optional[str] = ..., language: _Optional[str] = ..., threads: _Optional[int] = ...) -> None: ...
 
 class Container(_message.Message):
-    __slots__ = ("container_id", "name", "image_id", "image_name", "state", "runtime", "init_pid", "exit_code", "cgroup_path", "pod_uid", "pod_name", "pod_namespace", "labels", "processes", "metadata_missing")
+    __slots__ = ("container_id", "name", "image_id", "image_name", "state", "runtime", "init_pid", "exit_code", "cgroup_path", "pod_uid", "pod_name", "pod_namespace", "labels", "processes", "metadata_missing", "stats")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -97,6 +101,7 @@ class Container(_message.Message):
     LABELS_FIELD_NUMBER: _ClassVar[int]
     PROCESSES_FIELD_NUMBER: _ClassVar[int]
     METADATA_MISSING_FIELD_NUMBER: _ClassVar[int]
+    STATS_FIELD_NUMBER: _ClassVar[int]
     container_id: str
     name: str
     image_id: str
@@ -112,7 +117,130 @@ class Container(_message.Message):
     labels: _containers.ScalarMap[str, str]
     processes: int
     metadata_missing: bool
-    def __init__(self, container_id: _Optional[str] = ..., name: _Optional[str] = ..., image_id: _Optional[str] = ..., image_name: _Optional[str] = ..., state: _Optional[str] = ..., runtime: _Optional[str] = ..., init_pid: _Optional[int] = ..., exit_code: _Optional[int] = ..., cgroup_path: _Optional[str] = ..., pod_uid: _Optional[str] = ..., pod_name: _Optional[str] = ..., pod_namespace: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., processes: _Optional[int] = ..., metadata_missing: _Optional[bool] = ...) -> None: ...
+    stats: ContainerStats
+    def __init__(self, container_id: _Optional[str] = ..., name: _Optional[str] = ..., image_id: _Optional[str] = ..., image_name: _Optional[str] = ..., state: _Optional[str] = ..., runtime: _Optional[str] = ..., init_pid: _Optional[int] = ..., exit_code: _Optional[int] = ..., cgroup_path: _Optional[str] = ..., pod_uid: _Optional[str] = ..., pod_name: _Optional[str] = ..., pod_namespace: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., processes: _Optional[int] = ..., metadata_missing: _Optional[bool] = ..., stats: _Optional[_Union[ContainerStats, _Mapping]] = ...) -> None: ...
+
+class CpuStats(_message.Message):
+    __slots__ = ("usage_nanos", "user_nanos", "system_nanos", "periods", "throttled_periods", "throttled_nanos", "limit_cores")
+    USAGE_NANOS_FIELD_NUMBER: _ClassVar[int]
+    USER_NANOS_FIELD_NUMBER: _ClassVar[int]
+    SYSTEM_NANOS_FIELD_NUMBER: _ClassVar[int]
+    PERIODS_FIELD_NUMBER: _ClassVar[int]
+    THROTTLED_PERIODS_FIELD_NUMBER: _ClassVar[int]
+    THROTTLED_NANOS_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_CORES_FIELD_NUMBER: _ClassVar[int]
+    usage_nanos: int
+    user_nanos: int
+    system_nanos: int
+    periods: int
+    throttled_periods: int
+    throttled_nanos: int
+    limit_cores: float
+    def __init__(self, usage_nanos: _Optional[int] = ..., user_nanos: _Optional[int] = ..., system_nanos: _Optional[int] = ..., periods: _Optional[int] = ..., throttled_periods: _Optional[int] = ..., throttled_nanos: _Optional[int] = ..., limit_cores: _Optional[float] = ...) -> None: ...
+
+class MemoryStats(_message.Message):
+    __slots__ = ("usage_bytes", "working_set_bytes", "rss_bytes", "cache_bytes", "limit_bytes", "oom_kills")
+    USAGE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    WORKING_SET_BYTES_FIELD_NUMBER: _ClassVar[int]
+    RSS_BYTES_FIELD_NUMBER: _ClassVar[int]
+    CACHE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_BYTES_FIELD_NUMBER: _ClassVar[int]
+    OOM_KILLS_FIELD_NUMBER: _ClassVar[int]
+    usage_bytes: int
+    working_set_bytes: int
+    rss_bytes: int
+    cache_bytes: int
+    limit_bytes: int
+    oom_kills: int
+    def __init__(self, usage_bytes: _Optional[int] = ..., working_set_bytes: _Optional[int] = ..., rss_bytes: _Optional[int] = ..., cache_bytes: _Optional[int] = ..., limit_bytes: _Optional[int] = ..., oom_kills: _Optional[int] = ...) -> None: ...
+
+class DeviceIo(_message.Message):
+    __slots__ = ("device", "major", "minor", "read_bytes", "write_bytes", "read_ops", "write_ops")
+    DEVICE_FIELD_NUMBER: _ClassVar[int]
+    MAJOR_FIELD_NUMBER: _ClassVar[int]
+    MINOR_FIELD_NUMBER: _ClassVar[int]
+    READ_BYTES_FIELD_NUMBER: _ClassVar[int]
+    WRITE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    READ_OPS_FIELD_NUMBER: _ClassVar[int]
+    WRITE_OPS_FIELD_NUMBER: _ClassVar[int]
+    device: str
+    major: int
+    minor: int
+    read_bytes: int
+    write_bytes: int
+    read_ops: int
+    write_ops: int
+    def __init__(self, device: _Optional[str] = ..., major: _Optional[int] = ..., minor: _Optional[int] = ..., read_bytes: _Optional[int] = ..., write_bytes: _Optional[int] = ..., read_ops: _Optional[int] = ..., write_ops: _Optional[int] = ...) -> None: ...
+
+class IoStats(_message.Message):
+    __slots__ = ("read_bytes", "write_bytes", "read_ops", "write_ops", "devices")
+    READ_BYTES_FIELD_NUMBER: _ClassVar[int]
+    WRITE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    READ_OPS_FIELD_NUMBER: _ClassVar[int]
+    WRITE_OPS_FIELD_NUMBER: _ClassVar[int]
+    DEVICES_FIELD_NUMBER: _ClassVar[int]
+    read_bytes: int
+    write_bytes: int
+    read_ops: int
+    write_ops: int
+    devices: _containers.RepeatedCompositeFieldContainer[DeviceIo]
+    def __init__(self, read_bytes: _Optional[int] = ..., write_bytes: _Optional[int] = ..., read_ops: _Optional[int] = ..., write_ops: _Optional[int] = ..., devices: _Optional[_Iterable[_Union[DeviceIo, _Mapping]]] = ...) -> None: ...
+
+class PidsStats(_message.Message):
+    __slots__ = ("current", "limit")
+    CURRENT_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    current: int
+    limit: int
+    def __init__(self, current: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class InterfaceStats(_message.Message):
+    __slots__ = ("name", "rx_bytes", "tx_bytes", "rx_packets", "tx_packets")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    RX_BYTES_FIELD_NUMBER: _ClassVar[int]
+    TX_BYTES_FIELD_NUMBER: _ClassVar[int]
+    RX_PACKETS_FIELD_NUMBER: _ClassVar[int]
+    TX_PACKETS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    rx_bytes: int
+    tx_bytes: int
+    rx_packets: int
+    tx_packets: int
+    def __init__(self, name: _Optional[str] = ..., rx_bytes: _Optional[int] = ..., tx_bytes: _Optional[int] = ..., rx_packets: _Optional[int] = ..., tx_packets: _Optional[int] = ...) -> None: ...
+
+class NetworkStats(_message.Message):
+    __slots__ = ("host_network", "interfaces")
+    HOST_NETWORK_FIELD_NUMBER: _ClassVar[int]
+    INTERFACES_FIELD_NUMBER: _ClassVar[int]
+    host_network: bool
+    interfaces: _containers.RepeatedCompositeFieldContainer[InterfaceStats]
+    def __init__(self, host_network: _Optional[bool] = ..., interfaces: _Optional[_Iterable[_Union[InterfaceStats, _Mapping]]] = ...) -> None: ...
+
+class ContainerStats(_message.Message):
+    __slots__ = ("container_id", "name", "image_name", "read_time_nanos", "age_nanos", "cpu", "memory", "io", "pids", "network", "errors")
+    CONTAINER_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_NAME_FIELD_NUMBER: _ClassVar[int]
+    READ_TIME_NANOS_FIELD_NUMBER: _ClassVar[int]
+    AGE_NANOS_FIELD_NUMBER: _ClassVar[int]
+    CPU_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_FIELD_NUMBER: _ClassVar[int]
+    IO_FIELD_NUMBER: _ClassVar[int]
+    PIDS_FIELD_NUMBER: _ClassVar[int]
+    NETWORK_FIELD_NUMBER: _ClassVar[int]
+    ERRORS_FIELD_NUMBER: _ClassVar[int]
+    container_id: str
+    name: str
+    image_name: str
+    read_time_nanos: int
+    age_nanos: int
+    cpu: CpuStats
+    memory: MemoryStats
+    io: IoStats
+    pids: PidsStats
+    network: NetworkStats
+    errors: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, container_id: _Optional[str] = ..., name: _Optional[str] = ..., image_name: _Optional[str] = ..., read_time_nanos: _Optional[int] = ..., age_nanos: _Optional[int] = ..., cpu: _Optional[_Union[CpuStats, _Mapping]] = ..., memory: _Optional[_Union[MemoryStats, _Mapping]] = ..., io: _Optional[_Union[IoStats, _Mapping]] = ..., pids: _Optional[_Union[PidsStats, _Mapping]] = ..., network: _Optional[_Union[NetworkStats, _Mapping]] = ..., errors: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ListWorkloadsResponse(_message.Message):
     __slots__ = ("processes", "containers")
@@ -121,6 +249,20 @@ class ListWorkloadsResponse(_message.Message):
     processes: _containers.RepeatedCompositeFieldContainer[Process]
     containers: _containers.RepeatedCompositeFieldContainer[Container]
     def __init__(self, processes: _Optional[_Iterable[_Union[Process, _Mapping]]] = ..., containers: _Optional[_Iterable[_Union[Container, _Mapping]]] = ...) -> None: ...
+
+class GetContainerStatsRequest(_message.Message):
+    __slots__ = ("containers", "max_age_ms")
+    CONTAINERS_FIELD_NUMBER: _ClassVar[int]
+    MAX_AGE_MS_FIELD_NUMBER: _ClassVar[int]
+    containers: _containers.RepeatedScalarFieldContainer[str]
+    max_age_ms: int
+    def __init__(self, containers: _Optional[_Iterable[str]] = ..., max_age_ms: _Optional[int] = ...) -> None: ...
+
+class GetContainerStatsResponse(_message.Message):
+    __slots__ = ("stats",)
+    STATS_FIELD_NUMBER: _ClassVar[int]
+    stats: _containers.RepeatedCompositeFieldContainer[ContainerStats]
+    def __init__(self, stats: _Optional[_Iterable[_Union[ContainerStats, _Mapping]]] = ...) -> None: ...
 
 class GetInfoRequest(_message.Message):
     __slots__ = ()

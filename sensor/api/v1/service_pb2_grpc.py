@@ -49,6 +49,11 @@ class TelemetryServiceStub:
                 request_serializer=sensor_dot_api_dot_v1_dot_service__pb2.GetInfoRequest.SerializeToString,
                 response_deserializer=sensor_dot_api_dot_v1_dot_service__pb2.GetInfoResponse.FromString,
                 _registered_method=True)
+        self.GetContainerStats = channel.unary_unary(
+                '/sensor.v1.TelemetryService/GetContainerStats',
+                request_serializer=sensor_dot_api_dot_v1_dot_service__pb2.GetContainerStatsRequest.SerializeToString,
+                response_deserializer=sensor_dot_api_dot_v1_dot_service__pb2.GetContainerStatsResponse.FromString,
+                _registered_method=True)
 
 
 class TelemetryServiceServicer:
@@ -77,6 +82,15 @@ class TelemetryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetContainerStats(self, request, context):
+        """Resource use of running containers (cgroup and network namespace), read at most max_age_ms ago.
+        An id or name that matches no running container is NOT_FOUND; one that matches several is
+        INVALID_ARGUMENT.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TelemetryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -94,6 +108,11 @@ def add_TelemetryServiceServicer_to_server(servicer, server):
                     servicer.GetInfo,
                     request_deserializer=sensor_dot_api_dot_v1_dot_service__pb2.GetInfoRequest.FromString,
                     response_serializer=sensor_dot_api_dot_v1_dot_service__pb2.GetInfoResponse.SerializeToString,
+            ),
+            'GetContainerStats': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetContainerStats,
+                    request_deserializer=sensor_dot_api_dot_v1_dot_service__pb2.GetContainerStatsRequest.FromString,
+                    response_serializer=sensor_dot_api_dot_v1_dot_service__pb2.GetContainerStatsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -177,6 +196,33 @@ class TelemetryService:
             '/sensor.v1.TelemetryService/GetInfo',
             sensor_dot_api_dot_v1_dot_service__pb2.GetInfoRequest.SerializeToString,
             sensor_dot_api_dot_v1_dot_service__pb2.GetInfoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetContainerStats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sensor.v1.TelemetryService/GetContainerStats',
+            sensor_dot_api_dot_v1_dot_service__pb2.GetContainerStatsRequest.SerializeToString,
+            sensor_dot_api_dot_v1_dot_service__pb2.GetContainerStatsResponse.FromString,
             options,
             channel_credentials,
             insecure,
