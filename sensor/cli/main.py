@@ -7,6 +7,7 @@ import click
 from sensor import __version__
 from sensor.cli.doctor import doctor
 from sensor.cli.run import run
+from sensor.cli.top import top
 from sensor.cli.trace import trace
 from sensor.cli.workload_list import workload_list
 
@@ -26,6 +27,7 @@ def cli() -> None:
       sensor trace          watch events live in this terminal
       sensor run            the daemon: gRPC TelemetryService on /run/sensor/sensor.sock
       sensor workload-list  the processes and containers the sensor sees
+      sensor top            containers' CPU, memory, tasks, network and IO, live
     """
 
 
@@ -38,6 +40,7 @@ def version() -> None:
 cli.add_command(trace)
 cli.add_command(run)
 cli.add_command(workload_list)
+cli.add_command(top)
 cli.add_command(doctor)
 
 

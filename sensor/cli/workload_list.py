@@ -16,15 +16,18 @@ from sensor.cli.logs import log_format_option, setup_logging
 from sensor.cli.options import capture_config, capture_options, connect_options, connection, start_or_exit
 from sensor.cli.remote import list_workloads as remote_workloads
 from sensor.cli.remote import rpc_failure
+from sensor.cli.stats_view import cpu_cell, io_cell, memory_cell, network_cell, pids_cell
+from sensor.server.container_stats import attach_stats, host_stats_cache, read_stats, stats_targets
 from sensor.server.workloads import list_workloads
 from sensor.telemetry.capture import Capture, CaptureConfig
 
 METADATA_WAIT_S = 2.0
 POLL_MS = 50
 COMMAND_WIDTH = 80
+FRESH_MS = 1  # a one-shot command reads now
 
 
-def _local_workloads(config: CaptureConfig) -> api.ListWorkloadsResponse:
+def _local_workloads(config: CaptureConfig, include_stats: bool) -> api.ListWorkloadsResponse:
     capture = Capture(config)
     start_or_exit(capture.start, "workload-list")
     try:
@@ -32,7 +35,10 @@ def _local_workloads(config: CaptureConfig) -> api.ListWorkloadsResponse:
         deadline = time.monotonic() + METADATA_WAIT_S
         while time.monotonic() < deadline and any(c.resolving for c in capture.containers.containers()):
             capture.poll(POLL_MS, kinds=())
-        return list_workloads(capture)
+        response = list_workloads(capture)
+        if include_stats:
+            attach_stats(response, read_stats(host_stats_cache(), stats_targets(capture), FRESH_MS))
+        return response
     finally:
         capture.close()
 
@@ -44,14 +50,31 @@ def _table(rows: list[list[str]]) -> str:
     ).rstrip()
 
 
-def containers_table(response: api.ListWorkloadsResponse) -> str:
-    """One line per container."""
-    rows = [["CONTAINER", "NAME", "STATE", "RUNTIME", "PROCS", "POD", "IMAGE"]]
+def _stats_cells(container: api.Container) -> list[str]:
+    if not container.HasField("stats"):
+        return ["-"] * len(STATS_COLUMNS)
+    stats = container.stats
+    return [cpu_cell(stats), memory_cell(stats), pids_cell(stats), network_cell(stats), io_cell(stats)]
+
+
+STATS_COLUMNS = ["CPU", "MEM", "PIDS", "NET RX/TX", "IO R/W"]
+
+
+def containers_table(response: api.ListWorkloadsResponse, with_stats: bool = False) -> str:
+    """One line per container; with stats, its CPU time, working set, tasks, traffic and block IO so far."""
+    rows = [["CONTAINER", "NAME", "STATE", "RUNTIME", "PROCS", *(STATS_COLUMNS if with_stats else []), "POD", "IMAGE"]]
+    notes = []
     for c in sorted(response.containers, key=lambda c: (c.name or "~", c.container_id)):
         pod = f"{c.pod_namespace}/{c.pod_name}" if c.pod_name else (c.pod_uid or "-")
         state = c.state + (f"({c.exit_code})" if c.state == "EXITED" else "")
-        rows.append([c.container_id[:12], c.name or "?", state, c.runtime, str(c.processes), pod, c.image_name or "?"])
-    return _table(rows) if len(rows) > 1 else "(no containers)"
+        stats = _stats_cells(c) if with_stats else []
+        rows.append(
+            [c.container_id[:12], c.name or "?", state, c.runtime, str(c.processes), *stats, pod, c.image_name or "?"]
+        )
+        notes += [f"! {c.name or c.container_id[:12]}: {error}" for error in c.stats.errors]
+    if len(rows) == 1:
+        return "(no containers)"
+    return "\n".join([_table(rows), *notes])
 
 
 def processes_table(response: api.ListWorkloadsResponse) -> str:
@@ -81,6 +104,12 @@ def processes_table(response: api.ListWorkloadsResponse) -> str:
     type=click.Choice(["containers", "processes"]),
     help="Print only one of the two tables.",
 )
+@click.option(
+    "--stats",
+    is_flag=True,
+    help="Add each running container's resource use: CPU time, memory working set (/limit), tasks (/limit), "
+    "network bytes received/sent (loopback left out) and block IO read/written, all since it started.",
+)
 @connect_options
 @capture_options
 @log_format_option
@@ -94,18 +123,19 @@ def workload_list(**flags: Any) -> None:
     Examples:
       sensor workload-list
       sensor workload-list --only containers
+      sensor workload-list --only containers --stats
       sensor workload-list --connect unix:///run/sensor/sensor.sock --format json
     """
     setup_logging(flags["log_format"])
     if flags["connect"]:
         remote = connection(flags)
         try:
-            response = remote_workloads(remote)
+            response = remote_workloads(remote, include_stats=flags["stats"])
         except grpc.RpcError as error:
             raise click.ClickException(rpc_failure(error, remote)) from None
     else:
         config = capture_config(flags["docker_sockets"], flags["cgroup_v1"], flags["transport"], flags["buffer_size"])
-        response = _local_workloads(config)
+        response = _local_workloads(config, flags["stats"])
     if flags["only"] == "containers":
         del response.processes[:]
     elif flags["only"] == "processes":
@@ -116,7 +146,7 @@ def workload_list(**flags: Any) -> None:
         return
     parts = []
     if flags["only"] != "processes":
-        parts.append(containers_table(response))
+        parts.append(containers_table(response, flags["stats"]))
     if flags["only"] != "containers":
         parts.append(processes_table(response))
     click.echo("\n\n".join(parts))
