@@ -186,8 +186,20 @@ def _cells(row: Row) -> list[str]:
     ]
 
 
-def render(rows: list[Row], key: SortKey, status: str, width: int, height: int, clock: str) -> list[str]:
-    """The screen's lines: a summary, the keys, the table header and as many rows as fit, each cut to ``width``."""
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One screenful: lines above the table, the table's header, and its rows."""
+
+    head: list[str]
+    header: str
+    rows: list[str]
+
+
+KEYS_HELP = "sort: c=cpu m=memory p=pids n=network i=io a=name  q=quit  (! = some figures unreadable)"
+
+
+def render(rows: list[Row], status: str, clock: str) -> Frame:
+    """A summary line, the status (if any), and the table."""
     table = [list(COLUMNS), *(_cells(r) for r in rows)]
     widths = [max(len(line[i]) for line in table) for i in range(len(COLUMNS))]
     numeric = {2, 3, 4, 5, 6, 7, 8, 9, 10}
@@ -203,11 +215,8 @@ def render(rows: list[Row], key: SortKey, status: str, width: int, height: int, 
         f" - NET in {_per_second(_sum([r.rx_rate for r in rows]))} out {_per_second(_sum([r.tx_rate for r in rows]))}"
         f" - {clock}"
     )
-    keys = "sort: c=cpu m=memory p=pids n=network i=io a=name  q=quit  (! = some figures unreadable)"
-    head = [summary, status or keys, ""]
-    body = lines[1:] if rows else ["(no running containers)"]
-    room = max(0, height - len(head) - 1)
-    return [line[:width].rstrip() for line in [*head, lines[0], *body[:room]]]
+    body = [line.rstrip() for line in lines[1:]] if rows else ["(no running containers)"]
+    return Frame([summary, *([status] if status else [])], lines[0].rstrip(), body)
 
 
 class Screen:
@@ -234,21 +243,19 @@ class Screen:
             self._out.write(LEAVE_SCREEN)
             self._out.flush()
 
-    def size(self) -> tuple[int, int]:
-        """(columns, lines); unbounded when not a terminal."""
+    def draw(self, frame: Frame) -> None:
+        """Replace the screen with the frame, cut to the terminal's size; print it plain when not a tty."""
         if not self.interactive:
-            return 10_000, 10_000
-        size = shutil.get_terminal_size()
-        return size.columns, size.lines
-
-    def draw(self, lines: list[str]) -> None:
-        """Replace the screen with these lines (print them, when not a tty)."""
-        if self.interactive:
-            header_at = 3
-            styled = [f"{REVERSE}{line}{PLAIN}" if i == header_at else line for i, line in enumerate(lines)]
-            self._out.write(HOME_AND_CLEAR + "\r\n".join(styled))
-        else:
-            self._out.write("\n".join(lines) + "\n\n")
+            self._out.write("\n".join([*frame.head, frame.header, *frame.rows]) + "\n\n")
+            self._out.flush()
+            return
+        width, height = shutil.get_terminal_size()
+        head = frame.head if len(frame.head) > 1 else [*frame.head, KEYS_HELP]
+        room = max(0, height - len(head) - 2)
+        lines = [*head, "", f"{REVERSE}{frame.header[:width].ljust(width)}{PLAIN}", *frame.rows[:room]]
+        self._out.write(
+            HOME_AND_CLEAR + "\r\n".join(line if line.startswith(REVERSE) else line[:width] for line in lines)
+        )
         self._out.flush()
 
     def key(self, timeout: float) -> str:
@@ -285,8 +292,7 @@ def run_top(
             rows = tracker.update(source())
         except StatsUnavailable as unavailable:
             status = f"{unavailable} - retrying every {interval:g}s"
-        width, height = screen.size()
-        screen.draw(render(sort_rows(rows, sort), sort, status, width, height, time.strftime("%H:%M:%S")))
+        screen.draw(render(sort_rows(rows, sort), status, time.strftime("%H:%M:%S")))
         frames += 1
         if iterations and frames >= iterations:
             return
@@ -298,8 +304,7 @@ def run_top(
                 return
             if pressed in {k.value for k in SortKey}:
                 sort = SortKey(pressed)
-                width, height = screen.size()
-                screen.draw(render(sort_rows(rows, sort), sort, status, width, height, time.strftime("%H:%M:%S")))
+                screen.draw(render(sort_rows(rows, sort), status, time.strftime("%H:%M:%S")))
 
 
 def _remote_source(remote: Connection, containers: list[str], max_age_ms: int) -> StatsSource:

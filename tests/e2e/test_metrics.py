@@ -5,26 +5,17 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from sensor.kernel.bpf_stats import enable_stats
 from tests.live_sensor import SENSOR, env_without_sensor
-from tests.sensor_daemon import SensorDaemon, Stream, argv_has, exec_filter, stub, subscription
+from tests.sensor_daemon import SensorDaemon, Stream, argv_has, exec_filter, free_port, scrape, stub, subscription
 
 QUEUE_EVENTS = 256  # as in test_server: the reading client keeps up, the stalled one overflows
-Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -45,17 +36,6 @@ def daemon(tmp_path_factory: pytest.TempPathFactory, metrics_port: int) -> Itera
     )
     yield running, f"unix:{directory / 's.sock'}"
     running.stop()
-
-
-def scrape(port: int) -> Samples:
-    """Every sample of the endpoint, keyed by name and sorted labels."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
-        text = response.read().decode()
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
 
 
 def test_ready_line_names_the_metrics_endpoint(daemon: tuple[SensorDaemon, str], metrics_port: int) -> None:

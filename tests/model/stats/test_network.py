@@ -17,7 +17,13 @@ from sensor.model.stats.sample import InterfaceStats, NetworkStats
 def isolated_process() -> Iterator[subprocess.Popen[bytes]]:
     """A process in a new network namespace whose loopback is up and has carried 3 pings."""
     proc = subprocess.Popen(
-        ["unshare", "--net", "sh", "-c", "ip link set lo up && busybox ping -c 3 -i 0.05 -q 127.0.0.1 >/dev/null && sleep 30"]
+        [
+            "unshare",
+            "--net",
+            "sh",
+            "-c",
+            "ip link set lo up && busybox ping -c 3 -i 0.05 -q 127.0.0.1 >/dev/null && sleep 30",
+        ]
     )
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and subprocess.run(["pgrep", "-P", str(proc.pid), "sleep"]).returncode:
