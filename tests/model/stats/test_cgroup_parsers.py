@@ -111,7 +111,7 @@ def test_hybrid_host_takes_each_resource_from_its_v1_controller_and_cpu_from_uni
 def test_a_missing_controller_file_is_one_named_error_and_the_other_resources_are_still_read(tmp_path: Path) -> None:
     stats = read_cgroup(CgroupDirs({}, tmp_path), SYS)  # an empty unified directory: nothing enabled
 
-    assert stats.cpu is stats.memory is stats.io is stats.pids is None
+    assert (stats.cpu, stats.memory, stats.io, stats.pids) == (None, None, None, None)
     assert [e.split(":")[0] for e in stats.errors] == ["cpu", "memory", "io", "pids"]
     assert f"{tmp_path}/memory.current is missing" in stats.errors[1]
 
