@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import mmap
 import os
 from dataclasses import dataclass
@@ -55,6 +56,15 @@ def _import_bcc() -> Any:
     return bcc
 
 
+def _return_freed_heap() -> None:
+    """Give the heap clang and LLVM freed after compiling back to the system (about 25 MiB of RSS).
+
+    glibc keeps freed memory in its arenas; malloc_trim hands it back. Other C libraries lack it.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
 def _buffer_pages(buffer_bytes: int) -> int:
     pages = max(1, buffer_bytes // mmap.PAGESIZE)
     if pages & (pages - 1):
@@ -101,6 +111,7 @@ class LoadedProbes:
         programs = PROGRAMS if backends.get("cgroups") is Backend.TRACEPOINT else PROGRAMS[:1]
         source += "".join((BPF_DIR / name).read_text() for name in programs)
         self._bpf = bcc.BPF(text=source, cflags=[f"-I{BPF_DIR}", "-Wno-unused-function"])
+        _return_freed_heap()
         try:
             for tracepoint, function in _RAW_TRACEPOINTS.values():
                 self._bpf.attach_raw_tracepoint(tp=tracepoint.split(":")[1], fn_name=function)

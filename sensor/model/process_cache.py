@@ -7,8 +7,10 @@ process's data is never attached to a new one.
 
 from __future__ import annotations
 
+import sys
 from collections import OrderedDict, deque
-from dataclasses import dataclass, field
+from collections.abc import Set
+from dataclasses import dataclass
 
 from sensor.kernel.records import (
     AnyRecord,
@@ -25,6 +27,7 @@ CLONE_THREAD = 0x10000
 DEFAULT_EXIT_GRACE_NS = 30_000_000_000
 DEFAULT_CAPACITY = 200_000
 MAX_ANCESTORS = 32
+MAX_SHARED_CREDS = 4096  # distinct credential sets kept to share between processes (hosts have a handful)
 
 
 @dataclass(slots=True)
@@ -42,7 +45,9 @@ class ProcessInfo:
     argv: list[str]
     cwd: str
     creds: Creds
-    threads: set[int] = field(default_factory=set)
+    # Every thread id, leader included, once a second thread is seen; None for a process that is
+    # its leader alone (most are), which saves a set per process.
+    thread_set: set[int] | None = None
     exited_ns: int = 0  # kernel monotonic time of the exit; 0 while alive
     exit_code: int | None = None
     from_snapshot: bool = False
@@ -53,6 +58,26 @@ class ProcessInfo:
     def alive(self) -> bool:
         """Whether the process has not exited yet."""
         return self.exited_ns == 0
+
+    @property
+    def threads(self) -> Set[int]:
+        """The ids of its live threads, the leader's included; none once it has exited."""
+        if self.thread_set is not None:
+            return self.thread_set
+        return frozenset((self.pid,)) if self.alive else frozenset()
+
+    def add_thread(self, tid: int) -> None:
+        """A thread seen in this process."""
+        if tid == self.pid:
+            return
+        if self.thread_set is None:
+            self.thread_set = {self.pid}
+        self.thread_set.add(tid)
+
+    def remove_thread(self, tid: int) -> None:
+        """A thread that exited (or left with an exec)."""
+        if self.thread_set is not None:
+            self.thread_set.discard(tid)
 
 
 @dataclass(slots=True)
@@ -82,6 +107,7 @@ class ProcessInfoCache:
         self._by_id: OrderedDict[str, ProcessInfo] = OrderedDict()
         self._by_pid: dict[int, ProcessInfo] = {}
         self._exited: deque[tuple[int, str]] = deque()
+        self._creds: dict[Creds, Creds] = {}
         self._evicted_exited = 0
         self._evicted_over_capacity = 0
 
@@ -136,7 +162,7 @@ class ProcessInfoCache:
             argv=snap.argv,
             cwd=snap.cwd,
             creds=snap.creds,
-            threads=set(snap.threads),
+            thread_set=set(snap.threads) if len(snap.threads) > 1 else None,
             from_snapshot=True,
         )
 
@@ -148,21 +174,31 @@ class ProcessInfoCache:
         if isinstance(record, ForkRecord):
             self._fork(info, record)
         elif isinstance(record, ExecRecord):
-            info.comm = record.comm
-            info.filename = record.filename
+            # Many processes run the same program from the same place: one string each, shared.
+            info.comm = sys.intern(record.comm)
+            info.filename = sys.intern(record.filename)
             info.argv = record.argv
-            info.cwd = record.cwd
-            info.creds = record.creds
+            info.cwd = sys.intern(record.cwd)
+            info.creds = self._shared(record.creds)
             info.cgroup_id = record.cgroup_id
             if record.old_pid != record.pid:
-                info.threads.discard(record.old_pid)
+                info.remove_thread(record.old_pid)
         elif isinstance(record, ExitRecord):
-            info.threads.discard(record.pid)
+            info.remove_thread(record.pid)
             if record.group_dead:
                 self._exit(info, record)
         elif isinstance(record, CredsRecord):
-            info.creds = record.creds
+            info.creds = self._shared(record.creds)
         return info
+
+    def _shared(self, creds: Creds) -> Creds:
+        """One Creds object per distinct set of ids, shared by every process that has it."""
+        shared = self._creds.get(creds)
+        if shared is None:
+            if len(self._creds) >= MAX_SHARED_CREDS:
+                self._creds.clear()
+            shared = self._creds[creds] = creds
+        return shared
 
     def process_of(self, record: Record) -> ProcessInfo:
         """The process a record is about, created from the record (and /proc) when first seen."""
@@ -171,7 +207,7 @@ class ProcessInfoCache:
         # Exact start time where known: two processes can share a pid within one 10 ms tick.
         if info is not None and (info.start_ns == record.start_ns if info.start_ns else info.start_ticks == ticks):
             if record.pid != record.tgid:
-                info.threads.add(record.pid)
+                info.add_thread(record.pid)
             return info
         # Unknown, or this pid now belongs to a newer process than the one cached.
         info = self._first_sight(record, ticks)
@@ -183,7 +219,7 @@ class ProcessInfoCache:
         if snap is not None and snap.start_ticks != ticks:
             snap = None  # the pid was reused again since the record was sent
         parent_id = make_process_id(self.boot_id, record.ppid, start_ticks(record.parent_start_ns))
-        return ProcessInfo(
+        info = ProcessInfo(
             process_id=make_process_id(self.boot_id, record.tgid, ticks),
             pid=record.tgid,
             start_ticks=ticks,
@@ -194,14 +230,15 @@ class ProcessInfoCache:
             filename=snap.filename if snap else "",
             argv=snap.argv if snap else [],
             cwd=snap.cwd if snap else "",
-            creds=record.creds,
-            threads={record.tgid, record.pid},
+            creds=self._shared(record.creds),
             cgroup_id=record.cgroup_id,
         )
+        info.add_thread(record.pid)
+        return info
 
     def _fork(self, parent: ProcessInfo, record: ForkRecord) -> None:
         if record.clone_flags & CLONE_THREAD:
-            parent.threads.add(record.child_pid)
+            parent.add_thread(record.child_pid)
             return
         ticks = start_ticks(record.child_start_ns)
         child_id = make_process_id(self.boot_id, record.child_tgid, ticks)
@@ -220,8 +257,7 @@ class ProcessInfoCache:
                 filename=parent.filename,
                 argv=parent.argv,
                 cwd=parent.cwd,
-                creds=record.creds,
-                threads={record.child_tgid},
+                creds=self._shared(record.creds),
                 cgroup_id=record.cgroup_id,
                 language=parent.language,
             )
@@ -230,7 +266,7 @@ class ProcessInfoCache:
     def _exit(self, info: ProcessInfo, record: ExitRecord) -> None:
         info.exited_ns = record.ktime_ns
         info.exit_code = record.exit_code
-        info.threads.clear()
+        info.thread_set = None
         self._exited.append((record.ktime_ns, info.process_id))
 
     def _insert(self, info: ProcessInfo) -> None:
