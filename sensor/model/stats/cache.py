@@ -30,7 +30,7 @@ class StatsCache:
         self._lock = threading.Lock()
         self._readings: dict[str, ContainerStats] = {}
         self._reading_locks: dict[str, threading.Lock] = {}
-        self.reads = 0  # how many times ``read`` ran (for tests and metrics)
+        self.reads = 0  # how many times ``read`` ran: what the cache saved, to those who count
 
     def _fresh(self, container_id: str, max_age_ns: int) -> ContainerStats | None:
         with self._lock:
