@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sensor.api.v1 import service_pb2 as api
-from sensor.cli.stats_view import human_bytes, human_seconds
+from sensor.cli.stats_view import human_bytes, human_seconds, network_total
 from sensor.cli.top import RateTracker, SortKey, make_row, render, sort_rows
 
 SECOND = 1_000_000_000
@@ -68,3 +68,14 @@ def test_a_frame_sums_the_containers_and_lines_up_the_table() -> None:
 def test_sizes_and_cpu_times_read_short() -> None:
     assert [human_bytes(n) for n in (0, 1023, 1536, 64 << 20, 3 << 40)] == ["0B", "1023B", "1.5K", "64M", "3.0T"]
     assert [human_seconds(int(s * SECOND)) for s in (0.134, 42, 723, 18120)] == ["0.13s", "42s", "12m03s", "5h02m"]
+
+
+def test_network_totals_leave_loopback_out_and_are_absent_for_the_host_network() -> None:
+    stats = api.ContainerStats()
+    stats.network.interfaces.append(api.InterfaceStats(name="eth0", rx_bytes=10, tx_bytes=20))
+    stats.network.interfaces.append(api.InterfaceStats(name="lo", rx_bytes=5, tx_bytes=5))
+    host = api.ContainerStats(network=api.NetworkStats(host_network=True))
+
+    assert network_total(stats) == (10, 20)
+    assert network_total(host) is None
+    assert network_total(api.ContainerStats()) is None  # not read

@@ -101,16 +101,6 @@ class NetworkStats:
     host_network: bool
     interfaces: tuple[InterfaceStats, ...] = ()
 
-    @property
-    def rx_bytes(self) -> int:
-        """Bytes received, all interfaces but loopback."""
-        return sum(i.rx_bytes for i in self.interfaces if i.name != "lo")
-
-    @property
-    def tx_bytes(self) -> int:
-        """Bytes sent, all interfaces but loopback."""
-        return sum(i.tx_bytes for i in self.interfaces if i.name != "lo")
-
 
 @dataclass(frozen=True, slots=True)
 class CgroupStats:
