@@ -41,11 +41,18 @@ def memory_cell(stats: api.ContainerStats) -> str:
     return f"{used}/{human_bytes(stats.memory.limit_bytes)}" if stats.memory.HasField("limit_bytes") else used
 
 
+def tasks_text(current: int | None, limit: int | None) -> str:
+    """Tasks, and the limit when there is one: "3/50"; "?" when unread."""
+    if current is None:
+        return "?"
+    return f"{current}/{limit}" if limit is not None else str(current)
+
+
 def pids_cell(stats: api.ContainerStats) -> str:
-    """Tasks, and the limit when there is one: "3/50"."""
+    """A reading's tasks, and the limit when there is one: "3/50"."""
     if not stats.HasField("pids"):
         return "?"
-    return f"{stats.pids.current}/{stats.pids.limit}" if stats.pids.HasField("limit") else str(stats.pids.current)
+    return tasks_text(stats.pids.current, stats.pids.limit if stats.pids.HasField("limit") else None)
 
 
 def network_total(stats: api.ContainerStats) -> tuple[int, int] | None:

@@ -27,8 +27,9 @@ from sensor.api.v1 import service_pb2 as api
 from sensor.cli.logs import log_format_option, setup_logging
 from sensor.cli.options import capture_config, capture_options, connect_options, connection, start_or_exit
 from sensor.cli.remote import Connection, container_stats, rpc_failure
-from sensor.cli.stats_view import human_bytes, network_total
+from sensor.cli.stats_view import human_bytes, network_total, tasks_text
 from sensor.server.container_stats import (
+    FRESH_MS,
     AmbiguousContainer,
     ContainerNotFound,
     host_stats_cache,
@@ -66,7 +67,8 @@ class Row:
     cpu_limit: float | None
     memory: int | None
     memory_limit: int | None
-    pids: str
+    tasks: int | None
+    tasks_limit: int | None
     rx_rate: float | None
     tx_rate: float | None
     read_rate: float | None
@@ -81,25 +83,20 @@ def _rate(now: float, before: float, seconds: float) -> float:
 def make_row(previous: api.ContainerStats | None, current: api.ContainerStats) -> Row:
     """A row from a reading, with rates against the previous reading of the same container."""
     seconds = (current.read_time_nanos - previous.read_time_nanos) / 1e9 if previous is not None else 0.0
-    had = seconds > 0 and previous is not None
-    cpu = memory = None
-    if current.HasField("cpu"):
-        cpu = current.cpu
-    if current.HasField("memory"):
-        memory = current.memory
-    cpu_percent = None
-    if had and cpu is not None and previous is not None and previous.HasField("cpu"):
-        cpu_percent = 100 * _rate(cpu.usage_nanos, previous.cpu.usage_nanos, seconds) / 1e9
-    rx = tx = reads = writes = None
-    totals, before = network_total(current), network_total(previous) if previous is not None else None
-    if had and totals is not None and before is not None:
-        rx, tx = _rate(totals[0], before[0], seconds), _rate(totals[1], before[1], seconds)
-    if had and current.HasField("io") and previous is not None and previous.HasField("io"):
-        reads = _rate(current.io.read_bytes, previous.io.read_bytes, seconds)
-        writes = _rate(current.io.write_bytes, previous.io.write_bytes, seconds)
-    pids = "?"
-    if current.HasField("pids"):
-        pids = str(current.pids.current) + (f"/{current.pids.limit}" if current.pids.HasField("limit") else "")
+    before = previous if seconds > 0 else None  # no earlier reading, or the same one again: no rates yet
+    cpu = current.cpu if current.HasField("cpu") else None
+    memory = current.memory if current.HasField("memory") else None
+    pids = current.pids if current.HasField("pids") else None
+    cpu_percent = rx = tx = reads = writes = None
+    if before is not None:
+        if cpu is not None and before.HasField("cpu"):
+            cpu_percent = 100 * _rate(cpu.usage_nanos, before.cpu.usage_nanos, seconds) / 1e9
+        totals, earlier = network_total(current), network_total(before)
+        if totals is not None and earlier is not None:
+            rx, tx = _rate(totals[0], earlier[0], seconds), _rate(totals[1], earlier[1], seconds)
+        if current.HasField("io") and before.HasField("io"):
+            reads = _rate(current.io.read_bytes, before.io.read_bytes, seconds)
+            writes = _rate(current.io.write_bytes, before.io.write_bytes, seconds)
     return Row(
         container_id=current.container_id,
         name=current.name or current.container_id[:12],
@@ -108,7 +105,8 @@ def make_row(previous: api.ContainerStats | None, current: api.ContainerStats) -
         cpu_limit=cpu.limit_cores if cpu is not None and cpu.HasField("limit_cores") else None,
         memory=memory.working_set_bytes if memory is not None else None,
         memory_limit=memory.limit_bytes if memory is not None and memory.HasField("limit_bytes") else None,
-        pids=pids,
+        tasks=pids.current if pids is not None else None,
+        tasks_limit=pids.limit if pids is not None and pids.HasField("limit") else None,
         rx_rate=rx,
         tx_rate=tx,
         read_rate=reads,
@@ -152,7 +150,7 @@ def sort_rows(rows: list[Row], key: SortKey) -> list[Row]:
     figure: dict[SortKey, Callable[[Row], float]] = {
         SortKey.CPU: lambda r: r.cpu_percent if r.cpu_percent is not None else -1.0,
         SortKey.MEMORY: lambda r: r.memory if r.memory is not None else -1.0,
-        SortKey.PIDS: lambda r: float(r.pids.split("/")[0]) if r.pids[0].isdigit() else -1.0,
+        SortKey.PIDS: lambda r: r.tasks if r.tasks is not None else -1.0,
         SortKey.NETWORK: lambda r: _sum([r.rx_rate, r.tx_rate]) if r.rx_rate is not None else -1.0,
         SortKey.IO: lambda r: _sum([r.read_rate, r.write_rate]) if r.read_rate is not None else -1.0,
     }
@@ -177,7 +175,7 @@ def _cells(row: Row) -> list[str]:
         "-" if row.cpu_limit is None else f"{row.cpu_limit:g}",
         "?" if row.memory is None else human_bytes(row.memory),
         memory_percent,
-        row.pids,
+        tasks_text(row.tasks, row.tasks_limit),
         _per_second(row.rx_rate),
         _per_second(row.tx_rate),
         _per_second(row.read_rate),
@@ -285,6 +283,11 @@ def run_top(
     """Draw a frame each ``interval`` until q, Ctrl-C, or ``iterations`` frames (0: no end)."""
     tracker = RateTracker()
     rows: list[Row] = []
+    status = ""
+
+    def draw() -> None:
+        screen.draw(render(sort_rows(rows, sort), status, time.strftime("%H:%M:%S")))
+
     frames = 0
     while True:
         status = ""
@@ -292,7 +295,7 @@ def run_top(
             rows = tracker.update(source())
         except StatsUnavailable as unavailable:
             status = f"{unavailable} - retrying every {interval:g}s"
-        screen.draw(render(sort_rows(rows, sort), status, time.strftime("%H:%M:%S")))
+        draw()
         frames += 1
         if iterations and frames >= iterations:
             return
@@ -304,7 +307,7 @@ def run_top(
                 return
             if pressed in {k.value for k in SortKey}:
                 sort = SortKey(pressed)
-                screen.draw(render(sort_rows(rows, sort), status, time.strftime("%H:%M:%S")))
+                draw()
 
 
 def _remote_source(remote: Connection, containers: list[str], max_age_ms: int) -> StatsSource:
@@ -330,7 +333,7 @@ def _local_source(capture: Capture, containers: list[str]) -> StatsSource:
             targets = stats_targets(capture, containers)
         except (ContainerNotFound, AmbiguousContainer) as error:
             raise click.ClickException(str(error)) from None
-        return read_stats(cache, targets, 1)
+        return read_stats(cache, targets, FRESH_MS)
 
     return read
 
@@ -382,32 +385,28 @@ def top(containers: tuple[str, ...], **flags: Any) -> None:
     interval = flags["interval"]
     wanted = list(containers)
     if flags["connect"]:
-        remote = connection(flags)
-        source = _remote_source(remote, wanted, max(1, int(interval * 500)))
-        try:
-            source()  # a sensor that is not there is an error now, not a status line
-        except StatsUnavailable as unavailable:
-            raise click.ClickException(str(unavailable)) from None
-        with Screen() as screen:
-            _until_interrupted(lambda: run_top(screen, source, interval, flags["iterations"], sort, lambda: None))
+        source = _remote_source(connection(flags), wanted, max(1, int(interval * 500)))
+        _watch(source, lambda: None, interval, flags["iterations"], sort)
         return
     capture = Capture(
         capture_config(flags["docker_sockets"], flags["cgroup_v1"], flags["transport"], flags["buffer_size"])
     )
     start_or_exit(capture.start, "top")
+
+    def keep_model_current() -> None:  # containers come and go while top runs
+        capture.poll(0, kinds=())
+
     try:
-        source = _local_source(capture, wanted)
-        source()
-
-        def keep_model_current() -> None:  # containers come and go while top runs
-            capture.poll(0, kinds=())
-
-        with Screen() as screen:
-            _until_interrupted(lambda: run_top(screen, source, interval, flags["iterations"], sort, keep_model_current))
+        _watch(_local_source(capture, wanted), keep_model_current, interval, flags["iterations"], sort)
     finally:
         capture.close()
 
 
-def _until_interrupted(loop: Callable[[], None]) -> None:
-    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how many people leave top
-        loop()
+def _watch(source: StatsSource, idle: Callable[[], None], interval: float, iterations: int, sort: SortKey) -> None:
+    try:
+        source()  # a sensor or a container that is not there is an error now, not a status line
+    except StatsUnavailable as unavailable:
+        raise click.ClickException(str(unavailable)) from None
+    # Ctrl-C is how many people leave top: a clean exit, the terminal given back.
+    with Screen() as screen, contextlib.suppress(KeyboardInterrupt):
+        run_top(screen, source, interval, iterations, sort, idle)

@@ -17,14 +17,13 @@ from sensor.cli.options import capture_config, capture_options, connect_options,
 from sensor.cli.remote import list_workloads as remote_workloads
 from sensor.cli.remote import rpc_failure
 from sensor.cli.stats_view import cpu_cell, io_cell, memory_cell, network_cell, pids_cell
-from sensor.server.container_stats import attach_stats, host_stats_cache, read_stats, stats_targets
+from sensor.server.container_stats import FRESH_MS, attach_stats, host_stats_cache, read_stats, stats_targets
 from sensor.server.workloads import list_workloads
 from sensor.telemetry.capture import Capture, CaptureConfig
 
 METADATA_WAIT_S = 2.0
 POLL_MS = 50
 COMMAND_WIDTH = 80
-FRESH_MS = 1  # a one-shot command reads now
 
 
 def _local_workloads(config: CaptureConfig, include_stats: bool) -> api.ListWorkloadsResponse:

@@ -17,10 +17,11 @@ from sensor.model.container_cache import ContainerInfo
 from sensor.model.runtime.metadata import ContainerState
 from sensor.model.stats.cache import StatsCache
 from sensor.model.stats.reader import ContainerStatsReader, StatsTarget
-from sensor.model.stats.sample import ContainerStats
+from sensor.model.stats.sample import ContainerStats, CpuStats, IOStats, MemoryStats, NetworkStats
 from sensor.telemetry.capture import Capture
 
 DEFAULT_MAX_AGE_MS = 1000
+FRESH_MS = 1  # the bound that means "read now" (0 means the default)
 
 
 def host_stats_cache() -> StatsCache:
@@ -90,87 +91,88 @@ def stats_targets(capture: Capture, wanted: Sequence[str] = ()) -> list[NamedTar
     return sorted(targets, key=lambda t: (t.name or "~", t.target.container_id))
 
 
+# Each part: its message, or None when the part could not be read (a None limit leaves the
+# optional field unset, which is how the API says "no limit").
+def _cpu_proto(cpu: CpuStats | None) -> api.CpuStats | None:
+    if cpu is None:
+        return None
+    return api.CpuStats(
+        usage_nanos=cpu.usage_ns,
+        user_nanos=cpu.user_ns,
+        system_nanos=cpu.system_ns,
+        periods=cpu.periods,
+        throttled_periods=cpu.throttled_periods,
+        throttled_nanos=cpu.throttled_ns,
+        limit_cores=cpu.limit_cores,
+    )
+
+
+def _memory_proto(memory: MemoryStats | None) -> api.MemoryStats | None:
+    if memory is None:
+        return None
+    return api.MemoryStats(
+        usage_bytes=memory.usage_bytes,
+        working_set_bytes=memory.working_set_bytes,
+        rss_bytes=memory.rss_bytes,
+        cache_bytes=memory.cache_bytes,
+        limit_bytes=memory.limit_bytes,
+        oom_kills=memory.oom_kills,
+    )
+
+
+def _io_proto(io: IOStats | None) -> api.IoStats | None:
+    if io is None:
+        return None
+    devices = [
+        api.DeviceIo(
+            device=d.device,
+            major=d.major,
+            minor=d.minor,
+            read_bytes=d.read_bytes,
+            write_bytes=d.write_bytes,
+            read_ops=d.read_ops,
+            write_ops=d.write_ops,
+        )
+        for d in io.devices
+    ]
+    return api.IoStats(
+        read_bytes=io.read_bytes,
+        write_bytes=io.write_bytes,
+        read_ops=io.read_ops,
+        write_ops=io.write_ops,
+        devices=devices,
+    )
+
+
+def _network_proto(network: NetworkStats | None) -> api.NetworkStats | None:
+    if network is None:
+        return None
+    interfaces = [
+        api.InterfaceStats(
+            name=i.name, rx_bytes=i.rx_bytes, tx_bytes=i.tx_bytes, rx_packets=i.rx_packets, tx_packets=i.tx_packets
+        )
+        for i in network.interfaces
+    ]
+    return api.NetworkStats(host_network=network.host_network, interfaces=interfaces)
+
+
 def stats_proto(stats: ContainerStats, named: NamedTarget, now_ns: int | None = None) -> api.ContainerStats:
     """One reading as the API's ContainerStats."""
-    message = api.ContainerStats(
+    cgroup = stats.cgroup
+    pids = cgroup.pids
+    return api.ContainerStats(
         container_id=stats.container_id,
         name=named.name,
         image_name=named.image_name,
         read_time_nanos=stats.read_wall_ns,
         age_nanos=max(0, (now_ns or time.monotonic_ns()) - stats.read_monotonic_ns),
+        cpu=_cpu_proto(cgroup.cpu),
+        memory=_memory_proto(cgroup.memory),
+        io=_io_proto(cgroup.io),
+        pids=api.PidsStats(current=pids.current, limit=pids.limit) if pids is not None else None,
+        network=_network_proto(stats.network),
         errors=stats.errors,
     )
-    cgroup = stats.cgroup
-    if cgroup.cpu is not None:
-        cpu = cgroup.cpu
-        message.cpu.CopyFrom(
-            api.CpuStats(
-                usage_nanos=cpu.usage_ns,
-                user_nanos=cpu.user_ns,
-                system_nanos=cpu.system_ns,
-                periods=cpu.periods,
-                throttled_periods=cpu.throttled_periods,
-                throttled_nanos=cpu.throttled_ns,
-            )
-        )
-        if cpu.limit_cores is not None:
-            message.cpu.limit_cores = cpu.limit_cores
-    if cgroup.memory is not None:
-        memory = cgroup.memory
-        message.memory.CopyFrom(
-            api.MemoryStats(
-                usage_bytes=memory.usage_bytes,
-                working_set_bytes=memory.working_set_bytes,
-                rss_bytes=memory.rss_bytes,
-                cache_bytes=memory.cache_bytes,
-                oom_kills=memory.oom_kills,
-            )
-        )
-        if memory.limit_bytes is not None:
-            message.memory.limit_bytes = memory.limit_bytes
-    if cgroup.io is not None:
-        io = cgroup.io
-        message.io.CopyFrom(
-            api.IoStats(
-                read_bytes=io.read_bytes,
-                write_bytes=io.write_bytes,
-                read_ops=io.read_ops,
-                write_ops=io.write_ops,
-                devices=[
-                    api.DeviceIo(
-                        device=d.device,
-                        major=d.major,
-                        minor=d.minor,
-                        read_bytes=d.read_bytes,
-                        write_bytes=d.write_bytes,
-                        read_ops=d.read_ops,
-                        write_ops=d.write_ops,
-                    )
-                    for d in io.devices
-                ],
-            )
-        )
-    if cgroup.pids is not None:
-        message.pids.current = cgroup.pids.current
-        if cgroup.pids.limit is not None:
-            message.pids.limit = cgroup.pids.limit
-    if stats.network is not None:
-        message.network.CopyFrom(
-            api.NetworkStats(
-                host_network=stats.network.host_network,
-                interfaces=[
-                    api.InterfaceStats(
-                        name=i.name,
-                        rx_bytes=i.rx_bytes,
-                        tx_bytes=i.tx_bytes,
-                        rx_packets=i.rx_packets,
-                        tx_packets=i.tx_packets,
-                    )
-                    for i in stats.network.interfaces
-                ],
-            )
-        )
-    return message
 
 
 def read_stats(cache: StatsCache, targets: list[NamedTarget], max_age_ms: int) -> list[api.ContainerStats]:
