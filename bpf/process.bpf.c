@@ -1,9 +1,8 @@
 /* Process hooks: fork, exec, failed exec, exit and credential changes.
  *
- * Compiled by bcc at start-up. Kernel structs are opaque here: every member is read at an offset
- * that sensor/kernel/loader.py resolved from the running kernel's BTF and defined as OFF_*.
- * Also defined by the loader: SENSOR_TGID (the sensor's own process, never reported),
- * USE_RINGBUF and RINGBUF_PAGES (else the perf buffer), EXEC_SYSCALLS (failed execs from the
+ * Compiled by bcc once per kernel (sensor/kernel/compiler.py). Kernel structs are opaque here: every
+ * member is read at an offset that sensor/kernel/loader.py resolved from the running kernel's BTF
+ * and defined as OFF_*. Also defined by the loader: USE_RINGBUF and RINGBUF_PAGES (else the perf buffer), EXEC_SYSCALLS (failed execs from the
  * execve/execveat syscall exits), and one of CREDS_KPROBE (commit_creds) or CREDS_SYSCALLS (the
  * set*id/setgroups/capset syscall exits, and setuid execs). CGROUP_V1_SUBSYS, only on hosts without
  * a unified cgroup hierarchy: the index of the v1 controller whose cgroup ids the records carry.
@@ -19,6 +18,10 @@ BPF_PERF_OUTPUT(records);
 #endif
 
 BPF_PERCPU_ARRAY(counters, u64, HOOK_COUNT * 2);
+
+/* The sensor's own process, never reported: a map, not a #define, so that one compiled object
+ * serves every start. The loader writes it before attaching. */
+BPF_ARRAY(sensor_tgid, u32, 1);
 
 /* Scratch space for records too large for the 512-byte BPF stack. */
 BPF_PERCPU_ARRAY(exec_scratch, struct sensor_exec, 1);
@@ -113,7 +116,9 @@ static __always_inline void fill_header(struct sensor_header *h, u16 type, void 
 
 static __always_inline int is_sensor(void)
 {
-	return (bpf_get_current_pid_tgid() >> 32) == SENSOR_TGID;
+	u32 zero = 0;
+	u32 *tgid = sensor_tgid.lookup(&zero);
+	return tgid && (bpf_get_current_pid_tgid() >> 32) == *tgid;
 }
 
 /* task_newtask(struct task_struct *p, u64 clone_flags); current is the parent thread. */

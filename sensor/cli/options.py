@@ -5,6 +5,7 @@ from __future__ import annotations
 import mmap
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -12,6 +13,7 @@ import click
 from sensor.api.v1 import subscription_pb2 as sub
 from sensor.cli.remote import Connection
 from sensor.kernel.cgroupfs import CgroupLayoutError
+from sensor.kernel.compiler import DEFAULT_CACHE_DIR
 from sensor.kernel.features import Backend, KernelFeatureError
 from sensor.model.runtime.docker import DEFAULT_DOCKER_SOCKETS
 from sensor.server.address import AddressError, parse_address
@@ -75,7 +77,7 @@ def parse_duration_ns(value: str, flag: str) -> int:
 
 
 def capture_options(function: F) -> F:
-    """--docker-socket, --cgroup-v1, --transport, --buffer-size (each also from a SENSOR_* variable)."""
+    """--docker-socket, --cgroup-v1, --transport, --buffer-size, --bpf-cache (each also from a SENSOR_* variable)."""
     for option in reversed(
         (
             click.option(
@@ -111,6 +113,16 @@ def capture_options(function: F) -> F:
                 envvar="SENSOR_BUFFER_SIZE",
                 show_envvar=True,
                 help="Kernel buffer size (a power of two); per CPU-set total for perf.",
+            ),
+            click.option(
+                "--bpf-cache",
+                default=str(DEFAULT_CACHE_DIR),
+                show_default=True,
+                metavar="DIR",
+                envvar="SENSOR_BPF_CACHE",
+                show_envvar=True,
+                help="Where the BPF programs compiled for this kernel are kept: the first start compiles "
+                "them (a few seconds, in a child process), later starts load them from here.",
             ),
         )
     ):
@@ -160,7 +172,11 @@ def local_only_flags(flags: dict[str, Any]) -> list[str]:
     given = [name for name in ("docker_sockets", "cgroup_v1") if flags[name]]
     given += [
         name
-        for name, default in (("transport", DEFAULT_TRANSPORT), ("buffer_size", DEFAULT_BUFFER_SIZE))
+        for name, default in (
+            ("transport", DEFAULT_TRANSPORT),
+            ("buffer_size", DEFAULT_BUFFER_SIZE),
+            ("bpf_cache", str(DEFAULT_CACHE_DIR)),
+        )
         if flags[name] != default
     ]
     return [f"--{name.replace('_', '-')}" for name in given]
@@ -181,13 +197,14 @@ def start_or_exit(start: Callable[[], None], command: str) -> None:
         raise click.ClickException(f"{error}: run sensor {command} as root") from None
 
 
-def capture_config(docker_sockets: tuple[str, ...], cgroup_v1: bool, transport: str, buffer_size: str) -> CaptureConfig:
-    """The CaptureConfig the capture flags describe."""
+def capture_config(flags: dict[str, Any]) -> CaptureConfig:
+    """The CaptureConfig the capture flags (``capture_options``) describe."""
     return CaptureConfig(
-        transport=TRANSPORTS[transport],
-        buffer_bytes=parse_size(buffer_size),
-        docker_sockets=docker_sockets or DEFAULT_DOCKER_SOCKETS,
-        cgroup_v1=cgroup_v1,
+        transport=TRANSPORTS[flags["transport"]],
+        buffer_bytes=parse_size(flags["buffer_size"]),
+        docker_sockets=flags["docker_sockets"] or DEFAULT_DOCKER_SOCKETS,
+        cgroup_v1=flags["cgroup_v1"],
+        bpf_cache_dir=Path(flags["bpf_cache"]),
     )
 
 

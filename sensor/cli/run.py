@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import threading
 from types import FrameType
+from typing import Any
 
 import click
 
@@ -74,11 +75,8 @@ def run(
     queue_events: int,
     max_subscribers: int,
     metrics_listen: str | None,
-    docker_sockets: tuple[str, ...],
-    cgroup_v1: bool,
-    transport: str,
-    buffer_size: str,
     log_format: str,
+    **capture_flags: Any,
 ) -> None:
     """Run the sensor as a daemon serving the gRPC TelemetryService.
 
@@ -107,7 +105,7 @@ def run(
         server.check()
     except AddressError as error:
         raise click.BadParameter(str(error), param_hint="--listen") from None
-    config = capture_config(docker_sockets, cgroup_v1, transport, buffer_size)
+    config = capture_config(capture_flags)
     setup_logging(log_format)
     stop = threading.Event()
 

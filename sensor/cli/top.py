@@ -388,9 +388,7 @@ def top(containers: tuple[str, ...], **flags: Any) -> None:
         source = _remote_source(connection(flags), wanted, max(1, int(interval * 500)))
         _watch(source, lambda: None, interval, flags["iterations"], sort)
         return
-    capture = Capture(
-        capture_config(flags["docker_sockets"], flags["cgroup_v1"], flags["transport"], flags["buffer_size"])
-    )
+    capture = Capture(capture_config(flags))
     start_or_exit(capture.start, "top")
 
     def keep_model_current() -> None:  # containers come and go while top runs

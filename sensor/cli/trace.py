@@ -235,7 +235,7 @@ def trace(**flags: Any) -> None:
         return
     if flags["reconnect"] or any(flags[k] for k in ("tls_ca", "tls_cert", "tls_key", "tls_server_name")):
         raise click.UsageError("--reconnect and --tls-* apply to --connect")
-    config = capture_config(flags["docker_sockets"], flags["cgroup_v1"], flags["transport"], flags["buffer_size"])
+    config = capture_config(flags)
     config.record_path = flags["record"] or ""
     stop = _Stop()
     _trace_local(config, subscription, kinds, printer, should_stop, deadline)

@@ -133,7 +133,7 @@ def workload_list(**flags: Any) -> None:
         except grpc.RpcError as error:
             raise click.ClickException(rpc_failure(error, remote)) from None
     else:
-        config = capture_config(flags["docker_sockets"], flags["cgroup_v1"], flags["transport"], flags["buffer_size"])
+        config = capture_config(flags)
         response = _local_workloads(config, flags["stats"])
     if flags["only"] == "containers":
         del response.processes[:]

@@ -13,7 +13,7 @@ import struct
 from dataclasses import dataclass
 
 from sensor.kernel.btf import Btf, BtfError
-from sensor.kernel.features import bpf_syscall
+from sensor.kernel.syscalls import bpf
 
 _BPF_OBJ_GET_INFO_BY_FD = 15
 _BPF_ENABLE_STATS = 32
@@ -48,13 +48,13 @@ class ProgInfoLayout:
 
 def enable_stats() -> int:
     """Turn run-time statistics on for as long as the returned fd stays open. Raises OSError."""
-    return bpf_syscall(_BPF_ENABLE_STATS, struct.pack("<I", _BPF_STATS_RUN_TIME).ljust(8, b"\0"))
+    return bpf(_BPF_ENABLE_STATS, struct.pack("<I", _BPF_STATS_RUN_TIME).ljust(8, b"\0"))
 
 
 def program_run_stats(name: str, prog_fd: int, layout: ProgInfoLayout) -> ProgramRunStats:
     """The kernel's counters for the program behind ``prog_fd``. Raises OSError."""
     info = ctypes.create_string_buffer(_INFO_BYTES)
-    bpf_syscall(_BPF_OBJ_GET_INFO_BY_FD, struct.pack("<IIQ", prog_fd, _INFO_BYTES, ctypes.addressof(info)))
+    bpf(_BPF_OBJ_GET_INFO_BY_FD, struct.pack("<IIQ", prog_fd, _INFO_BYTES, ctypes.addressof(info)))
     run_time_ns = struct.unpack_from("<Q", info, layout.run_time_ns)[0]
     run_count = struct.unpack_from("<Q", info, layout.run_cnt)[0]
     return ProgramRunStats(name, run_time_ns, run_count)

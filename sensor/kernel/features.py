@@ -15,17 +15,13 @@ from enum import Enum
 from pathlib import Path
 
 from sensor.kernel.btf import VMLINUX_BTF, Btf, BtfError, BtfKind
+from sensor.kernel.syscalls import BPF_MAP_CREATE, BPF_PROG_LOAD, BPF_RAW_TRACEPOINT_OPEN, bpf
 
 TRACEFS_ROOTS = (Path("/sys/kernel/tracing"), Path("/sys/kernel/debug/tracing"))
 
-_SYS_BPF = {"x86_64": 321, "aarch64": 280}.get(platform.machine(), 321)
-_BPF_MAP_CREATE = 0
-_BPF_PROG_LOAD = 5
-_BPF_RAW_TRACEPOINT_OPEN = 17
 _BPF_MAP_TYPE_RINGBUF = 27
 _BPF_PROG_TYPE_TRACING = 26
 _BPF_TRACE_FENTRY = 24
-_libc = ctypes.CDLL(None, use_errno=True)
 
 
 class Backend(str, Enum):
@@ -105,19 +101,10 @@ def find_tracefs() -> Path | None:
     return next((root for root in TRACEFS_ROOTS if os.path.isdir(root / "events")), None)
 
 
-def bpf_syscall(cmd: int, attr: bytes) -> int:
-    """The bpf() system call with ``attr`` (copied); its result, or OSError."""
-    buf = ctypes.create_string_buffer(attr, len(attr))
-    result: int = _libc.syscall(_SYS_BPF, cmd, buf, len(attr))
-    if result < 0:
-        raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
-    return result
-
-
 def probe_ring_buffer() -> bool:
     """Whether the kernel creates a BPF ring buffer map (5.8+)."""
     try:
-        fd = bpf_syscall(_BPF_MAP_CREATE, struct.pack("<IIII", _BPF_MAP_TYPE_RINGBUF, 0, 0, 4096).ljust(72, b"\0"))
+        fd = bpf(BPF_MAP_CREATE, struct.pack("<IIII", _BPF_MAP_TYPE_RINGBUF, 0, 0, 4096).ljust(72, b"\0"))
     except OSError:
         return False
     os.close(fd)
@@ -141,11 +128,11 @@ def probe_fentry(btf: Btf | None, function: str = "commit_creds") -> tuple[bool,
     struct.pack_into("<I", attr, 68, _BPF_TRACE_FENTRY)
     struct.pack_into("<I", attr, 108, type_id)
     try:
-        prog_fd = bpf_syscall(_BPF_PROG_LOAD, bytes(attr))
+        prog_fd = bpf(BPF_PROG_LOAD, bytes(attr))
     except OSError as error:
         return False, f"program load refused: {error.strerror}"
     try:
-        link_fd = bpf_syscall(_BPF_RAW_TRACEPOINT_OPEN, struct.pack("<QI", 0, prog_fd).ljust(16, b"\0"))
+        link_fd = bpf(BPF_RAW_TRACEPOINT_OPEN, struct.pack("<QI", 0, prog_fd).ljust(16, b"\0"))
         os.close(link_fd)
     except OSError as error:
         return False, f"attach refused: {error.strerror}"

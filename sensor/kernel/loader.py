@@ -1,18 +1,25 @@
-"""Compile the BPF programs with bcc for this kernel, attach them, and read their counters."""
+"""Load the BPF programs for this kernel, attach them, and read their counters.
+
+The programs are compiled by bcc in a child process and cached (sensor/kernel/compiler.py); this
+module creates their maps, loads and attaches them through the bpf() system call, so the daemon
+never maps LLVM.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import mmap
 import os
+import platform
+import re
+import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from sensor.kernel.bpf_stats import ProgInfoLayout, ProgramRunStats, program_run_stats
 from sensor.kernel.btf import Btf, BtfError
 from sensor.kernel.cgroupfs import UNIFIED_HIERARCHY_ID, CgroupHierarchy
+from sensor.kernel.compiler import DEFAULT_CACHE_DIR, CompileRequest, ProgramSpec, compiled_object
 from sensor.kernel.features import (
     EXEC_TRACEPOINT,
     EXIT_TRACEPOINT,
@@ -20,21 +27,41 @@ from sensor.kernel.features import (
     Backend,
     HookChoice,
     KernelFeatureError,
+    find_tracefs,
 )
 from sensor.kernel.offsets import resolve_offsets
 from sensor.kernel.records import Hook
 from sensor.kernel.ringbuf import PerfBufferReader, RecordReader, RingBufferReader
+from sensor.kernel.syscalls import (
+    BPF_LD_IMM64,
+    BPF_PSEUDO_MAP_FD,
+    ProgType,
+    attach_perf_event,
+    cpu_list,
+    create_map,
+    load_program,
+    map_lookup,
+    map_update,
+    open_kprobe_event,
+    open_raw_tracepoint,
+    open_tracepoint_event,
+)
 
 BPF_DIR = Path(__file__).resolve().parents[2] / "bpf"
 # Compiled as one unit, in this order: cgroup.bpf.c uses process.bpf.c's maps and helpers.
 PROGRAMS = ("process.bpf.c", "cgroup.bpf.c")
 DEFAULT_BUFFER_BYTES = 16 * 1024 * 1024
+KPROBE_PMU_TYPE = Path("/sys/bus/event_source/devices/kprobe/type")
+POSSIBLE_CPUS = "/sys/devices/system/cpu/possible"
+ONLINE_CPUS = "/sys/devices/system/cpu/online"
 
+# Functions attached to something other than their own name (bcc's TRACEPOINT_PROBEs name theirs).
 _RAW_TRACEPOINTS = {
-    "fork": (FORK_TRACEPOINT, "on_task_newtask"),
-    "exec": (EXEC_TRACEPOINT, "on_sched_process_exec"),
-    "exit": (EXIT_TRACEPOINT, "on_sched_process_exit"),
+    "on_task_newtask": FORK_TRACEPOINT,
+    "on_sched_process_exec": EXEC_TRACEPOINT,
+    "on_sched_process_exit": EXIT_TRACEPOINT,
 }
+_CREDS_KPROBE = ("on_commit_creds", "commit_creds")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,31 +72,46 @@ class HookCounters:
     lost: int
 
 
-def _import_bcc() -> Any:
-    try:
-        import bcc
-    except ImportError:
-        raise KernelFeatureError(
-            "the bcc Python module is missing: run scripts/bootstrap (it installs Debian's python3-bpfcc "
-            "and links it into the virtualenv)"
-        ) from None
-    return bcc
-
-
-def _return_freed_heap() -> None:
-    """Give the heap clang and LLVM freed after compiling back to the system (about 25 MiB of RSS).
-
-    glibc keeps freed memory in its arenas; malloc_trim hands it back. Other C libraries lack it.
-    """
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-
-
 def _buffer_pages(buffer_bytes: int) -> int:
     pages = max(1, buffer_bytes // mmap.PAGESIZE)
     if pages & (pages - 1):
         raise ValueError(f"buffer size {buffer_bytes} is not a power of two times the page size")
     return pages
+
+
+def compile_request(
+    choices: list[HookChoice], offsets: dict[str, int], pages: int, hierarchy: CgroupHierarchy | None
+) -> CompileRequest:
+    """The source, with this kernel's offsets and the chosen backends defined, and its attach points."""
+    backends = {c.hook: c.backend for c in choices}
+    defines = dict(offsets)
+    if backends["transport"] is Backend.RING_BUFFER:
+        defines["USE_RINGBUF"] = 1
+        defines["RINGBUF_PAGES"] = pages
+    if backends.get("exec_failed") is Backend.SYSCALL_TRACEPOINTS:
+        defines["EXEC_SYSCALLS"] = 1
+    attach = {name: (ProgType.RAW_TRACEPOINT, tp.split(":")[1]) for name, tp in _RAW_TRACEPOINTS.items()}
+    if backends.get("credentials") is Backend.KPROBE:
+        defines["CREDS_KPROBE"] = 1
+        attach[_CREDS_KPROBE[0]] = (ProgType.KPROBE, _CREDS_KPROBE[1])
+    elif backends.get("credentials") is Backend.SYSCALL_TRACEPOINTS:
+        defines["CREDS_SYSCALLS"] = 1
+    defines["CGROUP_HIERARCHY_ID"] = hierarchy.hierarchy_id if hierarchy else UNIFIED_HIERARCHY_ID
+    if hierarchy is not None and hierarchy.is_v1:
+        defines["CGROUP_V1_SUBSYS"] = hierarchy.subsys_index
+    source = "".join(f"#define {k} {v}\n" for k, v in defines.items())
+    programs = PROGRAMS if backends.get("cgroups") is Backend.TRACEPOINT else PROGRAMS[:1]
+    source += "".join((BPF_DIR / name).read_text() for name in programs)
+    return CompileRequest(source, (f"-I{BPF_DIR}", "-Wno-unused-function"), attach)
+
+
+def _kernel_version_code() -> int:
+    """LINUX_VERSION_CODE of the running kernel (old kernels check it when loading a kprobe)."""
+    found = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", platform.release())
+    if found is None:
+        return 0
+    major, minor, patch = (int(part or 0) for part in found.groups())
+    return (major << 16) | (minor << 8) | min(patch, 255)
 
 
 class LoadedProbes:
@@ -82,9 +124,8 @@ class LoadedProbes:
         buffer_bytes: int = DEFAULT_BUFFER_BYTES,
         ignore_tgid: int | None = None,
         hierarchy: CgroupHierarchy | None = None,
+        cache_dir: Path = DEFAULT_CACHE_DIR,
     ) -> None:
-        bcc = _import_bcc()
-        backends = {c.hook: c.backend for c in choices}
         try:
             btf = btf or Btf.load()
             offsets = resolve_offsets(btf)
@@ -92,63 +133,95 @@ class LoadedProbes:
             raise KernelFeatureError(str(error)) from None
         self._prog_info = ProgInfoLayout.from_btf(btf)
         pages = _buffer_pages(buffer_bytes)
-        defines = dict(offsets)
-        defines["SENSOR_TGID"] = os.getpid() if ignore_tgid is None else ignore_tgid
-        transport = backends["transport"]
-        if transport is Backend.RING_BUFFER:
-            defines["USE_RINGBUF"] = 1
-            defines["RINGBUF_PAGES"] = pages
-        if backends.get("exec_failed") is Backend.SYSCALL_TRACEPOINTS:
-            defines["EXEC_SYSCALLS"] = 1
-        if backends.get("credentials") is Backend.KPROBE:
-            defines["CREDS_KPROBE"] = 1
-        elif backends.get("credentials") is Backend.SYSCALL_TRACEPOINTS:
-            defines["CREDS_SYSCALLS"] = 1
-        defines["CGROUP_HIERARCHY_ID"] = hierarchy.hierarchy_id if hierarchy else UNIFIED_HIERARCHY_ID
-        if hierarchy is not None and hierarchy.is_v1:
-            defines["CGROUP_V1_SUBSYS"] = hierarchy.subsys_index
-        source = "".join(f"#define {k} {v}\n" for k, v in defines.items())
-        programs = PROGRAMS if backends.get("cgroups") is Backend.TRACEPOINT else PROGRAMS[:1]
-        source += "".join((BPF_DIR / name).read_text() for name in programs)
-        self._bpf = bcc.BPF(text=source, cflags=[f"-I{BPF_DIR}", "-Wno-unused-function"])
-        _return_freed_heap()
+        request = compile_request(choices, offsets, pages, hierarchy)
+        self.object = compiled_object(request, cache_dir)
+        self._fds: list[int] = []  # maps, programs, links and perf events: closing them detaches
+        self._programs: dict[str, int] = {}
+        self.reader: RecordReader
         try:
-            for tracepoint, function in _RAW_TRACEPOINTS.values():
-                self._bpf.attach_raw_tracepoint(tp=tracepoint.split(":")[1], fn_name=function)
-            if backends.get("credentials") is Backend.KPROBE:
-                self._bpf.attach_kprobe(event="commit_creds", fn_name="on_commit_creds")
-            self.reader: RecordReader
-            if transport is Backend.RING_BUFFER:
-                self.reader = RingBufferReader(self._bpf["records"].map_fd, pages * mmap.PAGESIZE)
+            map_fds = [self._keep(create_map(spec)) for spec in self.object.maps]
+            self._counters_fd = map_fds[self.object.map_index("counters")]
+            self._tgid_fd = map_fds[self.object.map_index("sensor_tgid")]
+            tgid = os.getpid() if ignore_tgid is None else ignore_tgid
+            map_update(self._tgid_fd, struct.pack("<I", 0), struct.pack("<I", tgid))
+            records_fd = map_fds[self.object.map_index("records")]
+            # The reader first: a perf buffer's per-CPU events must be in place before any program runs.
+            if {c.hook: c.backend for c in choices}["transport"] is Backend.RING_BUFFER:
+                self.reader = RingBufferReader(records_fd, pages * mmap.PAGESIZE)
             else:
                 per_cpu = max(1, pages // (os.cpu_count() or 1))
-                self.reader = PerfBufferReader(self._bpf, "records", 1 << (per_cpu.bit_length() - 1))
-        except Exception:
-            self._bpf.cleanup()
+                self.reader = PerfBufferReader(records_fd, cpu_list(ONLINE_CPUS), 1 << (per_cpu.bit_length() - 1))
+            for program in self.object.programs:
+                self._programs[program.name] = self._load(program, map_fds)
+            for program in self.object.programs:
+                self._attach(program, self._programs[program.name])
+        except OSError as error:
+            self.close()
+            raise KernelFeatureError(f"loading the BPF programs: {error.strerror or error}") from None
+        except BaseException:
+            self.close()
             raise
-        self._counters = self._bpf["counters"]
+        self._possible_cpus = len(cpu_list(POSSIBLE_CPUS))
+
+    def _keep(self, fd: int) -> int:
+        self._fds.append(fd)
+        return fd
+
+    def _load(self, program: ProgramSpec, map_fds: list[int]) -> int:
+        insns = bytearray(program.insns)
+        for at in range(0, len(insns), 8):
+            if insns[at] == BPF_LD_IMM64 and insns[at + 1] >> 4 == BPF_PSEUDO_MAP_FD:
+                struct.pack_into("<i", insns, at + 4, map_fds[struct.unpack_from("<i", insns, at + 4)[0]])
+        try:
+            return self._keep(load_program(program.prog_type, program.name, bytes(insns), _kernel_version_code()))
+        except OSError as error:
+            raise OSError(error.errno, f"{program.name}: {error.strerror}") from None
+
+    def _attach(self, program: ProgramSpec, prog_fd: int) -> None:
+        try:
+            if program.prog_type is ProgType.RAW_TRACEPOINT:
+                self._keep(open_raw_tracepoint(program.attach_to, prog_fd))
+                return
+            if program.prog_type is ProgType.TRACEPOINT:
+                event_fd = self._keep(open_tracepoint_event(_tracepoint_id(program.attach_to)))
+            else:
+                event_fd, _name = open_kprobe_event(int(KPROBE_PMU_TYPE.read_text()), program.attach_to)
+                self._keep(event_fd)
+            attach_perf_event(event_fd, prog_fd)
+        except OSError as error:
+            raise OSError(error.errno, f"attaching {program.name} to {program.attach_to}: {error.strerror}") from None
 
     def counters(self) -> dict[Hook, HookCounters]:
         """Sent and lost records per hook, summed over CPUs."""
         out = {}
         for hook in Hook:
-            sent = self._counters.sum(self._counters.Key(hook * 2)).value
-            lost = self._counters.sum(self._counters.Key(hook * 2 + 1)).value
-            out[hook] = HookCounters(sent=int(sent), lost=int(lost))
+            sent, lost = (self._counter_total(hook * 2 + lost) for lost in (0, 1))
+            out[hook] = HookCounters(sent=sent, lost=lost)
         return out
+
+    def _counter_total(self, slot: int) -> int:
+        values = map_lookup(self._counters_fd, struct.pack("<I", slot), 8 * self._possible_cpus)
+        return sum(struct.unpack(f"<{self._possible_cpus}Q", values))
 
     def program_stats(self) -> list[ProgramRunStats]:
         """Each loaded program's run time and count (zeros unless ``kernel.bpf_stats_enabled``)."""
         if self._prog_info is None:
             return []
-        out = []
-        for name, function in self._bpf.funcs.items():
-            label = name.decode() if isinstance(name, bytes) else str(name)
-            out.append(program_run_stats(label, function.fd, self._prog_info))
-        return out
+        return [program_run_stats(name, fd, self._prog_info) for name, fd in self._programs.items()]
 
     def close(self) -> None:
         """Detach every program and free the maps."""
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(AttributeError):
             self.reader.close()
-        self._bpf.cleanup()
+        for fd in reversed(self._fds):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._fds.clear()
+
+
+def _tracepoint_id(tracepoint: str) -> int:
+    tracefs = find_tracefs()
+    if tracefs is None:
+        raise OSError(2, "tracefs is not mounted")
+    category, event = tracepoint.split(":")
+    return int((tracefs / "events" / category / event / "id").read_text())

@@ -6,11 +6,13 @@ record and then advances the consumer position once, with no per-record callback
 
 from __future__ import annotations
 
-import ctypes
 import mmap
+import os
 import struct
 import time
-from typing import Any, Protocol
+from typing import Protocol
+
+from sensor.kernel.syscalls import map_update, open_bpf_output_event
 
 _BUSY = 1 << 31
 _DISCARD = 1 << 30
@@ -107,39 +109,80 @@ class RingBufferReader:
 
 # A perf buffer wakes its reader every this many records (every record costs an interrupt).
 PERF_WAKEUP_EVENTS = 64
+_PERF_RECORD_LOST = 2
+_PERF_RECORD_SAMPLE = 9
+_PERF_HEADER = struct.Struct("<IHH")  # struct perf_event_header: type, misc, size
+_DATA_HEAD = 1024  # offsets in struct perf_event_mmap_page
+_DATA_TAIL = 1032
 
 
 class PerfBufferReader:
-    """Per-CPU perf buffers through bcc; records are sorted by kernel time within each read."""
+    """Per-CPU perf buffers behind a ``BPF_MAP_TYPE_PERF_EVENT_ARRAY``, read from their mappings.
 
-    def __init__(self, bpf: Any, table_name: str, page_count: int) -> None:
-        self._bpf = bpf
-        self._pending: list[bytes] = []
+    Records are sorted by kernel time within each read: each CPU has its own buffer, and a fork
+    must precede its child's exec.
+    """
+
+    def __init__(self, map_fd: int, cpus: list[int], page_count: int) -> None:
         self._lost = 0
-        bpf[table_name].open_perf_buffer(
-            self._on_record, page_cnt=page_count, lost_cb=self._on_lost, wakeup_events=PERF_WAKEUP_EVENTS
-        )
-
-    def _on_record(self, _cpu: int, data: int, size: int) -> None:
-        self._pending.append(ctypes.string_at(data, size))
-
-    def _on_lost(self, count: int) -> None:
-        self._lost += count
+        self._page = mmap.PAGESIZE
+        self._mask = page_count * self._page - 1
+        self._fds: list[int] = []
+        self._rings: list[mmap.mmap] = []
+        try:
+            for cpu in cpus:
+                fd = open_bpf_output_event(cpu, PERF_WAKEUP_EVENTS)
+                self._fds.append(fd)
+                self._rings.append(mmap.mmap(fd, self._page + self._mask + 1, mmap.MAP_SHARED))
+                map_update(map_fd, _U32.pack(cpu), _U32.pack(fd))
+        except BaseException:
+            self.close()
+            raise
 
     @property
     def lost(self) -> int:
         return self._lost
 
     def fill(self) -> None:
-        return None  # per-CPU buffers whose positions bcc keeps to itself
+        return None  # several buffers: no one figure
 
     def read(self, timeout_ms: int) -> list[bytes]:
-        self._bpf.perf_buffer_poll(timeout=min(timeout_ms, POLL_INTERVAL_MS))
-        self._bpf.perf_buffer_consume()  # buffers below their wake-up mark too
-        records, self._pending = self._pending, []
-        # Each CPU has its own buffer: order the batch by time so a fork precedes its child's exec.
+        records = self._drain()
+        if not records and timeout_ms > 0:
+            time.sleep(min(timeout_ms, POLL_INTERVAL_MS) / 1000)
+            records = self._drain()
         records.sort(key=lambda r: _KTIME.unpack_from(r, 8)[0])
         return records
 
+    def _drain(self) -> list[bytes]:
+        out: list[bytes] = []
+        for ring in self._rings:
+            head = _U64.unpack_from(ring, _DATA_HEAD)[0]
+            tail = _U64.unpack_from(ring, _DATA_TAIL)[0]
+            while tail < head:
+                kind, _misc, size = _PERF_HEADER.unpack(self._copy(ring, tail, 8))
+                if kind == _PERF_RECORD_SAMPLE:
+                    (raw_size,) = _U32.unpack(self._copy(ring, tail + 8, 4))
+                    out.append(self._copy(ring, tail + 12, raw_size))
+                elif kind == _PERF_RECORD_LOST:
+                    self._lost += _U64.unpack(self._copy(ring, tail + 16, 8))[0]
+                tail += size
+            _U64.pack_into(ring, _DATA_TAIL, tail)
+        return out
+
+    def _copy(self, ring: mmap.mmap, position: int, size: int) -> bytes:
+        """``size`` bytes from ``position`` of a ring whose data is mapped once: a record may wrap."""
+        start = self._page + (position & self._mask)
+        end = start + size
+        limit = self._page + self._mask + 1
+        if end <= limit:
+            return ring[start:end]
+        return ring[start:limit] + ring[self._page : self._page + end - limit]
+
     def close(self) -> None:
-        """bcc frees the perf buffers when the BPF object is cleaned up."""
+        for ring in self._rings:
+            ring.close()
+        for fd in self._fds:
+            os.close(fd)
+        self._rings.clear()
+        self._fds.clear()

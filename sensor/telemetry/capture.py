@@ -16,10 +16,12 @@ import time
 from collections import deque
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sensor.kernel.bpf_stats import ProgramRunStats
 from sensor.kernel.btf import Btf, BtfError
 from sensor.kernel.cgroupfs import CgroupHierarchy, cgroup_path_of, detect_hierarchy, scan_cgroups
+from sensor.kernel.compiler import DEFAULT_CACHE_DIR
 from sensor.kernel.features import (
     Backend,
     HookChoice,
@@ -62,6 +64,7 @@ class CaptureConfig:
     metadata_wait_ns: int = DEFAULT_METADATA_WAIT_NS
     cgroup_v1: bool = False  # watch a v1 controller's hierarchy even where the unified one is mounted
     record_path: str = ""  # also write every raw record read to this file (`sensor trace --record`)
+    bpf_cache_dir: Path = DEFAULT_CACHE_DIR  # compiled BPF programs, one object per source and kernel
 
 
 @dataclass(slots=True)
@@ -147,7 +150,11 @@ class Capture:
         self._make_model(read_proc=True)
         # Attach first, scan second: whatever happens during the scan is queued in the kernel buffer.
         self._probes = LoadedProbes(
-            self.choices, btf=btf, buffer_bytes=self.config.buffer_bytes, hierarchy=self.hierarchy
+            self.choices,
+            btf=btf,
+            buffer_bytes=self.config.buffer_bytes,
+            hierarchy=self.hierarchy,
+            cache_dir=self.config.bpf_cache_dir,
         )
         self._reader = self._probes.reader
         if self.config.record_path:
