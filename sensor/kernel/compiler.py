@@ -194,11 +194,12 @@ def compile_with_bcc(request: CompileRequest) -> BpfObject:
             prog_type, target = request.attach[name]
         else:
             continue
-        programs.append(ProgramSpec(name, prog_type, target, _maps_as_indexes(bpf.dump_func(name), fds, name)))
+        programs.append(ProgramSpec(name, prog_type, target, maps_as_indexes(bpf.dump_func(name), fds, name)))
     return BpfObject(tuple(map_spec(fd) for fd in fds), tuple(programs))
 
 
-def _maps_as_indexes(insns: bytes, fds: list[int], name: str) -> bytes:
+def maps_as_indexes(insns: bytes, fds: list[int], name: str) -> bytes:
+    """``insns`` with each map fd replaced by its index in ``fds`` (appended to on first use)."""
     out = bytearray(insns)
     for at in range(0, len(out), 8):
         code, regs, _offset, imm = _INSN.unpack_from(out, at)
@@ -218,7 +219,7 @@ def main() -> None:
     os.dup2(2, 1)
     try:
         obj = compile_with_bcc(request)
-    except KernelFeatureError as error:
+    except Exception as error:  # clang has printed its diagnostics; bcc's exception adds only this line
         print(error, file=sys.stderr)
         sys.exit(1)
     with os.fdopen(result, "wb") as out:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.live_sensor import LiveSensor, is_exec_of, of_pid, process
+from tests.sensor_daemon import SensorDaemon
 
 
 def test_a_process_started_before_the_sensor_has_its_context_from_proc(tmp_path: Path) -> None:
@@ -120,3 +121,18 @@ def test_two_parallel_storms_for_10_seconds_lose_nothing(storm_binary: Path, tmp
     assert summary.group(1) == "0" and summary.group(3) == "0" and summary.group(4) == "0"
     total = sum(workers.values())
     print(f"storm: {total} fork+exec+exit in 10 s by 2 workers = {total / 10:.0f}/s, {3 * total / 10:.0f} events/s")
+
+
+def test_the_first_start_compiles_once_and_the_daemon_never_maps_llvm(tmp_path: Path) -> None:
+    cache = tmp_path / "bpf-cache"
+    first = SensorDaemon("--listen", f"unix://{tmp_path}/a.sock", "--bpf-cache", str(cache))
+    first.stop()
+    assert "compiling the BPF programs for this kernel" in first.stderr
+    assert len(list(cache.glob("bpf-*.json"))) == 1
+    later = SensorDaemon("--listen", f"unix://{tmp_path}/b.sock", "--bpf-cache", str(cache))
+    try:
+        maps = Path(f"/proc/{later.proc.pid}/maps").read_text()
+        assert "compiling" not in later.stderr
+        assert "libLLVM" not in maps and "libclang" not in maps and "libbcc" not in maps
+    finally:
+        assert later.stop() == 0

@@ -24,6 +24,7 @@ def test_unit_passes_systemd_analyze_verify() -> None:
 def test_unit_runs_the_daemon_with_json_logs_and_a_private_socket_dir() -> None:
     assert unit_setting("ExecStart") == "/usr/local/bin/sensor run --log-format json"
     assert unit_setting("RuntimeDirectory") == "sensor"
+    assert unit_setting("CacheDirectory") == "sensor"  # /var/cache/sensor, the --bpf-cache default
     assert unit_setting("Environment") == "SENSOR_LISTEN=unix:///run/sensor/sensor.sock"
     assert unit_setting("ProtectSystem") == "strict"
     assert unit_setting("NoNewPrivileges") == "yes"
