@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from collections import OrderedDict, deque
 from collections.abc import Set
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sensor.kernel.records import (
     AnyRecord,
@@ -28,6 +28,18 @@ DEFAULT_EXIT_GRACE_NS = 30_000_000_000
 DEFAULT_CAPACITY = 200_000
 MAX_ANCESTORS = 32
 MAX_SHARED_CREDS = 4096  # distinct credential sets kept to share between processes (hosts have a handful)
+
+
+@dataclass(slots=True)
+class ProcessRef:
+    """A process as it appears among an event's ancestors: one object per process version, shared."""
+
+    process_id: str
+    pid: int
+    comm: str
+    filename: str
+    # Its protobuf encoding as one ``ancestors`` element, made on first send (sensor.telemetry.wire).
+    encoded: bytes = field(default=b"", repr=False, compare=False)
 
 
 @dataclass(slots=True)
@@ -53,6 +65,15 @@ class ProcessInfo:
     from_snapshot: bool = False
     cgroup_id: int = 0  # in the watched hierarchy: with the ContainerCache, the process's container
     language: str = ""
+    _ref: ProcessRef | None = field(default=None, repr=False, compare=False)
+
+    def ref(self) -> ProcessRef:
+        """This process as an ancestor: the same object until its comm or filename changes (an exec)."""
+        ref = self._ref
+        # Identity, not equality: exec interns both strings, so a new value is a new object.
+        if ref is None or ref.comm is not self.comm or ref.filename is not self.filename:
+            ref = self._ref = ProcessRef(self.process_id, self.pid, self.comm, self.filename)
+        return ref
 
     @property
     def alive(self) -> bool:

@@ -25,7 +25,6 @@ from sensor.telemetry.events import (
     LostPayload,
     ProcessEventType,
     ProcessPayload,
-    ProcessRef,
     TelemetryEvent,
     TickerPayload,
 )
@@ -118,7 +117,7 @@ class EventBuilder:
             cwd=info.cwd,
             parent_process_id=info.parent_process_id,
             parent_pid=ancestors[0].pid if ancestors else info.ppid,
-            ancestors=[ProcessRef(a.process_id, a.pid, a.comm, a.filename) for a in ancestors],
+            ancestors=[a.ref() for a in ancestors],
         )
 
     def _payload(self, record: AnyRecord) -> ProcessPayload:

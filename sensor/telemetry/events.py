@@ -14,6 +14,7 @@ from enum import Enum
 from typing import Any, Union
 
 from sensor.kernel.records import Creds
+from sensor.model.process_cache import ProcessRef
 
 
 class ProcessEventType(str, Enum):
@@ -36,16 +37,6 @@ class EventKind(str, Enum):
     CONTAINER = "container"
     LOST = "lost"
     TICKER = "ticker"
-
-
-@dataclass(frozen=True, slots=True)
-class ProcessRef:
-    """One ancestor."""
-
-    process_id: str
-    pid: int
-    comm: str
-    filename: str
 
 
 @dataclass(slots=True)

@@ -11,17 +11,20 @@ from typing import Any
 
 from sensor.api.v1 import telemetry_pb2 as pb
 from sensor.kernel.records import Creds
+from sensor.model.process_cache import ProcessRef
 from sensor.telemetry.events import (
     ContainerPayload,
     LostPayload,
     ProcessEventType,
     ProcessPayload,
-    ProcessRef,
     TelemetryEvent,
     TickerPayload,
 )
 
 _EVENTS_TAG = b"\x0a"  # GetEventsResponse.events: field 1, length-delimited
+_CREDENTIALS_TAG = b"\x4a"  # TelemetryEvent.credentials: field 9, length-delimited
+_ANCESTORS_TAG = b"\xd2\x01"  # TelemetryEvent.ancestors: field 26, length-delimited
+MAX_CREDENTIAL_FRAMES = 4096
 
 
 def creds_proto(c: Creds) -> pb.Credentials:
@@ -80,6 +83,17 @@ def _container(c: ContainerPayload) -> pb.ContainerEvent:
 
 def to_proto(event: TelemetryEvent) -> pb.TelemetryEvent:
     """The event as a protobuf message."""
+    message = _without_shared_parts(event)
+    if event.credentials is not None:
+        message.credentials.CopyFrom(creds_proto(event.credentials))
+    message.ancestors.extend(
+        pb.ProcessRef(process_id=a.process_id, pid=a.pid, comm=a.comm, filename=a.filename) for a in event.ancestors
+    )
+    return message
+
+
+def _without_shared_parts(event: TelemetryEvent) -> pb.TelemetryEvent:
+    """Everything but the credentials and ancestors, which many events share (see :func:`event_frame`)."""
     # Sub-messages go in through the constructor: CopyFrom after it would copy each one again.
     payload = event.payload
     nested: dict[str, Any] = {}
@@ -91,8 +105,6 @@ def to_proto(event: TelemetryEvent) -> pb.TelemetryEvent:
         nested["ticker"] = pb.TickerEvent(seconds=payload.seconds, nanos=payload.nanos)
     else:
         nested["lost"] = pb.LostRecordEvent(lost=payload.lost, stage=payload.stage, hook=payload.hook)
-    if event.credentials is not None:
-        nested["credentials"] = creds_proto(event.credentials)
     return pb.TelemetryEvent(
         id=event.id,
         sensor_id=event.sensor_id,
@@ -114,9 +126,6 @@ def to_proto(event: TelemetryEvent) -> pb.TelemetryEvent:
         cwd=event.cwd,
         parent_process_id=event.parent_process_id,
         parent_pid=event.parent_pid,
-        ancestors=[
-            pb.ProcessRef(process_id=a.process_id, pid=a.pid, comm=a.comm, filename=a.filename) for a in event.ancestors
-        ],
         snapshot=event.snapshot,
         **nested,
     )
@@ -131,11 +140,45 @@ def _varint(n: int) -> bytes:
     return bytes(out)
 
 
+def _frame(tag: bytes, body: bytes) -> bytes:
+    return tag + _varint(len(body)) + body
+
+
+def _ancestor_frame(ref: ProcessRef) -> bytes:
+    """One ``ancestors`` element, encoded once per process version and kept on the shared ref."""
+    if not ref.encoded:
+        body = pb.ProcessRef(process_id=ref.process_id, pid=ref.pid, comm=ref.comm, filename=ref.filename)
+        ref.encoded = _frame(_ANCESTORS_TAG, body.SerializeToString())
+    return ref.encoded
+
+
+class _CredentialFrames(dict[Creds, bytes]):
+    """The ``credentials`` field per distinct set of ids (a host has a handful), bounded."""
+
+    def __missing__(self, creds: Creds) -> bytes:
+        if len(self) >= MAX_CREDENTIAL_FRAMES:
+            self.clear()
+        frame = self[creds] = _frame(_CREDENTIALS_TAG, creds_proto(creds).SerializeToString())
+        return frame
+
+
+_credential_frames = _CredentialFrames()
+
+
 def event_frame(event: TelemetryEvent) -> bytes:
-    """The event as one element of GetEventsResponse.events, encoded on first use and then reused."""
+    """The event as one element of GetEventsResponse.events, encoded on first use and then reused.
+
+    Credentials and ancestors are the same for many events: their encodings are made once and
+    appended to the rest, since protobuf parses fields in any order (a repeated field's elements
+    in the order they come).
+    """
     if not event.encoded:
-        body = to_proto(event).SerializeToString()
-        event.encoded = _EVENTS_TAG + _varint(len(body)) + body
+        body = _without_shared_parts(event).SerializeToString()
+        if event.credentials is not None:
+            body += _credential_frames[event.credentials]
+        for ancestor in event.ancestors:
+            body += _ancestor_frame(ancestor)
+        event.encoded = _frame(_EVENTS_TAG, body)
     return event.encoded
 
 

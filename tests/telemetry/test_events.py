@@ -10,13 +10,13 @@ from google.protobuf import json_format
 
 from sensor.api.v1 import telemetry_pb2
 from sensor.kernel.records import Creds
+from sensor.model.process_cache import ProcessRef
 from sensor.telemetry.builder import decode_exit_code
 from sensor.telemetry.events import (
     ContainerPayload,
     LostPayload,
     ProcessEventType,
     ProcessPayload,
-    ProcessRef,
     TelemetryEvent,
     to_json_dict,
 )

@@ -7,6 +7,8 @@ import dataclasses
 import pytest
 
 from sensor.api.v1 import service_pb2 as api
+from sensor.kernel.records import Creds
+from sensor.model.process_cache import ProcessRef
 from sensor.telemetry.events import ContainerPayload, LostPayload, TelemetryEvent, TickerPayload
 from sensor.telemetry.wire import event_frame, from_proto, to_proto
 from tests.telemetry.test_events import PAYLOADS, event
@@ -39,3 +41,17 @@ def test_container_and_lost_payloads_keep_their_fields() -> None:
         ContainerPayload("EXITED", exit_code=137, labels={"a": "b"}, runtime="docker"),
         LostPayload(2**40, "subscriber", ""),
     )
+
+
+def test_a_frame_built_from_shared_parts_parses_as_the_whole_message() -> None:
+    init = ProcessRef("boot-1-1", 1, "init", "/sbin/init")
+    shell = ProcessRef("boot-40-9", 40, "bash", "/bin/bash")
+    first = dataclasses.replace(
+        event(PAYLOADS[0]), ancestors=[shell, init], credentials=Creds(0, 0, 0, 0, 1000, 0, 0, 0)
+    )
+    second = dataclasses.replace(first, sensor_sequence_number=2, ancestors=[init])
+    for original in (first, second):
+        parsed = api.GetEventsResponse.FromString(event_frame(original)).events[0]
+        assert parsed == to_proto(original)
+        assert [a.pid for a in parsed.ancestors] == [a.pid for a in original.ancestors]
+    assert init.encoded and shell.encoded  # each ancestor encoded once, then shared by both events
