@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from enum import IntEnum, IntFlag
 from typing import Any, NamedTuple, Union
 
+from sensor.memo import BoundedMemo
+
 COMM_LEN = 16
 FILENAME_MAX = 4096
 ARGS_MAX = 16384
@@ -137,6 +139,7 @@ _EXIT = layout_struct(EXIT_FIELDS)
 _CREDS = layout_struct(CREDS_FIELDS)
 _CGROUP = layout_struct(CGROUP_FIELDS)
 _TYPE = struct.Struct("<H")
+MEMO_BOUND = 4096  # distinct values remembered per memo
 
 
 class Creds(NamedTuple):
@@ -245,7 +248,7 @@ def text(raw: bytes) -> str:
     return raw.decode("utf-8", "backslashreplace")
 
 
-def _comm(raw: bytes) -> str:
+def _c_string(raw: bytes) -> str:
     return text(raw.split(b"\0", 1)[0])
 
 
@@ -265,25 +268,32 @@ def join_cwd(raw: bytes, truncated: bool) -> str:
     return "..." + path if truncated else path
 
 
+# Decoded once per distinct value: a host runs the same few programs, names and credential sets.
+_c_strings = BoundedMemo(_c_string, MEMO_BOUND)
+_creds_sets: BoundedMemo[tuple[int, ...], Creds] = BoundedMemo(lambda ids: Creds(*ids), MEMO_BOUND)
+_exec_flags = BoundedMemo(ExecFlags, MEMO_BOUND)
+_cwds: BoundedMemo[tuple[bytes, bool], str] = BoundedMemo(lambda key: join_cwd(*key), MEMO_BOUND)
+
+
 _Head = tuple[int, int, int, int, int, int, int, int, Creds, str]
 
 
 def _head(v: tuple[Any, ...]) -> _Head:
     """The Record fields (after the type) from an unpacked record: 8 integers, creds, comm."""
-    return (v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], Creds(*v[9:17]), _comm(v[17]))
+    return (v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], _creds_sets[v[9:17]], _c_strings[v[17]])
 
 
 def _decode_exec(buf: bytes) -> ExecRecord:
     v = _EXEC.unpack_from(buf)
     old_pid, flags, filename_len, args_len, args_size, cwd_len = v[18:24]
-    flags = ExecFlags(flags)
+    flags = _exec_flags[flags]
     data = buf[_EXEC.size :]
-    filename = _comm(data[:filename_len])
+    filename = _c_strings[data[:filename_len]]
     args = data[filename_len : filename_len + args_len]
     cwd = data[filename_len + args_len : filename_len + args_len + cwd_len]
     argv = split_args(args, ExecFlags.ARGS_TRUNCATED in flags)
     return ExecRecord(
-        *_head(v), old_pid, flags, filename, argv, args_size, join_cwd(cwd, ExecFlags.CWD_TRUNCATED in flags)
+        *_head(v), old_pid, flags, filename, argv, args_size, _cwds[cwd, ExecFlags.CWD_TRUNCATED in flags]
     )
 
 
@@ -294,7 +304,7 @@ def _decode_fork(buf: bytes) -> ForkRecord:
 
 def _decode_exec_failed(buf: bytes) -> ExecFailedRecord:
     v = _EXEC_FAILED.unpack_from(buf)
-    filename = _comm(buf[_EXEC_FAILED.size : _EXEC_FAILED.size + v[19]])
+    filename = _c_strings[buf[_EXEC_FAILED.size : _EXEC_FAILED.size + v[19]]]
     return ExecFailedRecord(*_head(v), v[18], filename)
 
 
@@ -305,12 +315,12 @@ def _decode_exit(buf: bytes) -> ExitRecord:
 
 def _decode_creds(buf: bytes) -> CredsRecord:
     v = _CREDS.unpack_from(buf)
-    return CredsRecord(*_head(v), Creds(*v[18:26]), CredsCause(v[26]))
+    return CredsRecord(*_head(v), _creds_sets[v[18:26]], CredsCause(v[26]))
 
 
 def _decode_cgroup(buf: bytes) -> CgroupRecord:
     v = _CGROUP.unpack_from(buf)
-    return CgroupRecord(*_head(v), CgroupOp(v[0]), v[18], v[20], v[21], _comm(v[23]))
+    return CgroupRecord(*_head(v), CgroupOp(v[0]), v[18], v[20], v[21], _c_string(v[23]))
 
 
 _DECODERS: dict[int, tuple[int, Callable[[bytes], AnyRecord]]] = {

@@ -27,7 +27,6 @@ CLONE_THREAD = 0x10000
 DEFAULT_EXIT_GRACE_NS = 30_000_000_000
 DEFAULT_CAPACITY = 200_000
 MAX_ANCESTORS = 32
-MAX_SHARED_CREDS = 4096  # distinct credential sets kept to share between processes (hosts have a handful)
 
 
 @dataclass(slots=True)
@@ -128,7 +127,6 @@ class ProcessInfoCache:
         self._by_id: OrderedDict[str, ProcessInfo] = OrderedDict()
         self._by_pid: dict[int, ProcessInfo] = {}
         self._exited: deque[tuple[int, str]] = deque()
-        self._creds: dict[Creds, Creds] = {}
         self._evicted_exited = 0
         self._evicted_over_capacity = 0
 
@@ -200,7 +198,7 @@ class ProcessInfoCache:
             info.filename = sys.intern(record.filename)
             info.argv = record.argv
             info.cwd = sys.intern(record.cwd)
-            info.creds = self._shared(record.creds)
+            info.creds = record.creds
             info.cgroup_id = record.cgroup_id
             if record.old_pid != record.pid:
                 info.remove_thread(record.old_pid)
@@ -209,17 +207,8 @@ class ProcessInfoCache:
             if record.group_dead:
                 self._exit(info, record)
         elif isinstance(record, CredsRecord):
-            info.creds = self._shared(record.creds)
+            info.creds = record.creds
         return info
-
-    def _shared(self, creds: Creds) -> Creds:
-        """One Creds object per distinct set of ids, shared by every process that has it."""
-        shared = self._creds.get(creds)
-        if shared is None:
-            if len(self._creds) >= MAX_SHARED_CREDS:
-                self._creds.clear()
-            shared = self._creds[creds] = creds
-        return shared
 
     def process_of(self, record: Record) -> ProcessInfo:
         """The process a record is about, created from the record (and /proc) when first seen."""
@@ -251,7 +240,7 @@ class ProcessInfoCache:
             filename=snap.filename if snap else "",
             argv=snap.argv if snap else [],
             cwd=snap.cwd if snap else "",
-            creds=self._shared(record.creds),
+            creds=record.creds,
             cgroup_id=record.cgroup_id,
         )
         info.add_thread(record.pid)
@@ -278,7 +267,7 @@ class ProcessInfoCache:
                 filename=parent.filename,
                 argv=parent.argv,
                 cwd=parent.cwd,
-                creds=self._shared(record.creds),
+                creds=record.creds,
                 cgroup_id=record.cgroup_id,
                 language=parent.language,
             )

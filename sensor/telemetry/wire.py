@@ -11,6 +11,7 @@ from typing import Any
 
 from sensor.api.v1 import telemetry_pb2 as pb
 from sensor.kernel.records import Creds
+from sensor.memo import BoundedMemo
 from sensor.model.process_cache import ProcessRef
 from sensor.telemetry.events import (
     ContainerPayload,
@@ -152,17 +153,10 @@ def _ancestor_frame(ref: ProcessRef) -> bytes:
     return ref.encoded
 
 
-class _CredentialFrames(dict[Creds, bytes]):
-    """The ``credentials`` field per distinct set of ids (a host has a handful), bounded."""
-
-    def __missing__(self, creds: Creds) -> bytes:
-        if len(self) >= MAX_CREDENTIAL_FRAMES:
-            self.clear()
-        frame = self[creds] = _frame(_CREDENTIALS_TAG, creds_proto(creds).SerializeToString())
-        return frame
-
-
-_credential_frames = _CredentialFrames()
+# The ``credentials`` field per distinct set of ids: a host has a handful.
+_credential_frames: BoundedMemo[Creds, bytes] = BoundedMemo(
+    lambda creds: _frame(_CREDENTIALS_TAG, creds_proto(creds).SerializeToString()), MAX_CREDENTIAL_FRAMES
+)
 
 
 def event_frame(event: TelemetryEvent) -> bytes:
