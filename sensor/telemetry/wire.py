@@ -26,6 +26,7 @@ _EVENTS_TAG = b"\x0a"  # GetEventsResponse.events: field 1, length-delimited
 _CREDENTIALS_TAG = b"\x4a"  # TelemetryEvent.credentials: field 9, length-delimited
 _ANCESTORS_TAG = b"\xd2\x01"  # TelemetryEvent.ancestors: field 26, length-delimited
 MAX_CREDENTIAL_FRAMES = 4096
+MAX_CONTEXT_FRAMES = 8192  # process versions whose context encoding is kept
 
 
 def creds_proto(c: Creds) -> pb.Credentials:
@@ -84,7 +85,8 @@ def _container(c: ContainerPayload) -> pb.ContainerEvent:
 
 def to_proto(event: TelemetryEvent) -> pb.TelemetryEvent:
     """The event as a protobuf message."""
-    message = _without_shared_parts(event)
+    message = _own_parts(event)
+    message.MergeFrom(_process_context(event))
     if event.credentials is not None:
         message.credentials.CopyFrom(creds_proto(event.credentials))
     message.ancestors.extend(
@@ -93,8 +95,8 @@ def to_proto(event: TelemetryEvent) -> pb.TelemetryEvent:
     return message
 
 
-def _without_shared_parts(event: TelemetryEvent) -> pb.TelemetryEvent:
-    """Everything but the credentials and ancestors, which many events share (see :func:`event_frame`)."""
+def _own_parts(event: TelemetryEvent) -> pb.TelemetryEvent:
+    """What is this event's alone: not its process's context, credentials or ancestors (see :func:`event_frame`)."""
     # Sub-messages go in through the constructor: CopyFrom after it would copy each one again.
     payload = event.payload
     nested: dict[str, Any] = {}
@@ -111,25 +113,65 @@ def _without_shared_parts(event: TelemetryEvent) -> pb.TelemetryEvent:
         sensor_id=event.sensor_id,
         sensor_sequence_number=event.sensor_sequence_number,
         sensor_monotime_nanos=event.sensor_monotime_nanos,
-        process_id=event.process_id,
         process_pid=event.process_pid,
-        process_tgid=event.process_tgid,
         cpu=event.cpu,
-        container_id=event.container_id,
         container_name=event.container_name,
         image_id=event.image_id,
         image_name=event.image_name,
+        comm=event.comm,
+        snapshot=event.snapshot,
+        **nested,
+    )
+
+
+def _process_context(event: TelemetryEvent) -> pb.TelemetryEvent:
+    """The fields every event of one process version shares."""
+    return pb.TelemetryEvent(
+        process_id=event.process_id,
+        process_tgid=event.process_tgid,
+        container_id=event.container_id,
         pod_uid=event.pod_uid,
         language=event.language,
-        comm=event.comm,
         filename=event.filename,
         command_line=event.command_line,
         cwd=event.cwd,
         parent_process_id=event.parent_process_id,
         parent_pid=event.parent_pid,
-        snapshot=event.snapshot,
-        **nested,
     )
+
+
+ContextKey = tuple[str, int, str, str, str, str, str, str, int]
+
+
+class _ContextFrames(dict[ContextKey, tuple[list[str], bytes]]):
+    """Encoded process contexts, by their scalar fields; the command line must be the very same list.
+
+    Each entry keeps its list alive, so an ``is`` match can never be a new list at a reused address.
+    """
+
+    def frame(self, event: TelemetryEvent) -> bytes:
+        key = (
+            event.process_id,
+            event.process_tgid,
+            event.container_id,
+            event.pod_uid,
+            event.language,
+            event.filename,
+            event.cwd,
+            event.parent_process_id,
+            event.parent_pid,
+        )
+        held = self.get(key)
+        if held is not None and held[0] is event.command_line:
+            return held[1]
+        if len(self) >= MAX_CONTEXT_FRAMES:
+            self.clear()
+        frame = _process_context(event).SerializeToString()
+        self[key] = (event.command_line, frame)
+        return frame
+
+
+_context_frames = _ContextFrames()
 
 
 def _varint(n: int) -> bytes:
@@ -162,12 +204,12 @@ _credential_frames: BoundedMemo[Creds, bytes] = BoundedMemo(
 def event_frame(event: TelemetryEvent) -> bytes:
     """The event as one element of GetEventsResponse.events, encoded on first use and then reused.
 
-    Credentials and ancestors are the same for many events: their encodings are made once and
-    appended to the rest, since protobuf parses fields in any order (a repeated field's elements
-    in the order they come).
+    A process's context, its credentials and its ancestors are the same for many events: their
+    encodings are made once and appended to the rest, since protobuf parses fields in any order
+    (a repeated field's elements in the order they come).
     """
     if not event.encoded:
-        body = _without_shared_parts(event).SerializeToString()
+        body = _own_parts(event).SerializeToString() + _context_frames.frame(event)
         if event.credentials is not None:
             body += _credential_frames[event.credentials]
         for ancestor in event.ancestors:

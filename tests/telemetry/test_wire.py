@@ -55,3 +55,10 @@ def test_a_frame_built_from_shared_parts_parses_as_the_whole_message() -> None:
         assert parsed == to_proto(original)
         assert [a.pid for a in parsed.ancestors] == [a.pid for a in original.ancestors]
     assert init.encoded and shell.encoded  # each ancestor encoded once, then shared by both events
+
+
+def test_a_process_context_is_encoded_afresh_when_its_command_line_changes() -> None:
+    first = dataclasses.replace(event(PAYLOADS[0]), command_line=["sleep", "1"])
+    same_fields_new_args = dataclasses.replace(first, sensor_sequence_number=2, command_line=["sleep", "2"])
+    frames = [api.GetEventsResponse.FromString(event_frame(e)).events[0] for e in (first, same_fields_new_args)]
+    assert [list(m.command_line) for m in frames] == [["sleep", "1"], ["sleep", "2"]]
