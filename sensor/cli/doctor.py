@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mmap
 import os
 import platform
 from collections.abc import Sequence
@@ -10,8 +11,12 @@ from pathlib import Path
 
 import click
 
+from sensor.kernel.btf import Btf, BtfError
 from sensor.kernel.cgroupfs import CgroupLayoutError, detect_hierarchy
+from sensor.kernel.compiler import DEFAULT_CACHE_DIR, cache_path
 from sensor.kernel.features import Backend, HookChoice, KernelFeatures, choose_backends, probe_kernel
+from sensor.kernel.loader import DEFAULT_BUFFER_BYTES, compile_request
+from sensor.kernel.offsets import resolve_offsets
 from sensor.model.runtime.docker import DEFAULT_DOCKER_SOCKETS, DockerClient
 from sensor.model.runtime.metadata import RuntimeUnavailable
 
@@ -70,8 +75,21 @@ def permission_checks() -> list[Check]:
     return [*checks, Check("kernel lockdown", mode, ok, advice, fatal=True)]
 
 
-def kernel_checks(features: KernelFeatures) -> list[Check]:
-    """The kernel features the probes rely on."""
+def compiled_programs(choices: list[HookChoice], cache_dir: Path = DEFAULT_CACHE_DIR) -> Path | None:
+    """The cached object the next start would load, or None when it has to compile first."""
+    try:
+        btf = Btf.load()
+        request = compile_request(
+            choices, resolve_offsets(btf), DEFAULT_BUFFER_BYTES // mmap.PAGESIZE, detect_hierarchy()
+        )
+    except (BtfError, CgroupLayoutError, KeyError):
+        return None
+    path = cache_path(request, cache_dir)
+    return path if path.exists() else None
+
+
+def kernel_checks(features: KernelFeatures, compiled: Path | None = None) -> list[Check]:
+    """The kernel features the probes rely on; ``compiled``: the cached programs, if any."""
     headers = Path(f"/lib/modules/{platform.release()}/build/include")
     stats_on = _bpf_stats_on()
     return [
@@ -104,11 +122,15 @@ def kernel_checks(features: KernelFeatures) -> list[Check]:
         ),
         Check("fentry", "yes" if features.fentry else f"no ({features.fentry_error})", features.fentry),
         Check(
+            "compiled programs",
+            f"cached ({compiled})" if compiled else f"not yet: the first start compiles them into {DEFAULT_CACHE_DIR}",
+        ),
+        Check(
             "headers for bcc",
             f"yes ({headers})" if headers.exists() else "no",
-            headers.exists(),
+            headers.exists() or compiled is not None,
             "run scripts/bootstrap: it installs the distribution's headers and links them for bcc",
-            fatal=True,
+            fatal=compiled is None,  # needed only to compile
         ),
         Check(
             "BPF run-time stats",
@@ -178,7 +200,11 @@ def doctor(docker_sockets: tuple[str, ...]) -> None:
     """
     features = probe_kernel()
     choices = choose_backends(features)
-    checks = [*permission_checks(), *kernel_checks(features), *host_checks(docker_sockets or DEFAULT_DOCKER_SOCKETS)]
+    checks = [
+        *permission_checks(),
+        *kernel_checks(features, compiled_programs(choices)),
+        *host_checks(docker_sockets or DEFAULT_DOCKER_SOCKETS),
+    ]
     click.echo(_table([(c.name, c.found) for c in checks], ("check", "found")))
     click.echo()
     click.echo(_table(hook_rows(choices), ("hook", "backend", "why")))

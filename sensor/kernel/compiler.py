@@ -124,13 +124,18 @@ class CompileRequest:
         return cls(doc["source"], tuple(doc["cflags"]), attach)
 
 
+def cache_path(request: CompileRequest, cache_dir: Path) -> Path:
+    """Where the object for ``request`` is (or will be) cached."""
+    return cache_dir / f"bpf-{request.key()}.json"
+
+
 def compiled_object(request: CompileRequest, cache_dir: Path) -> BpfObject:
     """The object for ``request``: from the cache, else compiled in a child and cached.
 
     Raises KernelFeatureError when the child cannot compile (bcc missing, a compile error). A cache
     that cannot be read or written is logged, and the object used all the same.
     """
-    path = cache_dir / f"bpf-{request.key()}.json"
+    path = cache_path(request, cache_dir)
     try:
         return BpfObject.from_json(path.read_bytes())
     except FileNotFoundError:

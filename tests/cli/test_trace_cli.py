@@ -161,6 +161,12 @@ def test_doctor_prints_each_hook_and_its_backend() -> None:
     assert "ok: the sensor can attach every required hook" in result.stdout
 
 
+def test_doctor_says_whether_the_programs_for_this_kernel_are_compiled(tmp_path: Path) -> None:
+    assert sensor("trace", "--duration", "1", "--event", "exec").returncode == 0  # compiles if need be
+    rows = {line.split("  ")[0]: line for line in sensor("doctor").stdout.splitlines()}
+    assert "cached (/var/cache/sensor/bpf-" in rows["compiled programs"]
+
+
 def test_doctor_as_a_non_root_user_says_what_to_fix_and_fails() -> None:
     result = subprocess.run(
         ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *SENSOR, "doctor"],
