@@ -106,8 +106,20 @@ class CompileRequest:
     attach: dict[str, tuple[ProgType, str]]  # function -> (type, target)
 
     def key(self) -> str:
-        """The cache key: the request and the kernel it was compiled for (its headers and offsets)."""
-        digest = hashlib.sha256(self.to_json())
+        """The cache key: the source, the headers it includes, the attach table and the kernel.
+
+        The headers count by content and not by path, so that every checkout shares one object.
+        """
+        digest = hashlib.sha256(self.source.encode())
+        for flag in self.cflags:
+            if flag.startswith("-I"):
+                for header in sorted(Path(flag[2:]).glob("*.h")):
+                    digest.update(header.read_bytes())
+            else:
+                digest.update(flag.encode())
+        digest.update(
+            json.dumps(sorted((name, kind.name, target) for name, (kind, target) in self.attach.items())).encode()
+        )
         digest.update(platform.release().encode() + platform.version().encode())
         return digest.hexdigest()[:32]
 
