@@ -2,10 +2,11 @@
  *
  * Compiled by bcc once per kernel (sensor/kernel/compiler.py). Kernel structs are opaque here: every
  * member is read at an offset that sensor/kernel/loader.py resolved from the running kernel's BTF
- * and defined as OFF_*. Also defined by the loader: USE_RINGBUF and RINGBUF_PAGES (else the perf buffer), EXEC_SYSCALLS (failed execs from the
- * execve/execveat syscall exits), and one of CREDS_KPROBE (commit_creds) or CREDS_SYSCALLS (the
- * set*id/setgroups/capset syscall exits, and setuid execs). CGROUP_V1_SUBSYS, only on hosts without
- * a unified cgroup hierarchy: the index of the v1 controller whose cgroup ids the records carry.
+ * and defined as OFF_*. Also defined by the loader: USE_RINGBUF and RINGBUF_PAGES (else the perf
+ * buffer), EXEC_SYSCALLS (failed execs from the execve/execveat syscall exits), and one of
+ * CREDS_KPROBE (commit_creds) or CREDS_SYSCALLS (the set*id/setgroups/capset syscall exits, and
+ * setuid execs). CGROUP_V1_SUBSYS, only on hosts without a unified cgroup hierarchy: the index of
+ * the v1 controller whose cgroup ids the records carry.
  */
 #include <linux/capability.h> /* types of the capset tracepoint arguments */
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import mmap
 import os
 import platform
 from collections.abc import Sequence
@@ -14,9 +13,15 @@ import click
 from sensor.kernel.btf import Btf, BtfError
 from sensor.kernel.cgroupfs import CgroupLayoutError, detect_hierarchy
 from sensor.kernel.compiler import DEFAULT_CACHE_DIR, cache_path
-from sensor.kernel.features import Backend, HookChoice, KernelFeatures, choose_backends, probe_kernel
+from sensor.kernel.features import (
+    Backend,
+    HookChoice,
+    KernelFeatureError,
+    KernelFeatures,
+    choose_backends,
+    probe_kernel,
+)
 from sensor.kernel.loader import DEFAULT_BUFFER_BYTES, compile_request
-from sensor.kernel.offsets import resolve_offsets
 from sensor.model.runtime.docker import DEFAULT_DOCKER_SOCKETS, DockerClient
 from sensor.model.runtime.metadata import RuntimeUnavailable
 
@@ -78,11 +83,8 @@ def permission_checks() -> list[Check]:
 def compiled_programs(choices: list[HookChoice], cache_dir: Path = DEFAULT_CACHE_DIR) -> Path | None:
     """The cached object the next start would load, or None when it has to compile first."""
     try:
-        btf = Btf.load()
-        request = compile_request(
-            choices, resolve_offsets(btf), DEFAULT_BUFFER_BYTES // mmap.PAGESIZE, detect_hierarchy()
-        )
-    except (BtfError, CgroupLayoutError, KeyError):
+        request = compile_request(choices, Btf.load(), DEFAULT_BUFFER_BYTES, detect_hierarchy())
+    except (BtfError, KernelFeatureError, CgroupLayoutError, KeyError):
         return None
     path = cache_path(request, cache_dir)
     return path if path.exists() else None

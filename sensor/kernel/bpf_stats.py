@@ -13,10 +13,8 @@ import struct
 from dataclasses import dataclass
 
 from sensor.kernel.btf import Btf, BtfError
-from sensor.kernel.syscalls import bpf
+from sensor.kernel.syscalls import BPF_ENABLE_STATS, BPF_OBJ_GET_INFO_BY_FD, bpf
 
-_BPF_OBJ_GET_INFO_BY_FD = 15
-_BPF_ENABLE_STATS = 32
 _BPF_STATS_RUN_TIME = 0
 _INFO_BYTES = 512  # more than any kernel's struct bpf_prog_info; the kernel accepts a zeroed tail
 
@@ -48,13 +46,13 @@ class ProgInfoLayout:
 
 def enable_stats() -> int:
     """Turn run-time statistics on for as long as the returned fd stays open. Raises OSError."""
-    return bpf(_BPF_ENABLE_STATS, struct.pack("<I", _BPF_STATS_RUN_TIME).ljust(8, b"\0"))
+    return bpf(BPF_ENABLE_STATS, struct.pack("<I", _BPF_STATS_RUN_TIME).ljust(8, b"\0"))
 
 
 def program_run_stats(name: str, prog_fd: int, layout: ProgInfoLayout) -> ProgramRunStats:
     """The kernel's counters for the program behind ``prog_fd``. Raises OSError."""
     info = ctypes.create_string_buffer(_INFO_BYTES)
-    bpf(_BPF_OBJ_GET_INFO_BY_FD, struct.pack("<IIQ", prog_fd, _INFO_BYTES, ctypes.addressof(info)))
+    bpf(BPF_OBJ_GET_INFO_BY_FD, struct.pack("<IIQ", prog_fd, _INFO_BYTES, ctypes.addressof(info)))
     run_time_ns = struct.unpack_from("<Q", info, layout.run_time_ns)[0]
     run_count = struct.unpack_from("<Q", info, layout.run_cnt)[0]
     return ProgramRunStats(name, run_time_ns, run_count)

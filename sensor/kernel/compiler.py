@@ -21,6 +21,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -217,15 +218,27 @@ def compile_with_bcc(request: CompileRequest) -> BpfObject:
 
 def maps_as_indexes(insns: bytes, fds: list[int], name: str) -> bytes:
     """``insns`` with each map fd replaced by its index in ``fds`` (appended to on first use)."""
+
+    def index_of(fd: int) -> int:
+        if fd not in fds:
+            fds.append(fd)
+        return fds.index(fd)
+
+    return relocate_maps(insns, index_of, name)
+
+
+def relocate_maps(insns: bytes, new_reference: Callable[[int], int], name: str) -> bytes:
+    """``insns`` with each map reference ``r`` replaced by ``new_reference(r)`` (fd <-> index).
+
+    Raises KernelFeatureError on a BPF-to-BPF call, which would need function info this object lacks.
+    """
     out = bytearray(insns)
     for at in range(0, len(out), 8):
         code, regs, _offset, imm = _INSN.unpack_from(out, at)
         if code == _BPF_CALL and regs >> 4 == 1:
             raise KernelFeatureError(f"{name}: calls a BPF function; every helper must be inlined")
         if code == BPF_LD_IMM64 and regs >> 4 == BPF_PSEUDO_MAP_FD:
-            if imm not in fds:
-                fds.append(imm)
-            struct.pack_into("<i", out, at + 4, fds.index(imm))
+            struct.pack_into("<i", out, at + 4, new_reference(imm))
     return bytes(out)
 
 

@@ -15,7 +15,7 @@ from enum import Enum
 from pathlib import Path
 
 from sensor.kernel.btf import VMLINUX_BTF, Btf, BtfError, BtfKind
-from sensor.kernel.syscalls import BPF_MAP_CREATE, BPF_PROG_LOAD, BPF_RAW_TRACEPOINT_OPEN, bpf
+from sensor.kernel.syscalls import BPF_PROG_LOAD, BPF_RAW_TRACEPOINT_OPEN, MapSpec, bpf, create_map
 
 TRACEFS_ROOTS = (Path("/sys/kernel/tracing"), Path("/sys/kernel/debug/tracing"))
 
@@ -104,7 +104,7 @@ def find_tracefs() -> Path | None:
 def probe_ring_buffer() -> bool:
     """Whether the kernel creates a BPF ring buffer map (5.8+)."""
     try:
-        fd = bpf(BPF_MAP_CREATE, struct.pack("<IIII", _BPF_MAP_TYPE_RINGBUF, 0, 0, 4096).ljust(72, b"\0"))
+        fd = create_map(MapSpec("", _BPF_MAP_TYPE_RINGBUF, 0, 0, 4096, 0))
     except OSError:
         return False
     os.close(fd)

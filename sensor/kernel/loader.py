@@ -19,7 +19,7 @@ from pathlib import Path
 from sensor.kernel.bpf_stats import ProgInfoLayout, ProgramRunStats, program_run_stats
 from sensor.kernel.btf import Btf, BtfError
 from sensor.kernel.cgroupfs import UNIFIED_HIERARCHY_ID, CgroupHierarchy
-from sensor.kernel.compiler import DEFAULT_CACHE_DIR, CompileRequest, ProgramSpec, compiled_object
+from sensor.kernel.compiler import DEFAULT_CACHE_DIR, CompileRequest, ProgramSpec, compiled_object, relocate_maps
 from sensor.kernel.features import (
     EXEC_TRACEPOINT,
     EXIT_TRACEPOINT,
@@ -33,8 +33,6 @@ from sensor.kernel.offsets import resolve_offsets
 from sensor.kernel.records import Hook
 from sensor.kernel.ringbuf import PerfBufferReader, RecordReader, RingBufferReader
 from sensor.kernel.syscalls import (
-    BPF_LD_IMM64,
-    BPF_PSEUDO_MAP_FD,
     ProgType,
     attach_perf_event,
     cpu_list,
@@ -80,14 +78,20 @@ def _buffer_pages(buffer_bytes: int) -> int:
 
 
 def compile_request(
-    choices: list[HookChoice], offsets: dict[str, int], pages: int, hierarchy: CgroupHierarchy | None
+    choices: list[HookChoice], btf: Btf, buffer_bytes: int, hierarchy: CgroupHierarchy | None
 ) -> CompileRequest:
-    """The source, with this kernel's offsets and the chosen backends defined, and its attach points."""
+    """The source, with this kernel's offsets and the chosen backends defined, and its attach points.
+
+    Raises KernelFeatureError when the BTF lacks an offset, ValueError for a bad buffer size.
+    """
     backends = {c.hook: c.backend for c in choices}
-    defines = dict(offsets)
+    try:
+        defines: dict[str, int] = dict(resolve_offsets(btf))
+    except BtfError as error:
+        raise KernelFeatureError(str(error)) from None
     if backends["transport"] is Backend.RING_BUFFER:
         defines["USE_RINGBUF"] = 1
-        defines["RINGBUF_PAGES"] = pages
+        defines["RINGBUF_PAGES"] = _buffer_pages(buffer_bytes)
     if backends.get("exec_failed") is Backend.SYSCALL_TRACEPOINTS:
         defines["EXEC_SYSCALLS"] = 1
     attach = {name: (ProgType.RAW_TRACEPOINT, tp.split(":")[1]) for name, tp in _RAW_TRACEPOINTS.items()}
@@ -128,32 +132,29 @@ class LoadedProbes:
     ) -> None:
         try:
             btf = btf or Btf.load()
-            offsets = resolve_offsets(btf)
         except BtfError as error:
             raise KernelFeatureError(str(error)) from None
         self._prog_info = ProgInfoLayout.from_btf(btf)
+        obj = compiled_object(compile_request(choices, btf, buffer_bytes, hierarchy), cache_dir)
         pages = _buffer_pages(buffer_bytes)
-        request = compile_request(choices, offsets, pages, hierarchy)
-        self.object = compiled_object(request, cache_dir)
         self._fds: list[int] = []  # maps, programs, links and perf events: closing them detaches
         self._programs: dict[str, int] = {}
         self.reader: RecordReader
         try:
-            map_fds = [self._keep(create_map(spec)) for spec in self.object.maps]
-            self._counters_fd = map_fds[self.object.map_index("counters")]
-            self._tgid_fd = map_fds[self.object.map_index("sensor_tgid")]
+            map_fds = [self._keep(create_map(spec)) for spec in obj.maps]
+            self._counters_fd = map_fds[obj.map_index("counters")]
             tgid = os.getpid() if ignore_tgid is None else ignore_tgid
-            map_update(self._tgid_fd, struct.pack("<I", 0), struct.pack("<I", tgid))
-            records_fd = map_fds[self.object.map_index("records")]
+            map_update(map_fds[obj.map_index("sensor_tgid")], struct.pack("<I", 0), struct.pack("<I", tgid))
+            records_fd = map_fds[obj.map_index("records")]
             # The reader first: a perf buffer's per-CPU events must be in place before any program runs.
             if {c.hook: c.backend for c in choices}["transport"] is Backend.RING_BUFFER:
                 self.reader = RingBufferReader(records_fd, pages * mmap.PAGESIZE)
             else:
                 per_cpu = max(1, pages // (os.cpu_count() or 1))
                 self.reader = PerfBufferReader(records_fd, cpu_list(ONLINE_CPUS), 1 << (per_cpu.bit_length() - 1))
-            for program in self.object.programs:
+            for program in obj.programs:
                 self._programs[program.name] = self._load(program, map_fds)
-            for program in self.object.programs:
+            for program in obj.programs:
                 self._attach(program, self._programs[program.name])
         except OSError as error:
             self.close()
@@ -168,12 +169,9 @@ class LoadedProbes:
         return fd
 
     def _load(self, program: ProgramSpec, map_fds: list[int]) -> int:
-        insns = bytearray(program.insns)
-        for at in range(0, len(insns), 8):
-            if insns[at] == BPF_LD_IMM64 and insns[at + 1] >> 4 == BPF_PSEUDO_MAP_FD:
-                struct.pack_into("<i", insns, at + 4, map_fds[struct.unpack_from("<i", insns, at + 4)[0]])
+        insns = relocate_maps(program.insns, map_fds.__getitem__, program.name)
         try:
-            return self._keep(load_program(program.prog_type, program.name, bytes(insns), _kernel_version_code()))
+            return self._keep(load_program(program.prog_type, program.name, insns, _kernel_version_code()))
         except OSError as error:
             raise OSError(error.errno, f"{program.name}: {error.strerror}") from None
 
@@ -185,8 +183,7 @@ class LoadedProbes:
             if program.prog_type is ProgType.TRACEPOINT:
                 event_fd = self._keep(open_tracepoint_event(_tracepoint_id(program.attach_to)))
             else:
-                event_fd, _name = open_kprobe_event(int(KPROBE_PMU_TYPE.read_text()), program.attach_to)
-                self._keep(event_fd)
+                event_fd = self._keep(open_kprobe_event(int(KPROBE_PMU_TYPE.read_text()), program.attach_to))
             attach_perf_event(event_fd, prog_fd)
         except OSError as error:
             raise OSError(error.errno, f"attaching {program.name} to {program.attach_to}: {error.strerror}") from None

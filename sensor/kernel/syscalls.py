@@ -61,14 +61,18 @@ class MapSpec:
     flags: int
 
 
-def bpf(cmd: int, attr: bytes | ctypes.Array[ctypes.c_char]) -> int:
-    """The bpf() system call with ``attr``; its result, or OSError."""
-    buf = attr if isinstance(attr, ctypes.Array) else ctypes.create_string_buffer(attr, len(attr))
-    result: int = _libc.syscall(_SYS_BPF, cmd, buf, len(buf))
+def _checked(result: int) -> int:
+    """A system call's result, or OSError with its errno."""
     if result < 0:
         errno = ctypes.get_errno()
         raise OSError(errno, os.strerror(errno))
     return result
+
+
+def bpf(cmd: int, attr: bytes | ctypes.Array[ctypes.c_char]) -> int:
+    """The bpf() system call with ``attr``; its result, or OSError."""
+    buf = attr if isinstance(attr, ctypes.Array) else ctypes.create_string_buffer(attr, len(attr))
+    return _checked(_libc.syscall(_SYS_BPF, cmd, buf, len(buf)))
 
 
 def create_map(spec: MapSpec) -> int:
@@ -164,11 +168,7 @@ def perf_event_open(
         "<IIQQQQQIIQQ", event_type, _PERF_ATTR_SIZE, config, 1, sample_type, 0, 0, wakeup_events, 0, config1, 0
     )
     buf = ctypes.create_string_buffer(attr, len(attr))
-    fd: int = _libc.syscall(_SYS_PERF_EVENT_OPEN, buf, -1, cpu, -1, _PERF_FLAG_FD_CLOEXEC)
-    if fd < 0:
-        errno = ctypes.get_errno()
-        raise OSError(errno, os.strerror(errno))
-    return fd
+    return _checked(_libc.syscall(_SYS_PERF_EVENT_OPEN, buf, -1, cpu, -1, _PERF_FLAG_FD_CLOEXEC))
 
 
 def attach_perf_event(event_fd: int, prog_fd: int) -> None:
@@ -182,10 +182,10 @@ def open_tracepoint_event(tracepoint_id: int) -> int:
     return perf_event_open(_PERF_TYPE_TRACEPOINT, tracepoint_id, cpu=0)
 
 
-def open_kprobe_event(pmu_type: int, function: str) -> tuple[int, ctypes.Array[ctypes.c_char]]:
-    """A perf event on a kprobe at ``function``, through the kprobe PMU; its fd and the name it points to."""
+def open_kprobe_event(pmu_type: int, function: str) -> int:
+    """A perf event on a kprobe at ``function``, through the kprobe PMU (the kernel copies the name)."""
     name = ctypes.create_string_buffer(function.encode())
-    return perf_event_open(pmu_type, 0, cpu=0, config1=ctypes.addressof(name)), name
+    return perf_event_open(pmu_type, 0, cpu=0, config1=ctypes.addressof(name))
 
 
 def open_bpf_output_event(cpu: int, wakeup_events: int) -> int:

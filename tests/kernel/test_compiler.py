@@ -14,7 +14,6 @@ from sensor.kernel.cgroupfs import detect_hierarchy
 from sensor.kernel.compiler import BpfObject, CompileRequest, ProgramSpec, compiled_object, maps_as_indexes
 from sensor.kernel.features import KernelFeatureError, choose_backends, probe_kernel
 from sensor.kernel.loader import compile_request
-from sensor.kernel.offsets import resolve_offsets
 from sensor.kernel.syscalls import MapSpec, ProgType
 
 
@@ -30,7 +29,7 @@ EXIT = struct.pack("<BBhi", 0x95, 0, 0, 0)
 def request_for_this_kernel() -> CompileRequest:
     btf = Btf.load()
     choices = choose_backends(probe_kernel(btf), None)
-    return compile_request(choices, resolve_offsets(btf), 4096, detect_hierarchy())
+    return compile_request(choices, btf, 16 * 1024 * 1024, detect_hierarchy())
 
 
 @pytest.fixture(scope="module")
