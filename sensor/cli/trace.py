@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 import time
@@ -32,8 +31,9 @@ from sensor.cli.options import (
 )
 from sensor.cli.remote import Connection, StreamEnded, SubscriptionRejected, stream_with_reconnect
 from sensor.telemetry.capture import Capture, CaptureConfig, LossReport
-from sensor.telemetry.events import EventKind, LostPayload, TelemetryEvent, to_json_dict
+from sensor.telemetry.events import EventKind, LostPayload, TelemetryEvent
 from sensor.telemetry.hub import Hub
+from sensor.telemetry.json_lines import json_line
 from sensor.telemetry.subscription import InvalidSubscription, compile_subscription
 
 POLL_MS = 100
@@ -100,11 +100,6 @@ class _Stop:
         self.requested = True
         if self._interrupt:
             raise _Interrupted
-
-
-def json_line(event: TelemetryEvent) -> str:
-    """One event as a compact JSON line."""
-    return json.dumps(to_json_dict(event), ensure_ascii=False, separators=(",", ":"))
 
 
 def line_formatter(output_format: str) -> Callable[[TelemetryEvent], str]:

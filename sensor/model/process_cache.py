@@ -37,8 +37,10 @@ class ProcessRef:
     pid: int
     comm: str
     filename: str
-    # Its protobuf encoding as one ``ancestors`` element, made on first send (sensor.telemetry.wire).
+    # As one ``ancestors`` element, written on first use: in protobuf (sensor.telemetry.wire) and
+    # in JSON (sensor.telemetry.json_lines).
     encoded: bytes = field(default=b"", repr=False, compare=False)
+    json: str = field(default="", repr=False, compare=False)
 
 
 @dataclass(slots=True)

@@ -1,9 +1,7 @@
-"""TelemetryEvent: what the sensor emits, with its process context; and its JSON form.
+"""TelemetryEvent: what the sensor emits, with its process context.
 
-Field names are those of ``protos/sensor/api/v1/telemetry.proto``. :func:`to_json_dict` writes
-protobuf's JSON mapping (proto field names, 64-bit integers as strings, enums by name) by hand,
-because it runs once per event; tests/telemetry/test_events.py parses its output with protobuf to
-prove the two agree. Unlike protobuf's printer it always writes credentials, so uid 0 is visible.
+Field names are those of ``protos/sensor/api/v1/telemetry.proto``; sensor.telemetry.wire writes
+the protobuf form, sensor.telemetry.json_lines the JSON one.
 """
 
 from __future__ import annotations
@@ -11,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Union
+from typing import Union
 
 from sensor.kernel.records import Creds
 from sensor.model.process_cache import ProcessRef
@@ -159,137 +157,19 @@ _KIND_OF_TYPE = {
 }
 
 
-def creds_dict(creds: Creds) -> dict[str, int]:
-    """``Credentials`` with every field, zeros included."""
-    return {
-        "uid": creds.uid,
-        "gid": creds.gid,
-        "euid": creds.euid,
-        "egid": creds.egid,
-        "suid": creds.suid,
-        "sgid": creds.sgid,
-        "fsuid": creds.fsuid,
-        "fsgid": creds.fsgid,
-    }
+ContextKey = tuple[str, int, str, str, str, str, str, str, int]
 
 
-def _process_dict(p: ProcessPayload) -> dict[str, Any]:
-    out: dict[str, Any] = {"type": p.type.value}
-    if p.type is ProcessEventType.FORK:
-        out["fork_child_pid"] = p.fork_child_pid
-        out["fork_child_id"] = p.fork_child_id
-        out["fork_clone_flags"] = str(p.fork_clone_flags)
-        if p.fork_thread:
-            out["fork_thread"] = True
-    elif p.type is ProcessEventType.EXEC:
-        out["exec_filename"] = p.exec_filename
-        if p.exec_command_line:
-            out["exec_command_line"] = p.exec_command_line
-        if p.exec_command_line_truncated:
-            out["exec_command_line_truncated"] = True
-        if p.exec_errno:
-            out["exec_errno"] = p.exec_errno
-        if p.exec_old_pid:
-            out["exec_old_pid"] = p.exec_old_pid
-    elif p.type is ProcessEventType.EXIT:
-        out["exit_code"] = p.exit_code
-        out["exit_status"] = p.exit_status
-        out["exit_signal"] = p.exit_signal
-        out["exit_core_dumped"] = p.exit_core_dumped
-        if p.exit_thread_only:
-            out["exit_thread_only"] = True
-    elif p.type is ProcessEventType.CREDENTIALS:
-        if p.old_credentials is not None:
-            out["old_credentials"] = creds_dict(p.old_credentials)
-        if p.new_credentials is not None:
-            out["new_credentials"] = creds_dict(p.new_credentials)
-        out["credentials_cause"] = p.credentials_cause
-    return out
-
-
-# ContainerEvent fields written only when set (proto3 leaves zero values out).
-_CONTAINER_OPTIONAL_FIELDS = (
-    "name",
-    "image_id",
-    "image_name",
-    "host_pid",
-    "runtime",
-    "cgroup_path",
-    "pod_uid",
-    "pod_name",
-    "pod_namespace",
-)
-
-
-def _container_dict(c: ContainerPayload) -> dict[str, Any]:
-    out: dict[str, Any] = {"type": c.type}
-    for key in _CONTAINER_OPTIONAL_FIELDS:
-        value = getattr(c, key)
-        if value:
-            out[key] = value
-    if c.type == "EXITED":
-        out["exit_code"] = c.exit_code
-    if c.labels:
-        out["labels"] = c.labels
-    if c.metadata_missing:
-        out["metadata_missing"] = True
-    return out
-
-
-def to_json_dict(event: TelemetryEvent) -> dict[str, Any]:
-    """The event in protobuf's JSON mapping, proto field names kept."""
-    out: dict[str, Any] = {
-        "id": event.id,
-        "sensor_id": event.sensor_id,
-        "sensor_sequence_number": str(event.sensor_sequence_number),
-        "sensor_monotime_nanos": str(event.sensor_monotime_nanos),
-    }
-    if event.container_id:
-        out["container_id"] = event.container_id
-        if event.container_name:
-            out["container_name"] = event.container_name
-        if event.image_id:
-            out["image_id"] = event.image_id
-        if event.image_name:
-            out["image_name"] = event.image_name
-        if event.pod_uid:
-            out["pod_uid"] = event.pod_uid
-    if event.process_id:
-        out["process_id"] = event.process_id
-        out["process_pid"] = event.process_pid
-        out["process_tgid"] = event.process_tgid
-        out["cpu"] = event.cpu
-        if event.credentials is not None:
-            out["credentials"] = creds_dict(event.credentials)
-        if event.language:
-            out["language"] = event.language
-        out["comm"] = event.comm
-        out["filename"] = event.filename
-        if event.command_line:
-            out["command_line"] = event.command_line
-        out["cwd"] = event.cwd
-        if event.parent_process_id:
-            out["parent_process_id"] = event.parent_process_id
-            out["parent_pid"] = event.parent_pid
-        if event.ancestors:
-            out["ancestors"] = [
-                {"process_id": a.process_id, "pid": a.pid, "comm": a.comm, "filename": a.filename}
-                for a in event.ancestors
-            ]
-        if event.snapshot:
-            out["snapshot"] = True
-    payload = event.payload
-    if isinstance(payload, ProcessPayload):
-        out["process"] = _process_dict(payload)
-    elif isinstance(payload, ContainerPayload):
-        out["container"] = _container_dict(payload)
-        if event.snapshot:
-            out["snapshot"] = True
-    elif isinstance(payload, TickerPayload):
-        out["ticker"] = {"seconds": str(payload.seconds), "nanos": str(payload.nanos)}
-    else:
-        lost: dict[str, Any] = {"lost": str(payload.lost), "stage": payload.stage}
-        if payload.hook:
-            lost["hook"] = payload.hook
-        out["lost"] = lost
-    return out
+def context_key(event: TelemetryEvent) -> ContextKey:
+    """The scalar fields every event of one process version shares (its command line aside)."""
+    return (
+        event.process_id,
+        event.process_tgid,
+        event.container_id,
+        event.pod_uid,
+        event.language,
+        event.filename,
+        event.cwd,
+        event.parent_process_id,
+        event.parent_pid,
+    )

@@ -15,11 +15,13 @@ from sensor.memo import BoundedMemo
 from sensor.model.process_cache import ProcessRef
 from sensor.telemetry.events import (
     ContainerPayload,
+    ContextKey,
     LostPayload,
     ProcessEventType,
     ProcessPayload,
     TelemetryEvent,
     TickerPayload,
+    context_key,
 )
 
 _EVENTS_TAG = b"\x0a"  # GetEventsResponse.events: field 1, length-delimited
@@ -140,27 +142,14 @@ def _process_context(event: TelemetryEvent) -> pb.TelemetryEvent:
     )
 
 
-ContextKey = tuple[str, int, str, str, str, str, str, str, int]
-
-
 class _ContextFrames(dict[ContextKey, tuple[list[str], bytes]]):
-    """Encoded process contexts, by their scalar fields; the command line must be the very same list.
+    """Encoded process contexts, by :func:`context_key`; the command line must be the very same list.
 
     Each entry keeps its list alive, so an ``is`` match can never be a new list at a reused address.
     """
 
     def frame(self, event: TelemetryEvent) -> bytes:
-        key = (
-            event.process_id,
-            event.process_tgid,
-            event.container_id,
-            event.pod_uid,
-            event.language,
-            event.filename,
-            event.cwd,
-            event.parent_process_id,
-            event.parent_pid,
-        )
+        key = context_key(event)
         held = self.get(key)
         if held is not None and held[0] is event.command_line:
             return held[1]

@@ -11,7 +11,7 @@ from sensor.kernel.records import Creds
 from sensor.model.process_cache import ProcessRef
 from sensor.telemetry.events import ContainerPayload, LostPayload, TelemetryEvent, TickerPayload
 from sensor.telemetry.wire import event_frame, from_proto, to_proto
-from tests.telemetry.test_events import PAYLOADS, event
+from tests.telemetry.samples import PAYLOADS, event
 
 TICKER = dataclasses.replace(event(LostPayload(0, "")), payload=TickerPayload(1_700_000_000, 5))
 ALL = [*(event(p) for p in PAYLOADS), TICKER]

@@ -1,0 +1,74 @@
+"""Sample events with every field set, one per payload kind, shared by the JSON and protobuf tests."""
+
+from __future__ import annotations
+
+from sensor.kernel.records import Creds
+from sensor.model.process_cache import ProcessRef
+from sensor.telemetry.events import (
+    ContainerPayload,
+    LostPayload,
+    ProcessEventType,
+    ProcessPayload,
+    TelemetryEvent,
+    TickerPayload,
+)
+
+USER = Creds(1000, 100, 1002, 102, 1001, 101, 1001, 101)
+ROOT = Creds(0, 0, 0, 0, 0, 0, 0, 0)
+
+
+AnyPayload = ProcessPayload | LostPayload | ContainerPayload | TickerPayload
+
+
+def event(payload: AnyPayload) -> TelemetryEvent:
+    return TelemetryEvent(
+        sensor_id="s1",
+        sensor_sequence_number=2**40,
+        sensor_monotime_nanos=123_456_789_000,
+        payload=payload,
+        process_id="boot-42-100",
+        process_pid=43,
+        process_tgid=42,
+        cpu=1,
+        credentials=USER,
+        comm="curl",
+        filename="/usr/bin/curl",
+        command_line=["curl", "-s", "caf\\xe9"],
+        cwd="/home/u",
+        parent_process_id="boot-1-1",
+        parent_pid=1,
+        ancestors=[ProcessRef("boot-1-1", 1, "init", "/sbin/init")],
+        container_id="ab" * 32,
+        container_name="web",
+        image_id="sha256:" + "cd" * 32,
+        image_name="nginx:1.25",
+        pod_uid="5e0b6a64-4f1b-4b0c-9d3e-2a1f0c9b8e7d",
+        language="python",
+    )
+
+
+PAYLOADS: list[AnyPayload] = [
+    ProcessPayload(ProcessEventType.FORK, fork_child_pid=44, fork_child_id="boot-44-101", fork_clone_flags=2**33 + 17),
+    ProcessPayload(ProcessEventType.EXEC, exec_filename="/usr/bin/curl", exec_command_line=["curl"], exec_old_pid=45),
+    ProcessPayload(ProcessEventType.EXEC, exec_filename="/nope", exec_errno=2),
+    ProcessPayload(ProcessEventType.EXIT, exit_code=0x300, exit_status=3, exit_thread_only=True),
+    ProcessPayload(
+        ProcessEventType.CREDENTIALS, old_credentials=ROOT, new_credentials=USER, credentials_cause="setresuid"
+    ),
+    LostPayload(lost=7, stage="kernel", hook="exec"),
+    ContainerPayload(
+        "EXITED",
+        name="web",
+        image_id="sha256:" + "cd" * 32,
+        image_name="nginx:1.25",
+        host_pid=4242,
+        exit_code=7,
+        runtime="docker",
+        labels={"app": "web", "tier": "front"},
+        cgroup_path="/docker/" + "ab" * 32,
+        pod_uid="5e0b6a64-4f1b-4b0c-9d3e-2a1f0c9b8e7d",
+        pod_name="web-1",
+        pod_namespace="shop",
+    ),
+    ContainerPayload("CREATED", metadata_missing=True),
+]
