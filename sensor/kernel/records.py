@@ -273,6 +273,10 @@ _c_strings = BoundedMemo(_c_string, MEMO_BOUND)
 _creds_sets: BoundedMemo[tuple[int, ...], Creds] = BoundedMemo(lambda ids: Creds(*ids), MEMO_BOUND)
 _exec_flags = BoundedMemo(ExecFlags, MEMO_BOUND)
 _cwds: BoundedMemo[tuple[bytes, bool], str] = BoundedMemo(lambda key: join_cwd(*key), MEMO_BOUND)
+# One list per distinct command line, shared by every process that ran it: never mutate an argv.
+_argvs: BoundedMemo[tuple[bytes, bool], list[str]] = BoundedMemo(lambda key: split_args(*key), MEMO_BOUND)
+_ARGS_TRUNCATED = int(ExecFlags.ARGS_TRUNCATED)
+_CWD_TRUNCATED = int(ExecFlags.CWD_TRUNCATED)
 
 
 _Head = tuple[int, int, int, int, int, int, int, int, Creds, str]
@@ -286,14 +290,13 @@ def _head(v: tuple[Any, ...]) -> _Head:
 def _decode_exec(buf: bytes) -> ExecRecord:
     v = _EXEC.unpack_from(buf)
     old_pid, flags, filename_len, args_len, args_size, cwd_len = v[18:24]
-    flags = _exec_flags[flags]
     data = buf[_EXEC.size :]
     filename = _c_strings[data[:filename_len]]
     args = data[filename_len : filename_len + args_len]
     cwd = data[filename_len + args_len : filename_len + args_len + cwd_len]
-    argv = split_args(args, ExecFlags.ARGS_TRUNCATED in flags)
+    argv = _argvs[args, bool(flags & _ARGS_TRUNCATED)]
     return ExecRecord(
-        *_head(v), old_pid, flags, filename, argv, args_size, _cwds[cwd, ExecFlags.CWD_TRUNCATED in flags]
+        *_head(v), old_pid, _exec_flags[flags], filename, argv, args_size, _cwds[cwd, bool(flags & _CWD_TRUNCATED)]
     )
 
 

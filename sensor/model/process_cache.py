@@ -151,13 +151,14 @@ class ProcessInfoCache:
         """Every process held now, alive or in its exit grace period."""
         return list(self._by_id.values())
 
-    def ancestors(self, info: ProcessInfo) -> list[ProcessInfo]:
-        """Parent first, as far back as the cache knows (bounded, and safe against cycles)."""
-        out: list[ProcessInfo] = []
-        parent = self._by_id.get(info.parent_process_id)
+    def lineage(self, info: ProcessInfo) -> list[ProcessRef]:
+        """Its ancestors as refs, parent first, as far back as the cache knows (bounded, safe against cycles)."""
+        out: list[ProcessRef] = []
+        by_id = self._by_id
+        parent = by_id.get(info.parent_process_id)
         while parent is not None and len(out) < MAX_ANCESTORS and parent is not info:
-            out.append(parent)
-            parent = self._by_id.get(parent.parent_process_id)
+            out.append(parent.ref())
+            parent = by_id.get(parent.parent_process_id)
         return out
 
     # -- loading -----------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from sensor.kernel.records import (
     ExitRecord,
     ForkRecord,
 )
+from sensor.memo import BoundedMemo
 from sensor.model.container_cache import ContainerChange, ContainerEventType, ContainerInfo
 from sensor.model.process_cache import CLONE_THREAD, ProcessInfo, ProcessInfoCache
 from sensor.model.procfs import make_process_id, start_ticks
@@ -36,6 +37,12 @@ _KIND_OF_CLASS = {
     ExitRecord: EventKind.EXIT,
     CredsRecord: EventKind.CREDENTIALS,
 }
+
+
+# Whether an exec's arguments were cut or unreadable, per distinct flag set (Flag arithmetic is slow).
+_ARGS_CUT: BoundedMemo[ExecFlags, bool] = BoundedMemo(
+    lambda flags: bool(flags & (ExecFlags.ARGS_TRUNCATED | ExecFlags.ARGS_UNREADABLE)), 64
+)
 
 
 def kind_of(record: AnyRecord) -> EventKind:
@@ -97,10 +104,10 @@ class EventBuilder:
         creds: Creds,
         comm: str,
     ) -> TelemetryEvent:
-        ancestors = self._cache.ancestors(info)
+        ancestors = self._cache.lineage(info)
         return TelemetryEvent(
             sensor_id=self.sensor_id,
-            sensor_sequence_number=self._next(),
+            sensor_sequence_number=next(self._sequence),
             sensor_monotime_nanos=monotime_ns,
             payload=payload,
             process_id=info.process_id,
@@ -117,7 +124,7 @@ class EventBuilder:
             cwd=info.cwd,
             parent_process_id=info.parent_process_id,
             parent_pid=ancestors[0].pid if ancestors else info.ppid,
-            ancestors=[a.ref() for a in ancestors],
+            ancestors=ancestors,
         )
 
     def _payload(self, record: AnyRecord) -> ProcessPayload:
@@ -126,7 +133,7 @@ class EventBuilder:
                 ProcessEventType.EXEC,
                 exec_filename=record.filename,
                 exec_command_line=record.argv,
-                exec_command_line_truncated=bool(record.flags & (ExecFlags.ARGS_TRUNCATED | ExecFlags.ARGS_UNREADABLE)),
+                exec_command_line_truncated=_ARGS_CUT[record.flags],
                 exec_old_pid=record.old_pid if record.old_pid != record.pid else 0,
             )
         if isinstance(record, ForkRecord):

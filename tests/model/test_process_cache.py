@@ -82,7 +82,7 @@ def test_fork_child_inherits_context_until_it_execs() -> None:
     assert (child.filename, child.argv, child.cwd) == ("/bin/sh", ["/bin/sh", "-c", "x"], "/srv")
     c.apply(exec_(200, 60 * SECOND, 100, 50 * SECOND, ["/bin/ls", "-l"], cwd="/srv"))
     assert (child.filename, child.argv) == ("/bin/ls", ["/bin/ls", "-l"])
-    assert [a.pid for a in c.ancestors(child)] == [100]
+    assert [a.pid for a in c.lineage(child)] == [100]
 
 
 def test_an_exec_that_overtakes_its_fork_keeps_its_context() -> None:
@@ -176,6 +176,6 @@ def test_snapshot_processes_link_to_their_parents() -> None:
     assert sshd is not None
     assert sshd.parent_process_id == "boot-1-1"
     assert sshd.from_snapshot
-    assert [a.filename for a in c.ancestors(sshd)] == ["/sbin/init"]
+    assert [a.filename for a in c.lineage(sshd)] == ["/sbin/init"]
     # A record for the same process (same start tick) finds the snapshot entry.
     assert c.apply(exit_(50, 3 * SECOND)) is sshd
