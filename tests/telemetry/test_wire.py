@@ -1,4 +1,4 @@
-"""The protobuf form of events round-trips, and pre-encoded frames make a valid GetEventsResponse."""
+"""Events encoded as frames parse back, field for field, with protobuf; frames joined are a GetEventsResponse."""
 
 from __future__ import annotations
 
@@ -7,21 +7,34 @@ import dataclasses
 import pytest
 
 from sensor.api.v1 import service_pb2 as api
+from sensor.api.v1 import telemetry_pb2 as pb
 from sensor.kernel.records import Creds
 from sensor.model.process_cache import ProcessRef
-from sensor.telemetry.events import ContainerPayload, LostPayload, TelemetryEvent, TickerPayload
-from sensor.telemetry.wire import event_frame, from_proto, to_proto
+from sensor.telemetry.events import (
+    ContainerPayload,
+    LostPayload,
+    ProcessEventType,
+    ProcessPayload,
+    TelemetryEvent,
+    TickerPayload,
+)
+from sensor.telemetry.wire import event_frame, from_proto
 from tests.telemetry.samples import PAYLOADS, event
 
 TICKER = dataclasses.replace(event(LostPayload(0, "")), payload=TickerPayload(1_700_000_000, 5))
 ALL = [*(event(p) for p in PAYLOADS), TICKER]
 
 
+def parsed(original: TelemetryEvent) -> pb.TelemetryEvent:
+    """The event's frame, as protobuf reads it (on a copy: the frame is kept on the event)."""
+    return api.GetEventsResponse.FromString(event_frame(dataclasses.replace(original, encoded=b""))).events[0]
+
+
 @pytest.mark.parametrize(
     "original", ALL, ids=lambda e: type(e.payload).__name__ + ":" + str(getattr(e.payload, "type", ""))
 )
 def test_an_event_survives_protobuf_and_back(original: TelemetryEvent) -> None:
-    back = from_proto(to_proto(original))
+    back = from_proto(parsed(original))
     assert dataclasses.replace(back, encoded=b"") == dataclasses.replace(original, encoded=b"")
 
 
@@ -34,9 +47,9 @@ def test_frames_joined_are_a_get_events_response() -> None:
 
 def test_container_and_lost_payloads_keep_their_fields() -> None:
     container = from_proto(
-        to_proto(event(ContainerPayload("EXITED", exit_code=137, labels={"a": "b"}, runtime="docker")))
+        parsed(event(ContainerPayload("EXITED", exit_code=137, labels={"a": "b"}, runtime="docker")))
     )
-    lost = from_proto(to_proto(event(LostPayload(2**40, "subscriber", ""))))
+    lost = from_proto(parsed(event(LostPayload(2**40, "subscriber", ""))))
     assert (container.payload, lost.payload) == (
         ContainerPayload("EXITED", exit_code=137, labels={"a": "b"}, runtime="docker"),
         LostPayload(2**40, "subscriber", ""),
@@ -51,9 +64,9 @@ def test_a_frame_built_from_shared_parts_parses_as_the_whole_message() -> None:
     )
     second = dataclasses.replace(first, sensor_sequence_number=2, ancestors=[init])
     for original in (first, second):
-        parsed = api.GetEventsResponse.FromString(event_frame(original)).events[0]
-        assert parsed == to_proto(original)
-        assert [a.pid for a in parsed.ancestors] == [a.pid for a in original.ancestors]
+        message = api.GetEventsResponse.FromString(event_frame(original)).events[0]
+        assert from_proto(message) == dataclasses.replace(original, encoded=b"")
+        assert [a.pid for a in message.ancestors] == [a.pid for a in original.ancestors]
     assert init.encoded and shell.encoded  # each ancestor encoded once, then shared by both events
 
 
@@ -62,3 +75,30 @@ def test_a_process_context_is_encoded_afresh_when_its_command_line_changes() -> 
     same_fields_new_args = dataclasses.replace(first, sensor_sequence_number=2, command_line=["sleep", "2"])
     frames = [api.GetEventsResponse.FromString(event_frame(e)).events[0] for e in (first, same_fields_new_args)]
     assert [list(m.command_line) for m in frames] == [["sleep", "1"], ["sleep", "2"]]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("process_pid", 0), ("process_pid", 127), ("process_pid", 128), ("process_pid", 2**31 - 1), ("cpu", 300)],
+)
+def test_integers_of_every_varint_length_and_zero_read_back(field: str, value: int) -> None:
+    original = event(PAYLOADS[0])
+    setattr(original, field, value)
+    assert getattr(parsed(original), field) == value
+
+
+def test_a_negative_int32_reads_back_as_protobuf_writes_it() -> None:
+    original = event(ProcessPayload(ProcessEventType.EXIT, exit_code=-1, exit_status=255))
+    assert parsed(original).process.exit_code == -1
+    assert parsed(original).process == pb.ProcessEvent(type="EXIT", exit_code=-1, exit_status=255)
+
+
+def test_long_and_non_ascii_strings_read_back() -> None:
+    original = dataclasses.replace(event(PAYLOADS[1]), comm="zoë", cwd="/" + "d" * 300)
+    original.payload = ProcessPayload(
+        ProcessEventType.EXEC, exec_filename="/bin/ünï", exec_command_line=["a" * 200, ""]
+    )
+    message = parsed(original)
+    assert (message.comm, message.cwd) == ("zoë", "/" + "d" * 300)
+    assert list(message.process.exec_command_line) == ["a" * 200, ""]
+    assert message.process.exec_filename == "/bin/ünï"
