@@ -7,9 +7,10 @@ the protobuf form, sensor.telemetry.json_lines the JSON one.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Union
+from typing import Generic, TypeVar, Union
 
 from sensor.kernel.records import Creds
 from sensor.model.process_cache import ProcessRef
@@ -173,3 +174,31 @@ def context_key(event: TelemetryEvent) -> ContextKey:
         event.parent_process_id,
         event.parent_pid,
     )
+
+
+T = TypeVar("T")
+
+
+class ContextMemo(dict[ContextKey, tuple[list[str], T]], Generic[T]):
+    """What ``make`` derives from an event's process context, by :func:`context_key`, bounded.
+
+    The command line must be the very same list: each entry keeps its list alive, so an ``is``
+    match can never be a new list at a reused address.
+    """
+
+    def __init__(self, make: Callable[[TelemetryEvent], T], bound: int) -> None:
+        super().__init__()
+        self._make = make
+        self._bound = bound
+
+    def of(self, event: TelemetryEvent) -> T:
+        """``make(event)``, made once per process context."""
+        key = context_key(event)
+        held = self.get(key)
+        if held is not None and held[0] is event.command_line:
+            return held[1]
+        if len(self) >= self._bound:
+            self.clear()
+        value = self._make(event)
+        self[key] = (event.command_line, value)
+        return value

@@ -20,12 +20,12 @@ from sensor.memo import BoundedMemo
 from sensor.model.process_cache import ProcessRef
 from sensor.telemetry.events import (
     ContainerPayload,
+    ContextMemo,
     LostPayload,
     ProcessEventType,
     ProcessPayload,
     TelemetryEvent,
     TickerPayload,
-    context_key,
 )
 
 MAX_FRAGMENTS = 8192  # distinct values of each shared part whose JSON is kept
@@ -71,22 +71,7 @@ def _context_json(event: TelemetryEvent) -> str:
     return out
 
 
-class _ContextJson(dict[tuple[object, ...], tuple[list[str], str]]):
-    """Context fragments by :func:`context_key`; the command line must be the very same list (kept alive here)."""
-
-    def of(self, event: TelemetryEvent) -> str:
-        key = context_key(event)
-        held = self.get(key)
-        if held is not None and held[0] is event.command_line:
-            return held[1]
-        if len(self) >= MAX_FRAGMENTS:
-            self.clear()
-        text = _context_json(event)
-        self[key] = (event.command_line, text)
-        return text
-
-
-_contexts = _ContextJson()
+_contexts = ContextMemo(_context_json, MAX_FRAGMENTS)
 
 
 def _ancestor_json(ref: ProcessRef) -> str:

@@ -15,13 +15,12 @@ from sensor.memo import BoundedMemo
 from sensor.model.process_cache import ProcessRef
 from sensor.telemetry.events import (
     ContainerPayload,
-    ContextKey,
+    ContextMemo,
     LostPayload,
     ProcessEventType,
     ProcessPayload,
     TelemetryEvent,
     TickerPayload,
-    context_key,
 )
 
 _EVENTS_TAG = b"\x0a"  # GetEventsResponse.events: field 1, length-delimited
@@ -142,25 +141,7 @@ def _process_context(event: TelemetryEvent) -> pb.TelemetryEvent:
     )
 
 
-class _ContextFrames(dict[ContextKey, tuple[list[str], bytes]]):
-    """Encoded process contexts, by :func:`context_key`; the command line must be the very same list.
-
-    Each entry keeps its list alive, so an ``is`` match can never be a new list at a reused address.
-    """
-
-    def frame(self, event: TelemetryEvent) -> bytes:
-        key = context_key(event)
-        held = self.get(key)
-        if held is not None and held[0] is event.command_line:
-            return held[1]
-        if len(self) >= MAX_CONTEXT_FRAMES:
-            self.clear()
-        frame = _process_context(event).SerializeToString()
-        self[key] = (event.command_line, frame)
-        return frame
-
-
-_context_frames = _ContextFrames()
+_context_frames = ContextMemo(lambda event: _process_context(event).SerializeToString(), MAX_CONTEXT_FRAMES)
 
 
 def _varint(n: int) -> bytes:
@@ -198,7 +179,7 @@ def event_frame(event: TelemetryEvent) -> bytes:
     (a repeated field's elements in the order they come).
     """
     if not event.encoded:
-        body = _own_parts(event).SerializeToString() + _context_frames.frame(event)
+        body = _own_parts(event).SerializeToString() + _context_frames.of(event)
         if event.credentials is not None:
             body += _credential_frames[event.credentials]
         for ancestor in event.ancestors:
