@@ -138,7 +138,7 @@ def fanout(count: int) -> dict[str, object]:
     events, builder = host_events(count)
     encode = statistics.median(encode_rate(events) for _ in range(3))
     rows = [stream_rate(events, builder, n) for n in (1, 10)]
-    print(f"\nencoding alone (to_proto + serialize, one thread): {encode:.0f} events/s")
+    print(f"\nencoding alone (event_frame, one thread): {encode:.0f} events/s")
     print("| subscribers | events/s to each | events/s total | total / encoding alone | lost |")
     print("|---|---|---|---|---|")
     for r in rows:
