@@ -16,7 +16,6 @@ from sensor.kernel.records import (
     ExitRecord,
     ForkRecord,
 )
-from sensor.memo import BoundedMemo
 from sensor.model.container_cache import ContainerChange, ContainerEventType, ContainerInfo
 from sensor.model.process_cache import CLONE_THREAD, ProcessInfo, ProcessInfoCache
 from sensor.model.procfs import make_process_id, start_ticks
@@ -39,10 +38,8 @@ _KIND_OF_CLASS = {
 }
 
 
-# Whether an exec's arguments were cut or unreadable, per distinct flag set (Flag arithmetic is slow).
-_ARGS_CUT: BoundedMemo[ExecFlags, bool] = BoundedMemo(
-    lambda flags: bool(flags & (ExecFlags.ARGS_TRUNCATED | ExecFlags.ARGS_UNREADABLE)), 64
-)
+# An exec's arguments were cut or unreadable: tested as a plain int, since Flag arithmetic is slow.
+_ARGS_CUT = int(ExecFlags.ARGS_TRUNCATED | ExecFlags.ARGS_UNREADABLE)
 
 
 def kind_of(record: AnyRecord) -> EventKind:
@@ -133,7 +130,7 @@ class EventBuilder:
                 ProcessEventType.EXEC,
                 exec_filename=record.filename,
                 exec_command_line=record.argv,
-                exec_command_line_truncated=_ARGS_CUT[record.flags],
+                exec_command_line_truncated=bool(int(record.flags) & _ARGS_CUT),
                 exec_old_pid=record.old_pid if record.old_pid != record.pid else 0,
             )
         if isinstance(record, ForkRecord):
