@@ -20,7 +20,7 @@ from pathlib import Path
 
 from sensor.kernel.recording import ReplayReader, read_recording
 from sensor.kernel.records import EXEC_FIELDS, EXIT_FIELDS, FORK_FIELDS, RecordType, layout_struct
-from sensor.telemetry.capture import Capture, CaptureConfig
+from sensor.telemetry.capture import Capture, CaptureConfig, settle_heap
 from sensor.telemetry.hub import Hub
 from sensor.telemetry.subscription import compile_subscription
 from sensor.telemetry.wire import event_frame
@@ -57,6 +57,7 @@ def replay_rate(records: list[bytes]) -> dict[str, float]:
 
     capture = Capture(CaptureConfig(sensor_id="bench"), replay=ReplayReader(records))
     capture.start()
+    settle_heap()  # as sensor run and sensor trace do once started
     request = sub.Subscription()
     for kind in ("FORK", "EXEC", "EXIT"):
         request.event_filter.process_events.append(sub.ProcessEventFilter(type=kind, filter_expression=FILTER))

@@ -30,7 +30,7 @@ from sensor.cli.options import (
     start_or_exit,
 )
 from sensor.cli.remote import Connection, StreamEnded, SubscriptionRejected, stream_with_reconnect
-from sensor.telemetry.capture import Capture, CaptureConfig, LossReport
+from sensor.telemetry.capture import Capture, CaptureConfig, LossReport, settle_heap
 from sensor.telemetry.events import EventKind, LostPayload, TelemetryEvent
 from sensor.telemetry.hub import Hub
 from sensor.telemetry.json_lines import json_line
@@ -256,6 +256,7 @@ def _trace_local(
         raise click.UsageError(explain_rejection(invalid.errors)) from None
     capture = Capture(config)
     start_or_exit(capture.start, "trace")
+    settle_heap()
     hub = Hub(LOCAL_QUEUE_EVENTS)
     subscriber = hub.subscribe(rules, "terminal", capture.snapshot if rules.include_existing else None)
     log.info(

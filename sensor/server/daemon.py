@@ -17,7 +17,7 @@ from sensor.server.container_stats import host_stats_cache
 from sensor.server.metrics import MetricsServer
 from sensor.server.pipeline import PipelineThread
 from sensor.server.service import SERVICE_NAME, TelemetryService
-from sensor.telemetry.capture import Capture
+from sensor.telemetry.capture import Capture, settle_heap
 from sensor.telemetry.hub import DEFAULT_QUEUE_EVENTS, Hub
 
 DEFAULT_MAX_SUBSCRIBERS = 32
@@ -73,6 +73,7 @@ class Daemon:
         if self.config.listen.is_unix:
             claim_unix_socket(self.config.listen.unix_path)  # before the probes: a second sensor fails fast
         self.capture.start()
+        settle_heap()
         started_ns = time.monotonic_ns()
         try:
             self.pipeline.start()

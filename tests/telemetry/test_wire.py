@@ -18,7 +18,7 @@ from sensor.telemetry.events import (
     TelemetryEvent,
     TickerPayload,
 )
-from sensor.telemetry.wire import event_frame, from_proto
+from sensor.telemetry.wire import event_frame, from_proto, own_parts_bytes
 from tests.telemetry.samples import PAYLOADS, event
 
 TICKER = dataclasses.replace(event(LostPayload(0, "")), payload=TickerPayload(1_700_000_000, 5))
@@ -102,3 +102,30 @@ def test_long_and_non_ascii_strings_read_back() -> None:
     assert (message.comm, message.cwd) == ("zoë", "/" + "d" * 300)
     assert list(message.process.exec_command_line) == ["a" * 200, ""]
     assert message.process.exec_filename == "/bin/ünï"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        *(p for p in PAYLOADS if isinstance(p, ProcessPayload) and p.type is not ProcessEventType.CREDENTIALS),
+        ProcessPayload(ProcessEventType.FORK, fork_child_pid=2**31 - 1, fork_thread=True, fork_clone_flags=2**64 - 1),
+        ProcessPayload(ProcessEventType.EXEC, exec_command_line=["", "ü" * 100], exec_command_line_truncated=True),
+        ProcessPayload(ProcessEventType.EXEC, exec_errno=-13, exec_old_pid=128),
+        ProcessPayload(ProcessEventType.EXIT, exit_code=-1, exit_signal=9, exit_core_dumped=True),
+        ProcessPayload(ProcessEventType.EXIT),
+    ],
+    ids=repr,
+)
+def test_fork_exec_and_exit_are_written_by_hand_exactly_as_protobuf_writes_them(payload: ProcessPayload) -> None:
+    for original in (event(payload), dataclasses.replace(event(payload), snapshot=True, comm="", cpu=0, image_id="")):
+        written = own_parts_bytes(original)
+        message = pb.TelemetryEvent.FromString(written)
+        assert message.SerializeToString() == written
+        assert message.process == pb.ProcessEvent.FromString(pb.ProcessEvent(**_fields(payload)).SerializeToString())
+        assert (message.id, message.comm, message.snapshot) == (original.id, original.comm, original.snapshot)
+
+
+def _fields(payload: ProcessPayload) -> dict[str, object]:
+    fields = {f.name: getattr(payload, f.name) for f in dataclasses.fields(payload)}
+    fields["type"] = payload.type.value
+    return {k: v for k, v in fields.items() if v is not None and k not in ("old_credentials", "new_credentials")}
