@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import pytest
 
@@ -125,7 +126,7 @@ def test_fork_exec_and_exit_are_written_by_hand_exactly_as_protobuf_writes_them(
         assert (message.id, message.comm, message.snapshot) == (original.id, original.comm, original.snapshot)
 
 
-def _fields(payload: ProcessPayload) -> dict[str, object]:
+def _fields(payload: ProcessPayload) -> dict[str, Any]:
     fields = {f.name: getattr(payload, f.name) for f in dataclasses.fields(payload)}
     fields["type"] = payload.type.value
     return {k: v for k, v in fields.items() if v is not None and k not in ("old_credentials", "new_credentials")}
