@@ -155,7 +155,7 @@ class Creds(NamedTuple):
     fsgid: int
 
 
-@dataclass(slots=True)
+@dataclass(init=False, slots=True)
 class Record:
     """The fields every record starts with: the task it is about (for a fork, the parent thread)."""
 
@@ -170,8 +170,33 @@ class Record:
     creds: Creds
     comm: str
 
+    # Written out, not generated: see sensor/compiled.py.
+    def __init__(
+        self,
+        cpu: int,
+        pid: int,
+        ktime_ns: int,
+        tgid: int,
+        ppid: int,
+        start_ns: int,
+        parent_start_ns: int,
+        cgroup_id: int,
+        creds: Creds,
+        comm: str,
+    ) -> None:
+        self.cpu = cpu
+        self.pid = pid
+        self.ktime_ns = ktime_ns
+        self.tgid = tgid
+        self.ppid = ppid
+        self.start_ns = start_ns
+        self.parent_start_ns = parent_start_ns
+        self.cgroup_id = cgroup_id
+        self.creds = creds
+        self.comm = comm
 
-@dataclass(slots=True)
+
+@dataclass(init=False, slots=True)
 class ForkRecord(Record):
     """A new thread or process (``task_newtask``)."""
 
@@ -180,8 +205,31 @@ class ForkRecord(Record):
     child_start_ns: int
     clone_flags: int
 
+    def __init__(
+        self,
+        cpu: int,
+        pid: int,
+        ktime_ns: int,
+        tgid: int,
+        ppid: int,
+        start_ns: int,
+        parent_start_ns: int,
+        cgroup_id: int,
+        creds: Creds,
+        comm: str,
+        child_pid: int,
+        child_tgid: int,
+        child_start_ns: int,
+        clone_flags: int,
+    ) -> None:
+        Record.__init__(self, cpu, pid, ktime_ns, tgid, ppid, start_ns, parent_start_ns, cgroup_id, creds, comm)
+        self.child_pid = child_pid
+        self.child_tgid = child_tgid
+        self.child_start_ns = child_start_ns
+        self.clone_flags = clone_flags
 
-@dataclass(slots=True)
+
+@dataclass(init=False, slots=True)
 class ExecRecord(Record):
     """A successful exec (``sched_process_exec``)."""
 
@@ -192,29 +240,113 @@ class ExecRecord(Record):
     args_size: int
     cwd: str
 
+    def __init__(
+        self,
+        cpu: int,
+        pid: int,
+        ktime_ns: int,
+        tgid: int,
+        ppid: int,
+        start_ns: int,
+        parent_start_ns: int,
+        cgroup_id: int,
+        creds: Creds,
+        comm: str,
+        old_pid: int,
+        flags: ExecFlags,
+        filename: str,
+        argv: list[str],
+        args_size: int,
+        cwd: str,
+    ) -> None:
+        Record.__init__(self, cpu, pid, ktime_ns, tgid, ppid, start_ns, parent_start_ns, cgroup_id, creds, comm)
+        self.old_pid = old_pid
+        self.flags = flags
+        self.filename = filename
+        self.argv = argv
+        self.args_size = args_size
+        self.cwd = cwd
 
-@dataclass(slots=True)
+
+@dataclass(init=False, slots=True)
 class ExecFailedRecord(Record):
     """An execve/execveat that returned an error."""
 
     error: int
     filename: str
 
+    def __init__(
+        self,
+        cpu: int,
+        pid: int,
+        ktime_ns: int,
+        tgid: int,
+        ppid: int,
+        start_ns: int,
+        parent_start_ns: int,
+        cgroup_id: int,
+        creds: Creds,
+        comm: str,
+        error: int,
+        filename: str,
+    ) -> None:
+        Record.__init__(self, cpu, pid, ktime_ns, tgid, ppid, start_ns, parent_start_ns, cgroup_id, creds, comm)
+        self.error = error
+        self.filename = filename
 
-@dataclass(slots=True)
+
+@dataclass(init=False, slots=True)
 class ExitRecord(Record):
     """A thread exit (``sched_process_exit``); ``group_dead`` when it was the process's last."""
 
     exit_code: int
     group_dead: bool
 
+    def __init__(
+        self,
+        cpu: int,
+        pid: int,
+        ktime_ns: int,
+        tgid: int,
+        ppid: int,
+        start_ns: int,
+        parent_start_ns: int,
+        cgroup_id: int,
+        creds: Creds,
+        comm: str,
+        exit_code: int,
+        group_dead: bool,
+    ) -> None:
+        Record.__init__(self, cpu, pid, ktime_ns, tgid, ppid, start_ns, parent_start_ns, cgroup_id, creds, comm)
+        self.exit_code = exit_code
+        self.group_dead = group_dead
 
-@dataclass(slots=True)
+
+@dataclass(init=False, slots=True)
 class CredsRecord(Record):
     """A credential change: ``creds`` are the new ones."""
 
     old: Creds
     cause: CredsCause
+
+    def __init__(
+        self,
+        cpu: int,
+        pid: int,
+        ktime_ns: int,
+        tgid: int,
+        ppid: int,
+        start_ns: int,
+        parent_start_ns: int,
+        cgroup_id: int,
+        creds: Creds,
+        comm: str,
+        old: Creds,
+        cause: CredsCause,
+    ) -> None:
+        Record.__init__(self, cpu, pid, ktime_ns, tgid, ppid, start_ns, parent_start_ns, cgroup_id, creds, comm)
+        self.old = old
+        self.cause = cause
 
 
 class CgroupOp(IntEnum):
@@ -225,7 +357,7 @@ class CgroupOp(IntEnum):
     ATTACH = RecordType.CGROUP_ATTACH
 
 
-@dataclass(slots=True)
+@dataclass(init=False, slots=True)
 class CgroupRecord(Record):
     """A cgroup made or removed, or a task moved into one (``target_pid``), in the watched hierarchy."""
 
@@ -234,6 +366,31 @@ class CgroupRecord(Record):
     level: int
     target_pid: int
     path: str
+
+    def __init__(
+        self,
+        cpu: int,
+        pid: int,
+        ktime_ns: int,
+        tgid: int,
+        ppid: int,
+        start_ns: int,
+        parent_start_ns: int,
+        cgroup_id: int,
+        creds: Creds,
+        comm: str,
+        op: CgroupOp,
+        id: int,
+        level: int,
+        target_pid: int,
+        path: str,
+    ) -> None:
+        Record.__init__(self, cpu, pid, ktime_ns, tgid, ppid, start_ns, parent_start_ns, cgroup_id, creds, comm)
+        self.op = op
+        self.id = id
+        self.level = level
+        self.target_pid = target_pid
+        self.path = path
 
 
 AnyRecord = Union[ForkRecord, ExecRecord, ExecFailedRecord, ExitRecord, CredsRecord, CgroupRecord]

@@ -29,7 +29,7 @@ DEFAULT_CAPACITY = 200_000
 MAX_ANCESTORS = 32
 
 
-@dataclass(slots=True)
+@dataclass(init=False, slots=True)
 class ProcessRef:
     """A process as it appears among an event's ancestors: one object per process version, shared."""
 
@@ -39,11 +39,28 @@ class ProcessRef:
     filename: str
     # As one ``ancestors`` element, written on first use: in protobuf (sensor.telemetry.wire) and
     # in JSON (sensor.telemetry.json_lines).
-    encoded: bytes = field(default=b"", repr=False, compare=False)
-    json: str = field(default="", repr=False, compare=False)
+    encoded: bytes = field(repr=False, compare=False)
+    json: str = field(repr=False, compare=False)
+
+    # Written out, not generated: see sensor/compiled.py.
+    def __init__(
+        self,
+        process_id: str,
+        pid: int,
+        comm: str,
+        filename: str,
+        encoded: bytes = b"",
+        json: str = "",
+    ) -> None:
+        self.process_id = process_id
+        self.pid = pid
+        self.comm = comm
+        self.filename = filename
+        self.encoded = encoded
+        self.json = json
 
 
-@dataclass(slots=True)
+@dataclass(init=False, slots=True)
 class ProcessInfo:
     """What the sensor knows of one process (a thread group)."""
 
@@ -60,13 +77,54 @@ class ProcessInfo:
     creds: Creds
     # Every thread id, leader included, once a second thread is seen; None for a process that is
     # its leader alone (most are), which saves a set per process.
-    thread_set: set[int] | None = None
-    exited_ns: int = 0  # kernel monotonic time of the exit; 0 while alive
-    exit_code: int | None = None
-    from_snapshot: bool = False
-    cgroup_id: int = 0  # in the watched hierarchy: with the ContainerCache, the process's container
-    language: str = ""
-    _ref: ProcessRef | None = field(default=None, repr=False, compare=False)
+    thread_set: set[int] | None
+    exited_ns: int  # kernel monotonic time of the exit; 0 while alive
+    exit_code: int | None
+    from_snapshot: bool
+    cgroup_id: int  # in the watched hierarchy: with the ContainerCache, the process's container
+    language: str
+    _ref: ProcessRef | None = field(repr=False, compare=False)
+
+    # Written out, not generated: see sensor/compiled.py.
+    def __init__(
+        self,
+        process_id: str,
+        pid: int,
+        start_ticks: int,
+        start_ns: int,
+        ppid: int,
+        parent_process_id: str,
+        comm: str,
+        filename: str,
+        argv: list[str],
+        cwd: str,
+        creds: Creds,
+        thread_set: set[int] | None = None,
+        exited_ns: int = 0,
+        exit_code: int | None = None,
+        from_snapshot: bool = False,
+        cgroup_id: int = 0,
+        language: str = "",
+        _ref: ProcessRef | None = None,
+    ) -> None:
+        self.process_id = process_id
+        self.pid = pid
+        self.start_ticks = start_ticks
+        self.start_ns = start_ns
+        self.ppid = ppid
+        self.parent_process_id = parent_process_id
+        self.comm = comm
+        self.filename = filename
+        self.argv = argv
+        self.cwd = cwd
+        self.creds = creds
+        self.thread_set = thread_set
+        self.exited_ns = exited_ns
+        self.exit_code = exit_code
+        self.from_snapshot = from_snapshot
+        self.cgroup_id = cgroup_id
+        self.language = language
+        self._ref = _ref
 
     def ref(self) -> ProcessRef:
         """This process as an ancestor: the same object until its comm or filename changes (an exec)."""

@@ -38,28 +38,69 @@ class EventKind(str, Enum):
     TICKER = "ticker"
 
 
-@dataclass(slots=True)
+@dataclass(init=False, slots=True)
 class ProcessPayload:
     """``ProcessEvent``: only the fields of its type are set."""
 
     type: ProcessEventType
-    fork_child_pid: int = 0
-    fork_child_id: str = ""
-    fork_clone_flags: int = 0
-    fork_thread: bool = False
-    exec_filename: str = ""
-    exec_command_line: list[str] = field(default_factory=list)
-    exec_command_line_truncated: bool = False
-    exec_errno: int = 0
-    exec_old_pid: int = 0
-    exit_code: int = 0
-    exit_status: int = 0
-    exit_signal: int = 0
-    exit_core_dumped: bool = False
-    exit_thread_only: bool = False
-    old_credentials: Creds | None = None
-    new_credentials: Creds | None = None
-    credentials_cause: str = ""
+    fork_child_pid: int
+    fork_child_id: str
+    fork_clone_flags: int
+    fork_thread: bool
+    exec_filename: str
+    exec_command_line: list[str]
+    exec_command_line_truncated: bool
+    exec_errno: int
+    exec_old_pid: int
+    exit_code: int
+    exit_status: int
+    exit_signal: int
+    exit_core_dumped: bool
+    exit_thread_only: bool
+    old_credentials: Creds | None
+    new_credentials: Creds | None
+    credentials_cause: str
+
+    # Written out, not generated: see sensor/compiled.py.
+    def __init__(
+        self,
+        type: ProcessEventType,
+        fork_child_pid: int = 0,
+        fork_child_id: str = "",
+        fork_clone_flags: int = 0,
+        fork_thread: bool = False,
+        exec_filename: str = "",
+        exec_command_line: list[str] | None = None,
+        exec_command_line_truncated: bool = False,
+        exec_errno: int = 0,
+        exec_old_pid: int = 0,
+        exit_code: int = 0,
+        exit_status: int = 0,
+        exit_signal: int = 0,
+        exit_core_dumped: bool = False,
+        exit_thread_only: bool = False,
+        old_credentials: Creds | None = None,
+        new_credentials: Creds | None = None,
+        credentials_cause: str = "",
+    ) -> None:
+        self.type = type
+        self.fork_child_pid = fork_child_pid
+        self.fork_child_id = fork_child_id
+        self.fork_clone_flags = fork_clone_flags
+        self.fork_thread = fork_thread
+        self.exec_filename = exec_filename
+        self.exec_command_line = [] if exec_command_line is None else exec_command_line
+        self.exec_command_line_truncated = exec_command_line_truncated
+        self.exec_errno = exec_errno
+        self.exec_old_pid = exec_old_pid
+        self.exit_code = exit_code
+        self.exit_status = exit_status
+        self.exit_signal = exit_signal
+        self.exit_core_dumped = exit_core_dumped
+        self.exit_thread_only = exit_thread_only
+        self.old_credentials = old_credentials
+        self.new_credentials = new_credentials
+        self.credentials_cause = credentials_cause
 
 
 @dataclass(slots=True)
@@ -101,7 +142,7 @@ class TickerPayload:
 Payload = Union[ProcessPayload, LostPayload, ContainerPayload, TickerPayload]
 
 
-@dataclass(slots=True)
+@dataclass(init=False, slots=True)
 class TelemetryEvent:
     """One event with the context of the process it is about."""
 
@@ -109,27 +150,80 @@ class TelemetryEvent:
     sensor_sequence_number: int
     sensor_monotime_nanos: int
     payload: Payload
-    process_id: str = ""
-    process_pid: int = 0
-    process_tgid: int = 0
-    cpu: int = 0
-    credentials: Creds | None = None
-    container_id: str = ""
-    container_name: str = ""
-    image_id: str = ""
-    image_name: str = ""
-    pod_uid: str = ""
-    language: str = ""
-    comm: str = ""
-    filename: str = ""
-    command_line: list[str] = field(default_factory=list)
-    cwd: str = ""
-    parent_process_id: str = ""
-    parent_pid: int = 0
-    ancestors: list[ProcessRef] = field(default_factory=list)
-    snapshot: bool = False
+    process_id: str
+    process_pid: int
+    process_tgid: int
+    cpu: int
+    credentials: Creds | None
+    container_id: str
+    container_name: str
+    image_id: str
+    image_name: str
+    pod_uid: str
+    language: str
+    comm: str
+    filename: str
+    command_line: list[str]
+    cwd: str
+    parent_process_id: str
+    parent_pid: int
+    ancestors: list[ProcessRef]
+    snapshot: bool
     # The protobuf encoding, made on first send and shared by every subscriber (see sensor.telemetry.wire).
-    encoded: bytes = field(default=b"", repr=False, compare=False)
+    encoded: bytes = field(repr=False, compare=False)
+
+    # Written out, not generated: see sensor/compiled.py.
+    def __init__(
+        self,
+        sensor_id: str,
+        sensor_sequence_number: int,
+        sensor_monotime_nanos: int,
+        payload: Payload,
+        process_id: str = "",
+        process_pid: int = 0,
+        process_tgid: int = 0,
+        cpu: int = 0,
+        credentials: Creds | None = None,
+        container_id: str = "",
+        container_name: str = "",
+        image_id: str = "",
+        image_name: str = "",
+        pod_uid: str = "",
+        language: str = "",
+        comm: str = "",
+        filename: str = "",
+        command_line: list[str] | None = None,
+        cwd: str = "",
+        parent_process_id: str = "",
+        parent_pid: int = 0,
+        ancestors: list[ProcessRef] | None = None,
+        snapshot: bool = False,
+        encoded: bytes = b"",
+    ) -> None:
+        self.sensor_id = sensor_id
+        self.sensor_sequence_number = sensor_sequence_number
+        self.sensor_monotime_nanos = sensor_monotime_nanos
+        self.payload = payload
+        self.process_id = process_id
+        self.process_pid = process_pid
+        self.process_tgid = process_tgid
+        self.cpu = cpu
+        self.credentials = credentials
+        self.container_id = container_id
+        self.container_name = container_name
+        self.image_id = image_id
+        self.image_name = image_name
+        self.pod_uid = pod_uid
+        self.language = language
+        self.comm = comm
+        self.filename = filename
+        self.command_line = [] if command_line is None else command_line
+        self.cwd = cwd
+        self.parent_process_id = parent_process_id
+        self.parent_pid = parent_pid
+        self.ancestors = [] if ancestors is None else ancestors
+        self.snapshot = snapshot
+        self.encoded = encoded
 
     @property
     def id(self) -> str:

@@ -141,9 +141,6 @@ def _process_context(event: TelemetryEvent) -> pb.TelemetryEvent:
     )
 
 
-_context_frames = ContextMemo(lambda event: _process_context(event).SerializeToString(), MAX_CONTEXT_FRAMES)
-
-
 _SMALL_VARINTS = [bytes([n]) for n in range(0x80)]
 _UINT64 = 1 << 64  # a negative int32/int64 goes on the wire as its 64-bit two's complement
 
@@ -163,24 +160,16 @@ def _frame(tag: bytes, body: bytes) -> bytes:
     return tag + _uvarint(len(body)) + body
 
 
-def _ancestor_frame(ref: ProcessRef) -> bytes:
-    """One ``ancestors`` element, encoded once per process version and kept on the shared ref."""
-    if not ref.encoded:
-        body = pb.ProcessRef(process_id=ref.process_id, pid=ref.pid, comm=ref.comm, filename=ref.filename)
-        ref.encoded = _frame(_ANCESTORS_TAG, body.SerializeToString())
-    return ref.encoded
-
-
 # The ``credentials`` field per distinct set of ids: a host has a handful.
 _credential_frames: BoundedMemo[Creds, bytes] = BoundedMemo(
     lambda creds: _frame(_CREDENTIALS_TAG, creds_proto(creds).SerializeToString()), MAX_CREDENTIAL_FRAMES
 )
 
 
-# Hand-written encoding of what is each fork, exec and exit event's own (the bulk of the stream):
-# building the generated message field by field cost more than the rest of the pipeline.
-# Fields go in field-number order, zero values left out, as protobuf writes them
-# (tests/telemetry/test_wire.py holds the two encodings byte for byte equal).
+# Hand-written encoding of the process context, ancestors, and what is each fork, exec and exit
+# event's own (the bulk of the stream): building the generated messages field by field cost more
+# than the rest of the pipeline. Fields go in field-number order, zero values left out, as
+# protobuf writes them (tests/telemetry/test_wire.py holds the encodings byte for byte equal).
 _STRING_FIELDS_KEPT = 1024
 
 
@@ -205,6 +194,47 @@ def _string_field(key: bytes, text: str) -> bytes:
 def _string_memo(key: bytes) -> BoundedMemo[str, bytes]:
     """One field's encodings of the few values it takes (sensor id, comm, names, program paths)."""
     return BoundedMemo(lambda text: _string_field(key, text), _STRING_FIELDS_KEPT)
+
+
+def _strings_field(key: bytes, texts: list[str]) -> bytes:
+    """A repeated string: one field per element, empty ones included."""
+    return b"".join([key + _uvarint(len(raw)) + raw for raw in [text.encode() for text in texts]])
+
+
+def process_context_bytes(event: TelemetryEvent) -> bytes:
+    """The fields every event of one process version shares (made once per version: _context_frames)."""
+    return b"".join(
+        (
+            _string_field(b"\x2a", event.process_id),  # 5
+            _int_field(b"\x38", event.process_tgid),  # 7
+            _string_field(b"\x52", event.container_id),  # 10
+            _string_field(b"\x72", event.pod_uid),  # 14
+            _string_field(b"\x7a", event.language),  # 15
+            _string_field(b"\xaa\x01", event.filename),  # 21
+            _strings_field(b"\xb2\x01", event.command_line),  # 22
+            _string_field(b"\xba\x01", event.cwd),  # 23
+            _string_field(b"\xc2\x01", event.parent_process_id),  # 24
+            _int_field(b"\xc8\x01", event.parent_pid),  # 25
+        )
+    )
+
+
+_context_frames = ContextMemo(process_context_bytes, MAX_CONTEXT_FRAMES)
+
+
+def ancestor_frame(ref: ProcessRef) -> bytes:
+    """One ``ancestors`` element, encoded once per process version and kept on the shared ref."""
+    if not ref.encoded:
+        body = b"".join(
+            (
+                _string_field(b"\x0a", ref.process_id),
+                _int_field(b"\x10", ref.pid),
+                _string_field(b"\x1a", ref.comm),
+                _string_field(b"\x22", ref.filename),
+            )
+        )
+        ref.encoded = _frame(_ANCESTORS_TAG, body)
+    return ref.encoded
 
 
 _sensor_ids = _string_memo(b"\x12")  # TelemetryEvent.sensor_id = 2
@@ -237,7 +267,7 @@ def _process_body(p: ProcessPayload) -> bytes | None:
             (
                 _EXEC_TYPE,
                 _exec_filenames[p.exec_filename],
-                *[b"\x32" + _uvarint(len(raw)) + raw for raw in [arg.encode() for arg in p.exec_command_line]],
+                _strings_field(b"\x32", p.exec_command_line),
                 _bool_field(b"\xa8\x01", p.exec_command_line_truncated),  # 21
                 _int_field(b"\xb0\x01", p.exec_errno),  # 22
                 _int_field(b"\xb8\x01", p.exec_old_pid),  # 23
@@ -289,12 +319,12 @@ def event_frame(event: TelemetryEvent) -> bytes:
     (a repeated field's elements in the order they come).
     """
     if not event.encoded:
-        body = own_parts_bytes(event) + _context_frames.of(event)
+        parts = [own_parts_bytes(event), _context_frames.of(event)]
         if event.credentials is not None:
-            body += _credential_frames[event.credentials]
+            parts.append(_credential_frames[event.credentials])
         for ancestor in event.ancestors:
-            body += _ancestor_frame(ancestor)
-        event.encoded = _frame(_EVENTS_TAG, body)
+            parts.append(ancestor_frame(ancestor))
+        event.encoded = _frame(_EVENTS_TAG, b"".join(parts))
     return event.encoded
 
 

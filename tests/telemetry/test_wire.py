@@ -19,7 +19,7 @@ from sensor.telemetry.events import (
     TelemetryEvent,
     TickerPayload,
 )
-from sensor.telemetry.wire import event_frame, from_proto, own_parts_bytes
+from sensor.telemetry.wire import ancestor_frame, event_frame, from_proto, own_parts_bytes, process_context_bytes
 from tests.telemetry.samples import PAYLOADS, event
 
 TICKER = dataclasses.replace(event(LostPayload(0, "")), payload=TickerPayload(1_700_000_000, 5))
@@ -130,3 +130,43 @@ def _fields(payload: ProcessPayload) -> dict[str, Any]:
     fields = {f.name: getattr(payload, f.name) for f in dataclasses.fields(payload)}
     fields["type"] = payload.type.value
     return {k: v for k, v in fields.items() if v is not None and k not in ("old_credentials", "new_credentials")}
+
+
+@pytest.mark.parametrize(
+    "context",
+    [
+        {},
+        {"command_line": ["", "ü" * 200, "x"], "process_tgid": 2**31 - 1, "parent_pid": 0, "language": ""},
+        {"container_id": "", "pod_uid": "", "cwd": "/" + "d" * 300, "parent_process_id": "boot-1-1"},
+    ],
+    ids=repr,
+)
+def test_a_process_context_is_written_by_hand_exactly_as_protobuf_writes_it(context: dict[str, Any]) -> None:
+    original = dataclasses.replace(event(PAYLOADS[0]), **context)
+    written = process_context_bytes(original)
+    message = pb.TelemetryEvent.FromString(written)
+    assert message.SerializeToString() == written
+    assert (message.process_id, message.process_tgid, list(message.command_line), message.cwd) == (
+        original.process_id,
+        original.process_tgid,
+        original.command_line,
+        original.cwd,
+    )
+    assert (message.container_id, message.pod_uid, message.language, message.filename) == (
+        original.container_id,
+        original.pod_uid,
+        original.language,
+        original.filename,
+    )
+    assert (message.parent_process_id, message.parent_pid) == (original.parent_process_id, original.parent_pid)
+
+
+@pytest.mark.parametrize(
+    "ref",
+    [ProcessRef("boot-1-1", 1, "init", "/sbin/init"), ProcessRef("", 0, "", ""), ProcessRef("p", 300, "zoë", "/ü")],
+)
+def test_an_ancestor_is_written_by_hand_exactly_as_protobuf_writes_it(ref: ProcessRef) -> None:
+    expected = pb.TelemetryEvent(
+        ancestors=[pb.ProcessRef(process_id=ref.process_id, pid=ref.pid, comm=ref.comm, filename=ref.filename)]
+    )
+    assert ancestor_frame(ref) == expected.SerializeToString()
