@@ -7,6 +7,12 @@ files only when that hash matches the sources now, so an edited checkout never r
 code: it runs interpreted, and says why, until ``scripts/compile.py`` runs again.
 
 ``SENSOR_INTERPRETED=1`` forces the interpreted path (the benchmark measures both).
+
+The dataclasses made per record or per event (the records, ProcessInfo, ProcessRef, the event and
+its process payload) write their ``__init__`` out, marked "Written out, not generated": mypyc
+compiles a written ``__init__``, while the one ``@dataclass`` generates stays interpreted (48 ns
+against 680 ns for five fields, on this VM). Their fields and parameters must stay in step:
+tests build each one field by field and compare.
 """
 
 from __future__ import annotations

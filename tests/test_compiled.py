@@ -121,3 +121,50 @@ def test_compiled_modules_declare_no_final_constants_that_mypyc_could_inline_sta
     sources = [ROOT.joinpath(*name.split(".")).with_suffix(".py") for name in modules if name.startswith("sensor.")]
     assert len(sources) >= 10
     assert [path.name for path in sources if "Final" in path.read_text()] == []
+
+
+# Run interpreted, where an __init__ takes any object: each parameter gets a distinct sentinel.
+WRITTEN_INITS = """
+import dataclasses, inspect
+from sensor.kernel import records
+from sensor.model import process_cache
+from sensor.telemetry import events
+
+classes = [
+    records.Record, records.ForkRecord, records.ExecRecord, records.ExecFailedRecord, records.ExitRecord,
+    records.CredsRecord, records.CgroupRecord, process_cache.ProcessRef, process_cache.ProcessInfo,
+    events.ProcessPayload, events.TelemetryEvent,
+]
+for cls in classes:
+    names = [f.name for f in dataclasses.fields(cls)]
+    assert list(inspect.signature(cls).parameters) == names, (cls, names)
+    sentinels = [object() for _ in names]
+    made = cls(*sentinels)
+    assert [getattr(made, name) for name in names] == sentinels, cls
+    print(cls.__name__, len(names))
+"""
+
+
+def test_written_out_inits_take_every_field_in_order_and_set_each() -> None:
+    run = subprocess.run(
+        [sys.executable, "-c", WRITTEN_INITS],
+        cwd=ROOT,
+        env={**os.environ, "SENSOR_INTERPRETED": "1"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == [
+        "Record 10",
+        "ForkRecord 14",
+        "ExecRecord 16",
+        "ExecFailedRecord 12",
+        "ExitRecord 12",
+        "CredsRecord 12",
+        "CgroupRecord 15",
+        "ProcessRef 6",
+        "ProcessInfo 18",
+        "ProcessPayload 18",
+        "TelemetryEvent 24",
+    ]
