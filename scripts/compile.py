@@ -29,6 +29,7 @@ HOT_PATH = [
     "sensor/kernel/recording.py",  # the replay the benchmark drives
     "sensor/kernel/records.py",  # decode
     "sensor/model/process_cache.py",  # the process model
+    "sensor/model/procfs.py",  # process ids, and a process first seen mid-life
     "sensor/model/container_cache.py",
     "sensor/model/language.py",
     "sensor/telemetry/events.py",

@@ -33,7 +33,7 @@ from sensor.cli.remote import Connection, StreamEnded, SubscriptionRejected, str
 from sensor.telemetry.capture import Capture, CaptureConfig, LossReport, settle_heap
 from sensor.telemetry.events import EventKind, LostPayload, TelemetryEvent
 from sensor.telemetry.hub import Hub
-from sensor.telemetry.json_lines import json_line
+from sensor.telemetry.json_lines import json_lines
 from sensor.telemetry.subscription import InvalidSubscription, compile_subscription
 
 POLL_MS = 100
@@ -102,16 +102,19 @@ class _Stop:
             raise _Interrupted
 
 
-def line_formatter(output_format: str) -> Callable[[TelemetryEvent], str]:
-    """The function that turns an event into its printed line."""
-    return json_line if output_format == "json" else CompactFormatter().format
+def lines_formatter(output_format: str) -> Callable[[list[TelemetryEvent]], str]:
+    """The function that turns a batch of events into its printed lines."""
+    if output_format == "json":
+        return json_lines
+    compact = CompactFormatter()
+    return lambda batch: "".join([compact.format(event) + "\n" for event in batch])
 
 
 class Printer:
     """Writes events as lines and counts them; :attr:`done` once ``count`` lines are out."""
 
     def __init__(self, output_format: str, count: int | None) -> None:
-        self._line = line_formatter(output_format)
+        self._lines = lines_formatter(output_format)
         self._count = count
         self.printed = 0
         self.lost_reported = 0  # what `lost` events said, over every stage
@@ -126,7 +129,7 @@ class Printer:
         if self._count is not None:
             batch = batch[: self._count - self.printed]
         if batch:
-            sys.stdout.write("".join(self._line(e) + "\n" for e in batch))
+            sys.stdout.write(self._lines(batch))
             sys.stdout.flush()
             self.printed += len(batch)
             self.lost_reported += sum(e.payload.lost for e in batch if isinstance(e.payload, LostPayload))

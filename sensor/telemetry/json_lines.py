@@ -198,3 +198,8 @@ def json_line(event: TelemetryEvent) -> str:
     if event.snapshot:
         out += ',"snapshot":true'
     return out + _payload(event) + "}"
+
+
+def json_lines(events: list[TelemetryEvent]) -> str:
+    """Events as JSON lines, each ending in a newline (one call per batch: the loop runs compiled)."""
+    return "".join([json_line(event) + "\n" for event in events])

@@ -14,7 +14,7 @@ from sensor.telemetry.events import (
     TelemetryEvent,
     TickerPayload,
 )
-from sensor.telemetry.json_lines import json_line
+from sensor.telemetry.json_lines import json_line, json_lines
 from tests.telemetry.samples import PAYLOADS, AnyPayload, event
 
 
@@ -89,3 +89,9 @@ def test_strings_are_escaped_and_unicode_is_kept() -> None:
     assert "\n" not in line and "zoë" in line
     out = json.loads(line)
     assert (out["comm"], out["cwd"]) == ('a"b\\c\n', "/home/zoë")
+
+
+def test_a_batch_is_its_lines_each_ending_in_a_newline() -> None:
+    first, second = event(PAYLOADS[0]), event(PAYLOADS[1])
+    assert json_lines([first, second]) == json_line(first) + "\n" + json_line(second) + "\n"
+    assert json_lines([]) == ""
