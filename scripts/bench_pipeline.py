@@ -2,7 +2,9 @@
 
 throughput: a real exec storm is recorded with `sensor trace --record`, then replayed through
 decode, the caches, event building, a subscriber's filter and protobuf encoding, in one thread;
-the figure is events per second of CPU time of that thread (so per core).
+the figure is events per second of CPU time of that thread (so per core). Each round replays it in
+a fresh process with the hot path compiled (sensor/compiled.py) and then interpreted
+(SENSOR_INTERPRETED=1), so the two are compared at the same moment of the host.
 
 memory: synthetic records, made with the decoder's own layouts, drive the same pipeline in a
 fresh process: RSS with 100 000 live processes in the model, and RSS sampled while 1 000 000
@@ -12,6 +14,8 @@ short-lived processes fork, exec and exit (flat when exited processes leave the 
 from __future__ import annotations
 
 import json
+import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -132,6 +136,41 @@ def synthetic(pid: int, start_ns: int, parent: int, exits: bool, ktime_ns: int) 
     return out
 
 
+REPLAY_CHILD = r"""
+import json, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+import sensor
+from bench_pipeline import replay_rate
+from sensor.kernel.recording import read_recording
+print(json.dumps({**replay_rate(read_recording(Path(sys.argv[2]))), "hot_path": sensor.HOT_PATH.reason}))
+"""
+REPLAY_ROUNDS = 5
+
+
+def replay_rates(recording: Path) -> dict[str, object]:
+    """Replay rates, compiled and interpreted, interleaved over REPLAY_ROUNDS fresh processes each."""
+    rates: dict[str, list[dict[str, object]]] = {"compiled": [], "interpreted": []}
+    for _ in range(REPLAY_ROUNDS):
+        for path, env in (("compiled", {}), ("interpreted", {"SENSOR_INTERPRETED": "1"})):
+            child = subprocess.run(
+                [sys.executable, "-c", REPLAY_CHILD, str(ROOT / "scripts"), str(recording)],
+                cwd=ROOT,
+                env={**os.environ, **env},
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            rates[path].append(json.loads(child.stdout))
+    if not str(rates["compiled"][0]["hot_path"]).startswith("compiled"):
+        raise SystemExit(f"the hot path is not compiled ({rates['compiled'][0]['hot_path']}): run scripts/compile.py")
+    summary: dict[str, object] = {"records": rates["compiled"][0]["records"], "events": rates["compiled"][0]["events"]}
+    for path, runs in rates.items():
+        per_cpu_s = sorted(float(str(run["events_per_cpu_s"])) for run in runs)
+        summary[path] = {"median": statistics.median(per_cpu_s), "best": per_cpu_s[-1], "runs": per_cpu_s}
+    return summary
+
+
 MEMORY_CHILD = r"""
 import json, sys
 sys.path.insert(0, sys.argv[1])
@@ -200,8 +239,7 @@ def pipeline(binary: Path, seconds: float, live: int, churn: int) -> dict[str, o
     with tempfile.TemporaryDirectory(prefix="sensor-bench-") as tmp:
         recording = Path(tmp) / "storm.rec"
         execs = record_storm(binary, recording, seconds)
-        records = read_recording(recording)
-    rate = replay_rate(records)
+        rate = replay_rates(recording)
     child = subprocess.run(
         [sys.executable, "-c", MEMORY_CHILD, str(ROOT / "scripts"), str(live), str(churn)],
         cwd=ROOT,
@@ -212,7 +250,11 @@ def pipeline(binary: Path, seconds: float, live: int, churn: int) -> dict[str, o
     memory = json.loads(child.stdout)
     mib = 1024 * 1024
     print(f"\nreplay of a recorded storm ({execs} execs, {rate['records']} records, {rate['events']} events):")
-    print(f"  {rate['events_per_cpu_s']:.0f} events per CPU-second (decode, caches, build, filter, encode)")
+    print("  events per CPU-second (decode, caches, build, filter, encode), median and best of each path:")
+    for path in ("compiled", "interpreted"):
+        figures = rate[path]
+        assert isinstance(figures, dict)
+        print(f"  {path:12s} {figures['median']:8.0f} {figures['best']:8.0f}")
     print(
         f"RSS: empty model {memory['baseline_rss_bytes'] / mib:.0f} MiB; with {memory['live_in_model']} processes "
         f"{memory['rss_with_live_bytes'] / mib:.0f} MiB"
