@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sensor.kernel.recording import ReplayReader, read_recording
+from sensor.kernel.recording import ReplayReader
 from sensor.kernel.records import EXEC_FIELDS, EXIT_FIELDS, FORK_FIELDS, RecordType, layout_struct
 from sensor.telemetry.capture import Capture, CaptureConfig, settle_heap
 from sensor.telemetry.hub import Hub
