@@ -8,11 +8,11 @@ code: it runs interpreted, and says why, until ``scripts/compile.py`` runs again
 
 ``SENSOR_INTERPRETED=1`` forces the interpreted path (the benchmark measures both).
 
-The dataclasses made per record or per event (the records, ProcessInfo, ProcessRef, the event and
-its process payload) write their ``__init__`` out, marked "Written out, not generated": mypyc
-compiles a written ``__init__``, while the one ``@dataclass`` generates stays interpreted (48 ns
-against 680 ns for five fields, on this VM). Their fields and parameters must stay in step:
-tests build each one field by field and compare.
+The dataclasses made per record or per event (the records, ProcessInfo,
+ProcessRef, the event and its process payload) write their ``__init__`` out, marked "Written out,
+not generated": mypyc compiles a written ``__init__``, while the one ``@dataclass`` generates
+stays interpreted (48 ns against 680 ns for five fields, on this VM). Their fields and parameters
+must stay in step: tests/test_compiled.py builds each one field by field and compares.
 """
 
 from __future__ import annotations

@@ -205,6 +205,7 @@ class ForkRecord(Record):
     child_start_ns: int
     clone_flags: int
 
+    # Written out, as Record's is (mypyc cannot mix a generated __init__ over a written one).
     def __init__(
         self,
         cpu: int,
@@ -240,6 +241,7 @@ class ExecRecord(Record):
     args_size: int
     cwd: str
 
+    # Written out, as Record's is (mypyc cannot mix a generated __init__ over a written one).
     def __init__(
         self,
         cpu: int,
@@ -275,6 +277,7 @@ class ExecFailedRecord(Record):
     error: int
     filename: str
 
+    # Written out, as Record's is (mypyc cannot mix a generated __init__ over a written one).
     def __init__(
         self,
         cpu: int,
@@ -302,6 +305,7 @@ class ExitRecord(Record):
     exit_code: int
     group_dead: bool
 
+    # Written out, as Record's is (mypyc cannot mix a generated __init__ over a written one).
     def __init__(
         self,
         cpu: int,
@@ -329,6 +333,7 @@ class CredsRecord(Record):
     old: Creds
     cause: CredsCause
 
+    # Written out, as Record's is (mypyc cannot mix a generated __init__ over a written one).
     def __init__(
         self,
         cpu: int,
@@ -367,6 +372,7 @@ class CgroupRecord(Record):
     target_pid: int
     path: str
 
+    # Written out, as Record's is (mypyc cannot mix a generated __init__ over a written one).
     def __init__(
         self,
         cpu: int,
