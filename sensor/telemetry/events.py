@@ -13,6 +13,7 @@ from enum import Enum
 from typing import Generic, TypeVar, Union
 
 from sensor.kernel.records import Creds
+from sensor.memo import BoundedMemo
 from sensor.model.process_cache import ProcessRef
 
 
@@ -228,8 +229,9 @@ class TelemetryEvent:
     @property
     def id(self) -> str:
         """Hash of sensor id, sequence number and monotonic time, as Capsule8 defined it."""
-        key = f"{self.sensor_id}:{self.sensor_sequence_number}:{self.sensor_monotime_nanos}"
-        return hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
+        hasher = _id_hashers[self.sensor_id].copy()  # the sensor id's part hashed once
+        hasher.update(f"{self.sensor_sequence_number}:{self.sensor_monotime_nanos}".encode())
+        return hasher.hexdigest()
 
     @property
     def kind(self) -> EventKind:
@@ -243,6 +245,9 @@ class TelemetryEvent:
         return _KIND_OF_TYPE[self.payload.type]
 
 
+_id_hashers: BoundedMemo[str, hashlib.blake2b] = BoundedMemo(
+    lambda sensor_id: hashlib.blake2b(f"{sensor_id}:".encode(), digest_size=16), 64
+)
 _KIND_OF_TYPE = {
     ProcessEventType.FORK: EventKind.FORK,
     ProcessEventType.EXEC: EventKind.EXEC,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from hashlib import blake2b
+
 from sensor.telemetry.events import EventKind, LostPayload, ProcessEventType, ProcessPayload, TelemetryEvent
 
 
@@ -15,6 +17,12 @@ def test_the_event_id_is_stable_and_distinct_per_sequence_number() -> None:
     assert a.id == b.id
     assert a.id != c.id
     assert len(a.id) == 32 and int(a.id, 16) >= 0
+
+
+def test_the_event_id_is_the_blake2b_of_sensor_sequence_and_time() -> None:
+    assert event(5, ProcessPayload(ProcessEventType.EXIT)).id == blake2b(b"s1:5:7", digest_size=16).hexdigest()
+    other_sensor = TelemetryEvent("s2", 5, 7, ProcessPayload(ProcessEventType.EXIT))
+    assert other_sensor.id == blake2b(b"s2:5:7", digest_size=16).hexdigest()
 
 
 def test_the_kind_follows_the_payload() -> None:
