@@ -11,7 +11,7 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum, IntFlag
-from typing import Any, NamedTuple, Union
+from typing import Any, Final, NamedTuple, Union
 
 from sensor.memo import BoundedMemo
 
@@ -132,13 +132,13 @@ def layout_struct(fields: tuple[tuple[str, str], ...]) -> struct.Struct:
     return struct.Struct("<" + "".join(fmt for _, fmt in fields))
 
 
-_FORK = layout_struct(FORK_FIELDS)
-_EXEC = layout_struct(EXEC_FIELDS)
-_EXEC_FAILED = layout_struct(EXEC_FAILED_FIELDS)
-_EXIT = layout_struct(EXIT_FIELDS)
-_CREDS = layout_struct(CREDS_FIELDS)
-_CGROUP = layout_struct(CGROUP_FIELDS)
-_TYPE = struct.Struct("<H")
+_FORK: Final = layout_struct(FORK_FIELDS)
+_EXEC: Final = layout_struct(EXEC_FIELDS)
+_EXEC_FAILED: Final = layout_struct(EXEC_FAILED_FIELDS)
+_EXIT: Final = layout_struct(EXIT_FIELDS)
+_CREDS: Final = layout_struct(CREDS_FIELDS)
+_CGROUP: Final = layout_struct(CGROUP_FIELDS)
+_TYPE: Final = struct.Struct("<H")
 MEMO_BOUND = 4096  # distinct values remembered per memo
 
 
@@ -432,14 +432,14 @@ def join_cwd(raw: bytes, truncated: bool) -> str:
 
 
 # Decoded once per distinct value: a host runs the same few programs, names and credential sets.
-_c_strings = BoundedMemo(_c_string, MEMO_BOUND)
-_creds_sets: BoundedMemo[tuple[int, ...], Creds] = BoundedMemo(lambda ids: Creds(*ids), MEMO_BOUND)
-_exec_flags = BoundedMemo(ExecFlags, MEMO_BOUND)
-_cwds: BoundedMemo[tuple[bytes, bool], str] = BoundedMemo(lambda key: join_cwd(*key), MEMO_BOUND)
+_c_strings: Final = BoundedMemo(_c_string, MEMO_BOUND)
+_creds_sets: Final[BoundedMemo[tuple[int, ...], Creds]] = BoundedMemo(lambda ids: Creds(*ids), MEMO_BOUND)
+_exec_flags: Final = BoundedMemo(ExecFlags, MEMO_BOUND)
+_cwds: Final[BoundedMemo[tuple[bytes, bool], str]] = BoundedMemo(lambda key: join_cwd(*key), MEMO_BOUND)
 # One list per distinct command line, shared by every process that ran it: never mutate an argv.
-_argvs: BoundedMemo[tuple[bytes, bool], list[str]] = BoundedMemo(lambda key: split_args(*key), MEMO_BOUND)
-_ARGS_TRUNCATED = int(ExecFlags.ARGS_TRUNCATED)
-_CWD_TRUNCATED = int(ExecFlags.CWD_TRUNCATED)
+_argvs: Final[BoundedMemo[tuple[bytes, bool], list[str]]] = BoundedMemo(lambda key: split_args(*key), MEMO_BOUND)
+_ARGS_TRUNCATED: Final = int(ExecFlags.ARGS_TRUNCATED)
+_CWD_TRUNCATED: Final = int(ExecFlags.CWD_TRUNCATED)
 
 
 _Head = tuple[int, int, int, int, int, int, int, int, Creds, str]
@@ -489,7 +489,7 @@ def _decode_cgroup(buf: bytes) -> CgroupRecord:
     return CgroupRecord(*_head(v), CgroupOp(v[0]), v[18], v[20], v[21], _c_string(v[23]))
 
 
-_DECODERS: dict[int, tuple[int, Callable[[bytes], AnyRecord]]] = {
+_DECODERS: Final[dict[int, tuple[int, Callable[[bytes], AnyRecord]]]] = {
     RecordType.FORK: (_FORK.size, _decode_fork),
     RecordType.EXEC: (_EXEC.size, _decode_exec),
     RecordType.EXEC_FAILED: (_EXEC_FAILED.size, _decode_exec_failed),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 from pathlib import Path
+from typing import Final
 
 from sensor.kernel.records import (
     AnyRecord,
@@ -29,7 +30,7 @@ from sensor.telemetry.events import (
     TickerPayload,
 )
 
-_KIND_OF_CLASS = {
+_KIND_OF_CLASS: Final = {
     ForkRecord: EventKind.FORK,
     ExecRecord: EventKind.EXEC,
     ExecFailedRecord: EventKind.EXEC,
@@ -39,7 +40,7 @@ _KIND_OF_CLASS = {
 
 
 # An exec's arguments were cut or unreadable: tested as a plain int, since Flag arithmetic is slow.
-_ARGS_CUT = int(ExecFlags.ARGS_TRUNCATED | ExecFlags.ARGS_UNREADABLE)
+_ARGS_CUT: Final = int(ExecFlags.ARGS_TRUNCATED | ExecFlags.ARGS_UNREADABLE)
 
 
 def kind_of(record: AnyRecord) -> EventKind:

@@ -10,7 +10,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Generic, TypeVar, Union
+from typing import Final, Generic, TypeVar, Union
 
 from sensor.kernel.records import Creds
 from sensor.memo import BoundedMemo
@@ -245,10 +245,10 @@ class TelemetryEvent:
         return _KIND_OF_TYPE[self.payload.type]
 
 
-_id_hashers: BoundedMemo[str, hashlib.blake2b] = BoundedMemo(
+_id_hashers: Final[BoundedMemo[str, hashlib.blake2b]] = BoundedMemo(
     lambda sensor_id: hashlib.blake2b(f"{sensor_id}:".encode(), digest_size=16), 64
 )
-_KIND_OF_TYPE = {
+_KIND_OF_TYPE: Final = {
     ProcessEventType.FORK: EventKind.FORK,
     ProcessEventType.EXEC: EventKind.EXEC,
     ProcessEventType.EXIT: EventKind.EXIT,

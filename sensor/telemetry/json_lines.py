@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from json.encoder import encode_basestring  # the C escaper json.dumps(ensure_ascii=False) uses
-from typing import Any
+from typing import Any, Final
 
 from sensor.kernel.records import Creds
 from sensor.memo import BoundedMemo
@@ -53,8 +53,8 @@ def _strings(values: list[str]) -> str:
     return "[" + ",".join(map(encode_basestring, values)) + "]"
 
 
-_creds_json: BoundedMemo[Creds, str] = BoundedMemo(lambda creds: _dumps(creds_dict(creds)), MAX_FRAGMENTS)
-_string_json: BoundedMemo[str, str] = BoundedMemo(encode_basestring, MAX_FRAGMENTS)
+_creds_json: Final[BoundedMemo[Creds, str]] = BoundedMemo(lambda creds: _dumps(creds_dict(creds)), MAX_FRAGMENTS)
+_string_json: Final[BoundedMemo[str, str]] = BoundedMemo(encode_basestring, MAX_FRAGMENTS)
 
 
 def _context_json(event: TelemetryEvent) -> str:
@@ -71,7 +71,7 @@ def _context_json(event: TelemetryEvent) -> str:
     return out
 
 
-_contexts = ContextMemo(_context_json, MAX_FRAGMENTS)
+_contexts: Final = ContextMemo(_context_json, MAX_FRAGMENTS)
 
 
 def _ancestor_json(ref: ProcessRef) -> str:

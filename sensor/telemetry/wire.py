@@ -7,7 +7,7 @@ field on the wire is just its elements one after another (tag, length, bytes).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from sensor.api.v1 import telemetry_pb2 as pb
 from sensor.kernel.records import Creds
@@ -23,9 +23,9 @@ from sensor.telemetry.events import (
     TickerPayload,
 )
 
-_EVENTS_TAG = b"\x0a"  # GetEventsResponse.events: field 1, length-delimited
-_CREDENTIALS_TAG = b"\x4a"  # TelemetryEvent.credentials: field 9, length-delimited
-_ANCESTORS_TAG = b"\xd2\x01"  # TelemetryEvent.ancestors: field 26, length-delimited
+_EVENTS_TAG: Final = b"\x0a"  # GetEventsResponse.events: field 1, length-delimited
+_CREDENTIALS_TAG: Final = b"\x4a"  # TelemetryEvent.credentials: field 9, length-delimited
+_ANCESTORS_TAG: Final = b"\xd2\x01"  # TelemetryEvent.ancestors: field 26, length-delimited
 MAX_CREDENTIAL_FRAMES = 4096
 MAX_CONTEXT_FRAMES = 8192  # process versions whose context encoding is kept
 
@@ -141,7 +141,7 @@ def _process_context(event: TelemetryEvent) -> pb.TelemetryEvent:
     )
 
 
-_SMALL_VARINTS = [bytes([n]) for n in range(0x80)]
+_SMALL_VARINTS: Final = [bytes([n]) for n in range(0x80)]
 _UINT64 = 1 << 64  # a negative int32/int64 goes on the wire as its 64-bit two's complement
 
 
@@ -165,7 +165,7 @@ def _frame(tag: bytes, body: bytes) -> bytes:
 
 
 # The ``credentials`` field per distinct set of ids: a host has a handful.
-_credential_frames: BoundedMemo[Creds, bytes] = BoundedMemo(
+_credential_frames: Final[BoundedMemo[Creds, bytes]] = BoundedMemo(
     lambda creds: _frame(_CREDENTIALS_TAG, creds_proto(creds).SerializeToString()), MAX_CREDENTIAL_FRAMES
 )
 
@@ -223,7 +223,7 @@ def process_context_bytes(event: TelemetryEvent) -> bytes:
     )
 
 
-_context_frames = ContextMemo(process_context_bytes, MAX_CONTEXT_FRAMES)
+_context_frames: Final = ContextMemo(process_context_bytes, MAX_CONTEXT_FRAMES)
 
 
 def ancestor_frame(ref: ProcessRef) -> bytes:
@@ -241,16 +241,16 @@ def ancestor_frame(ref: ProcessRef) -> bytes:
     return ref.encoded
 
 
-_sensor_ids = _string_memo(b"\x12")  # TelemetryEvent.sensor_id = 2
-_container_names = _string_memo(b"\x5a")  # 11
-_image_ids = _string_memo(b"\x62")  # 12
-_image_names = _string_memo(b"\x6a")  # 13
-_comms = _string_memo(b"\xa2\x01")  # 20
-_exec_filenames = _string_memo(b"\x2a")  # ProcessEvent.exec_filename = 5
-_PROCESS_TAG = b"\xa2\x06"  # TelemetryEvent.process = 100, length-delimited
-_FORK_TYPE = b"\x08\x01"  # ProcessEvent.type = 1: FORK
-_EXEC_TYPE = b"\x08\x02"
-_EXIT_TYPE = b"\x08\x03"
+_sensor_ids: Final = _string_memo(b"\x12")  # TelemetryEvent.sensor_id = 2
+_container_names: Final = _string_memo(b"\x5a")  # 11
+_image_ids: Final = _string_memo(b"\x62")  # 12
+_image_names: Final = _string_memo(b"\x6a")  # 13
+_comms: Final = _string_memo(b"\xa2\x01")  # 20
+_exec_filenames: Final = _string_memo(b"\x2a")  # ProcessEvent.exec_filename = 5
+_PROCESS_TAG: Final = b"\xa2\x06"  # TelemetryEvent.process = 100, length-delimited
+_FORK_TYPE: Final = b"\x08\x01"  # ProcessEvent.type = 1: FORK
+_EXEC_TYPE: Final = b"\x08\x02"
+_EXIT_TYPE: Final = b"\x08\x03"
 
 
 def _process_body(p: ProcessPayload) -> bytes | None:
