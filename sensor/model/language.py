@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import struct
 from enum import Enum
+from typing import Final
 
 _CACHE_MAX = 16384
 _GO_BUILDINFO = b".go.buildinfo"
@@ -28,6 +29,11 @@ class Language(str, Enum):
     DOTNET = "dotnet"
     GO = "go"
     PHP = "php"
+
+
+# Compiled code reads an Enum's ``.value`` through the interpreter (a property in enum.py): the
+# per-exec path takes the names from here instead.
+LANGUAGE_NAMES: Final = {language: language.value for language in Language}
 
 
 _EDGE = re.compile(r"^[^0-9a-z]+|[^0-9a-z]+$")

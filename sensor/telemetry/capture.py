@@ -37,7 +37,7 @@ from sensor.kernel.recording import RecordingReader
 from sensor.kernel.records import CgroupRecord, DecodeError, ExecRecord, ExitRecord, Hook, decode
 from sensor.kernel.ringbuf import RecordReader
 from sensor.model.container_cache import ContainerCache, ContainerChange, ContainerEventType, ContainerInfo
-from sensor.model.language import LanguageDetector
+from sensor.model.language import LANGUAGE_NAMES, LanguageDetector
 from sensor.model.process_cache import DEFAULT_CAPACITY, DEFAULT_EXIT_GRACE_NS, CacheStats, ProcessInfoCache
 from sensor.model.procfs import read_boot_id, scan_processes
 from sensor.model.runtime.docker import DEFAULT_DOCKER_SOCKETS
@@ -269,7 +269,8 @@ class Capture:
                 container = self._learn_cgroup(record.cgroup_id, record.tgid, record.ktime_ns)
             is_exec = type(record) is ExecRecord
             if is_exec:
-                info.language = self._languages.detect(record.tgid, record.cgroup_id, info.filename, info.argv).value
+                language = self._languages.detect(record.tgid, record.cgroup_id, info.filename, info.argv)
+                info.language = LANGUAGE_NAMES[language]
             if container is not None:
                 if is_exec or container.state is ContainerState.CREATED:
                     self._changes(

@@ -71,6 +71,7 @@ def _context_json(event: TelemetryEvent) -> str:
     return out
 
 
+_TYPE_NAMES: Final = {t: t.value for t in ProcessEventType}  # .value is interpreted (enum.py)
 _contexts: Final = ContextMemo(_context_json, MAX_FRAGMENTS)
 
 
@@ -130,7 +131,7 @@ def _process_payload(p: ProcessPayload) -> str:
             out += ',"new_credentials":' + _creds_json[p.new_credentials]
         out += ',"credentials_cause":' + encode_basestring(p.credentials_cause)
     else:
-        out = f'{{"type":"{t.value}","exec_filename":{_string_json[p.exec_filename]}'
+        out = f'{{"type":"{_TYPE_NAMES[t]}","exec_filename":{_string_json[p.exec_filename]}'
         if p.exec_command_line:
             out += ',"exec_command_line":' + _strings(p.exec_command_line)
         if p.exec_command_line_truncated:

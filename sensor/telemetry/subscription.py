@@ -56,7 +56,7 @@ class CompiledSubscription:
         """Whether the event passes the event and container filters (lost-record events always do)."""
         payload = event.payload
         if type(payload) is ProcessPayload:
-            rules = self.process_rules.get(payload.type.value)
+            rules = self.process_rules.get(payload.type)  # a str Enum: its member is its name's key
         elif type(payload) is ContainerPayload:
             rules = self.container_rules.get(payload.type)
         else:
