@@ -115,3 +115,20 @@ def of_pid(event: Event, pid: int, event_type: str) -> bool:
 def env_without_sensor() -> dict[str, str]:
     """The environment for workloads (no PYTHON* leaking into child pythons)."""
     return {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+
+
+def record_trace(recording: Path, workload: list[str]) -> str:
+    """`sensor trace --record` for 3 s around one workload run; its JSON output."""
+    trace = subprocess.Popen(
+        [*SENSOR, "trace", "--record", str(recording), "--format", "json", "--duration", "3"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert trace.stderr is not None
+    assert "ready" in trace.stderr.readline()
+    time.sleep(0.2)
+    subprocess.run(workload, env=env_without_sensor(), check=False)
+    out, _ = trace.communicate(timeout=60)
+    return out

@@ -7,13 +7,12 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import sensor
 import sensor.kernel.records
 from sensor.compiled import COMPILED_DIR, MANIFEST, install, sources_hash
-from tests.live_sensor import ROOT, SENSOR, env_without_sensor
+from tests.live_sensor import ROOT, SENSOR, record_trace
 
 # Replays a recording through the pipeline and prints, per event, its JSON line and its protobuf frame.
 REPLAY = """
@@ -83,19 +82,8 @@ def test_sensor_interpreted_forces_the_py_files_and_doctor_says_so() -> None:
 
 def test_compiled_and_interpreted_make_the_same_events_from_the_same_records(tmp_path: Path) -> None:
     recording = tmp_path / "records.bin"
-    trace = subprocess.Popen(
-        [*SENSOR, "trace", "--record", str(recording), "--format", "json", "--duration", "3"],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert trace.stderr is not None
-    assert "ready" in trace.stderr.readline()
-    time.sleep(0.2)
     workload = "for i in 1 2 3; do /bin/echo same-$i 'two words' >/dev/null; done; (sleep 0.1 &); /bin/false"
-    subprocess.run(["/bin/sh", "-c", workload], env=env_without_sensor(), check=False)
-    trace.communicate(timeout=60)
+    record_trace(recording, ["/bin/sh", "-c", workload])
 
     def replay(**env: str) -> list[str]:
         run = subprocess.run(

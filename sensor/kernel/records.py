@@ -450,6 +450,10 @@ def _head(v: tuple[Any, ...]) -> _Head:
     return (v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], _creds_sets[v[9:17]], _c_strings[v[17]])
 
 
+# Fork, exec and exit (nearly every record) spell the header out rather than ``*_head(v)``: a
+# star call cannot be compiled to a direct call.
+
+
 def _decode_exec(buf: bytes) -> ExecRecord:
     v = _EXEC.unpack_from(buf)
     old_pid, flags, filename_len, args_len, args_size, cwd_len = v[18:24]
@@ -459,13 +463,17 @@ def _decode_exec(buf: bytes) -> ExecRecord:
     cwd = data[filename_len + args_len : filename_len + args_len + cwd_len]
     argv = _argvs[args, bool(flags & _ARGS_TRUNCATED)]
     return ExecRecord(
-        *_head(v), old_pid, _exec_flags[flags], filename, argv, args_size, _cwds[cwd, bool(flags & _CWD_TRUNCATED)]
-    )
+        v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], _creds_sets[v[9:17]], _c_strings[v[17]],
+        old_pid, _exec_flags[flags], filename, argv, args_size, _cwds[cwd, bool(flags & _CWD_TRUNCATED)],
+    )  # fmt: skip
 
 
 def _decode_fork(buf: bytes) -> ForkRecord:
     v = _FORK.unpack_from(buf)
-    return ForkRecord(*_head(v), *v[18:22])
+    return ForkRecord(
+        v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], _creds_sets[v[9:17]], _c_strings[v[17]],
+        v[18], v[19], v[20], v[21],
+    )  # fmt: skip
 
 
 def _decode_exec_failed(buf: bytes) -> ExecFailedRecord:
@@ -476,7 +484,10 @@ def _decode_exec_failed(buf: bytes) -> ExecFailedRecord:
 
 def _decode_exit(buf: bytes) -> ExitRecord:
     v = _EXIT.unpack_from(buf)
-    return ExitRecord(*_head(v), v[18], bool(v[19] & EXIT_GROUP_DEAD))
+    return ExitRecord(
+        v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], _creds_sets[v[9:17]], _c_strings[v[17]],
+        v[18], bool(v[19] & EXIT_GROUP_DEAD),
+    )  # fmt: skip
 
 
 def _decode_creds(buf: bytes) -> CredsRecord:

@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-import subprocess
-import time
 from pathlib import Path
 
 from sensor.kernel.recording import ReplayReader, read_recording
 from sensor.telemetry.capture import Capture, CaptureConfig
 from sensor.telemetry.events import ProcessEventType, ProcessPayload
-from tests.live_sensor import ROOT, SENSOR, env_without_sensor
+from tests.live_sensor import record_trace
 
 
 def test_a_recorded_trace_replays_into_the_same_events(tmp_path: Path) -> None:
     recording = tmp_path / "records.bin"
-    proc = subprocess.Popen(
-        [*SENSOR, "trace", "--record", str(recording), "--format", "json", "--duration", "3"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stderr is not None
-    assert "ready" in proc.stderr.readline()
-    time.sleep(0.2)
-    subprocess.run(["/bin/echo", "replay-mark", "two words"], env=env_without_sensor(), check=True)
-    out, _ = proc.communicate(timeout=60)
+    out = record_trace(recording, ["/bin/echo", "replay-mark", "two words"])
     printed = [line for line in out.splitlines() if "replay-mark" in line and '"type":"EXEC"' in line]
     assert len(printed) == 1
     records = read_recording(recording)
