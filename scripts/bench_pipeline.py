@@ -27,7 +27,7 @@ from sensor.kernel.records import EXEC_FIELDS, EXIT_FIELDS, FORK_FIELDS, RecordT
 from sensor.telemetry.capture import Capture, CaptureConfig, settle_heap
 from sensor.telemetry.hub import Hub
 from sensor.telemetry.subscription import compile_subscription
-from sensor.telemetry.wire import event_frame
+from sensor.telemetry.wire import event_frames
 
 ROOT = Path(__file__).resolve().parents[1]
 FILTER = 'filename != "/nonexistent" OR uid == 0'
@@ -75,10 +75,7 @@ def replay_rate(records: list[bytes]) -> dict[str, float]:
         if not batch and capture.loss().records_read == len(records):
             break
         hub.publish(batch)
-        for item in subscriber.take(len(records), 0):
-            if not isinstance(item, int):
-                event_frame(item)
-                events += 1
+        events += len(event_frames(subscriber.take(len(records), 0), capture.lost_event))  # as the server does
     cpu = time.thread_time() - started
     wall = time.perf_counter() - wall
     capture.close()

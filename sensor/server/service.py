@@ -24,10 +24,9 @@ from sensor.server.container_stats import (
 )
 from sensor.server.pipeline import PipelineStopped, PipelineThread
 from sensor.server.workloads import list_workloads, sensor_info
-from sensor.telemetry.events import TelemetryEvent
 from sensor.telemetry.hub import Subscriber
 from sensor.telemetry.subscription import CompiledSubscription, InvalidSubscription, compile_subscription
-from sensor.telemetry.wire import event_frame
+from sensor.telemetry.wire import event_frame, event_frames
 
 SERVICE_NAME = "sensor.v1.TelemetryService"
 MAX_EVENTS_PER_RESPONSE = 512
@@ -102,10 +101,7 @@ class TelemetryService:
             if interval:
                 wait = min(wait, max(0.0, (next_tick - time.monotonic_ns()) / 1e9))
             items = subscriber.take(MAX_EVENTS_PER_RESPONSE, wait)
-            frames = [
-                event_frame(item if isinstance(item, TelemetryEvent) else lost_event(item, "subscriber"))
-                for item in items
-            ]
+            frames = event_frames(items, lost_event)
             if interval and time.monotonic_ns() >= next_tick:
                 frames.append(event_frame(self._capture.ticker_event()))
                 next_tick += interval

@@ -19,7 +19,14 @@ from sensor.telemetry.events import (
     TelemetryEvent,
     TickerPayload,
 )
-from sensor.telemetry.wire import ancestor_frame, event_frame, from_proto, own_parts_bytes, process_context_bytes
+from sensor.telemetry.wire import (
+    ancestor_frame,
+    event_frame,
+    event_frames,
+    from_proto,
+    own_parts_bytes,
+    process_context_bytes,
+)
 from tests.telemetry.samples import PAYLOADS, event
 
 TICKER = dataclasses.replace(event(LostPayload(0, "")), payload=TickerPayload(1_700_000_000, 5))
@@ -170,3 +177,17 @@ def test_an_ancestor_is_written_by_hand_exactly_as_protobuf_writes_it(ref: Proce
         ancestors=[pb.ProcessRef(process_id=ref.process_id, pid=ref.pid, comm=ref.comm, filename=ref.filename)]
     )
     assert ancestor_frame(ref) == expected.SerializeToString()
+
+
+def test_queued_items_become_frames_and_a_loss_count_a_lost_event() -> None:
+    fork = event(PAYLOADS[0])
+    made: list[tuple[int, str]] = []
+
+    def lost_event(count: int, stage: str) -> TelemetryEvent:
+        made.append((count, stage))
+        return event(LostPayload(count, stage))
+
+    frames = event_frames([fork, 3], lost_event)
+    response = api.GetEventsResponse.FromString(b"".join(frames))
+    assert made == [(3, "subscriber")]
+    assert [from_proto(m).payload for m in response.events] == [PAYLOADS[0], LostPayload(3, "subscriber")]
