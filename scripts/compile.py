@@ -4,8 +4,8 @@
 Usage: .venv/bin/python scripts/compile.py [--force]
 
 The modules below are the ones every kernel record and every event pass through. They stay plain
-typed Python (the interpreted path is the same code, run by CPython); compiled, they cost about
-a third less CPU per event (scripts/bench reports both).
+typed Python (the interpreted path is the same code, run by CPython); compiled, an event costs
+about a third of the CPU it costs interpreted (scripts/bench reports both).
 """
 
 from __future__ import annotations

@@ -139,7 +139,7 @@ def kernel_checks(features: KernelFeatures, compiled: Path | None = None) -> lis
             "hot path",
             HOT_PATH.reason,
             HOT_PATH.compiled,
-            "run scripts/compile.py (scripts/bootstrap does): compiled, each event costs about a third less CPU",
+            "run scripts/compile.py (scripts/bootstrap does): compiled, each event costs about a third of the CPU",
         ),
         Check(
             "BPF run-time stats",
