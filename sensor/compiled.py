@@ -75,11 +75,15 @@ def _check(compiled_dir: Path) -> tuple[HotPath, dict[str, Path]]:
         return HotPath(False, f"interpreted: {FORCE_INTERPRETED} is set"), {}
     try:
         manifest = json.loads((compiled_dir / MANIFEST).read_text())
-    except (OSError, ValueError):
-        return HotPath(False, f"interpreted: not compiled (no {compiled_dir / MANIFEST}; run scripts/compile.py)"), {}
-    if manifest.get("sources") != sources_hash(name for name in manifest["modules"] if name.startswith("sensor.")):
+        modules: dict[str, str] = manifest["modules"]
+        sources = manifest["sources"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return HotPath(
+            False, f"interpreted: not compiled (no usable {compiled_dir / MANIFEST}; run scripts/compile.py)"
+        ), {}
+    if sources != sources_hash(name for name in modules if name.startswith("sensor.")):
         return HotPath(False, "interpreted: the sources changed since they were compiled (run scripts/compile.py)"), {}
-    files = {name: compiled_dir / file for name, file in manifest["modules"].items()}
+    files = {name: compiled_dir / file for name, file in modules.items()}
     missing = [str(file) for file in files.values() if not file.is_file()]
     if missing:
         return HotPath(False, f"interpreted: compiled files missing: {', '.join(missing)}"), {}

@@ -45,7 +45,7 @@ def test_this_checkout_runs_the_compiled_hot_path() -> None:
 def test_no_build_means_interpreted_and_says_where_it_looked(tmp_path: Path) -> None:
     status = install(tmp_path)
     assert not status.compiled
-    assert status.reason == f"interpreted: not compiled (no {tmp_path / MANIFEST}; run scripts/compile.py)"
+    assert status.reason == f"interpreted: not compiled (no usable {tmp_path / MANIFEST}; run scripts/compile.py)"
 
 
 def test_a_build_from_other_sources_is_not_used(tmp_path: Path) -> None:
@@ -159,3 +159,12 @@ def test_written_out_inits_take_every_field_in_order_and_set_each() -> None:
         "ProcessPayload 18",
         "TelemetryEvent 24",
     ]
+
+
+def test_an_unreadable_manifest_means_not_compiled(tmp_path: Path) -> None:
+    (tmp_path / MANIFEST).write_text('{"sources": "abc"}')
+    status = install(tmp_path)
+    assert (status.compiled, status.reason) == (
+        False,
+        f"interpreted: not compiled (no usable {tmp_path / MANIFEST}; run scripts/compile.py)",
+    )
