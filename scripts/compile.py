@@ -56,9 +56,8 @@ def module_name(path: str) -> str:
     return path.removesuffix(".py").replace("/", ".")
 
 
-def compile_hot_path(out: Path) -> None:
-    """Build the extensions into ``out`` with a manifest naming each module's file."""
-    want = sources_hash(map(module_name, HOT_PATH))
+def compile_hot_path(out: Path, want: str) -> None:
+    """Build the extensions into ``out`` with a manifest naming each module's file; ``want``: their sources' hash."""
     with tempfile.TemporaryDirectory(prefix="sensor-compile-") as tmp:
         lib = Path(tmp) / "lib"
         setup = SETUP.format(lib=lib, temp=Path(tmp) / "temp")
@@ -95,14 +94,15 @@ def compile_hot_path(out: Path) -> None:
 def main() -> None:
     manifest = COMPILED_DIR / MANIFEST
     force = "--force" in sys.argv[1:]
+    want = sources_hash(map(module_name, HOT_PATH))
     try:
-        current = json.loads(manifest.read_text()).get("sources") == sources_hash(map(module_name, HOT_PATH))
+        current = json.loads(manifest.read_text()).get("sources") == want
     except (OSError, ValueError):
         current = False
     if current and not force:
         return
     print(f"compile: compiling the hot path with mypyc into {COMPILED_DIR} (about a minute)", file=sys.stderr)
-    compile_hot_path(COMPILED_DIR)
+    compile_hot_path(COMPILED_DIR, want)
 
 
 if __name__ == "__main__":

@@ -204,7 +204,7 @@ class Capture:
             if path is not None and path in id_of_path:
                 info.cgroup_id = id_of_path[path]
                 populated.add(info.cgroup_id)
-            info.language = self._languages.detect(info.pid, info.cgroup_id, info.filename, info.argv).value
+            info.language = LANGUAGE_NAMES[self._languages.detect(info.pid, info.cgroup_id, info.filename, info.argv)]
         self.containers.load_snapshot(cgroups, populated, self._resolver.known_containers())
         for container in self.containers.containers():
             if container.resolving:

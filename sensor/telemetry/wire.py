@@ -85,18 +85,6 @@ def _container(c: ContainerPayload) -> pb.ContainerEvent:
     )
 
 
-def to_proto(event: TelemetryEvent) -> pb.TelemetryEvent:
-    """The event as a protobuf message."""
-    message = _own_parts(event)
-    message.MergeFrom(_process_context(event))
-    if event.credentials is not None:
-        message.credentials.CopyFrom(creds_proto(event.credentials))
-    message.ancestors.extend(
-        pb.ProcessRef(process_id=a.process_id, pid=a.pid, comm=a.comm, filename=a.filename) for a in event.ancestors
-    )
-    return message
-
-
 def _own_parts(event: TelemetryEvent) -> pb.TelemetryEvent:
     """What is this event's alone: not its process's context, credentials or ancestors (see :func:`event_frame`)."""
     # Sub-messages go in through the constructor: CopyFrom after it would copy each one again.
@@ -123,22 +111,6 @@ def _own_parts(event: TelemetryEvent) -> pb.TelemetryEvent:
         comm=event.comm,
         snapshot=event.snapshot,
         **nested,
-    )
-
-
-def _process_context(event: TelemetryEvent) -> pb.TelemetryEvent:
-    """The fields every event of one process version shares."""
-    return pb.TelemetryEvent(
-        process_id=event.process_id,
-        process_tgid=event.process_tgid,
-        container_id=event.container_id,
-        pod_uid=event.pod_uid,
-        language=event.language,
-        filename=event.filename,
-        command_line=event.command_line,
-        cwd=event.cwd,
-        parent_process_id=event.parent_process_id,
-        parent_pid=event.parent_pid,
     )
 
 
@@ -189,7 +161,7 @@ def _bool_field(key: bytes, value: bool) -> bytes:
 
 
 def _bytes_field(key: bytes, raw: bytes) -> bytes:
-    return key + _uvarint(len(raw)) + raw if raw else b""
+    return _frame(key, raw) if raw else b""
 
 
 def _string_field(key: bytes, text: str) -> bytes:
@@ -203,7 +175,7 @@ def _string_memo(key: bytes) -> BoundedMemo[str, bytes]:
 
 def _strings_field(key: bytes, texts: list[str]) -> bytes:
     """A repeated string: one field per element, empty ones included."""
-    return b"".join([key + _uvarint(len(raw)) + raw for raw in [text.encode() for text in texts]])
+    return b"".join([_frame(key, text.encode()) for text in texts])
 
 
 def process_context_bytes(event: TelemetryEvent) -> bytes:
