@@ -25,7 +25,7 @@ from pathlib import Path
 from sensor.kernel.recording import ReplayReader
 from sensor.kernel.records import EXEC_FIELDS, EXIT_FIELDS, FORK_FIELDS, RecordType, layout_struct
 from sensor.telemetry.capture import Capture, CaptureConfig, settle_heap
-from sensor.telemetry.hub import Hub
+from sensor.telemetry.hub import Hub, queued_events
 from sensor.telemetry.subscription import compile_subscription
 from sensor.telemetry.wire import event_frames
 
@@ -75,7 +75,8 @@ def replay_rate(records: list[bytes]) -> dict[str, float]:
         if not batch and capture.loss().records_read == len(records):
             break
         hub.publish(batch)
-        events += len(event_frames(subscriber.take(len(records), 0), capture.lost_event))  # as the server does
+        # As the server's stream does:
+        events += len(event_frames(queued_events(subscriber.take(len(records), 0), capture.lost_event, "subscriber")))
     cpu = time.thread_time() - started
     wall = time.perf_counter() - wall
     capture.close()

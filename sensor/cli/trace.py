@@ -32,7 +32,7 @@ from sensor.cli.options import (
 from sensor.cli.remote import Connection, StreamEnded, SubscriptionRejected, stream_with_reconnect
 from sensor.telemetry.capture import Capture, CaptureConfig, LossReport, settle_heap
 from sensor.telemetry.events import EventKind, LostPayload, TelemetryEvent
-from sensor.telemetry.hub import Hub
+from sensor.telemetry.hub import Hub, queued_events
 from sensor.telemetry.json_lines import json_lines
 from sensor.telemetry.subscription import InvalidSubscription, compile_subscription
 
@@ -275,7 +275,7 @@ def _trace_local(
 
     def drain() -> None:
         items = subscriber.take(LOCAL_QUEUE_EVENTS, 0)
-        printer.emit([i if isinstance(i, TelemetryEvent) else capture.lost_event(i, "terminal") for i in items])
+        printer.emit(queued_events(items, capture.lost_event, "terminal"))
 
     try:
         drain()

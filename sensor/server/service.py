@@ -24,7 +24,7 @@ from sensor.server.container_stats import (
 )
 from sensor.server.pipeline import PipelineStopped, PipelineThread
 from sensor.server.workloads import list_workloads, sensor_info
-from sensor.telemetry.hub import Subscriber
+from sensor.telemetry.hub import Subscriber, queued_events
 from sensor.telemetry.subscription import CompiledSubscription, InvalidSubscription, compile_subscription
 from sensor.telemetry.wire import event_frame, event_frames
 
@@ -101,7 +101,7 @@ class TelemetryService:
             if interval:
                 wait = min(wait, max(0.0, (next_tick - time.monotonic_ns()) / 1e9))
             items = subscriber.take(MAX_EVENTS_PER_RESPONSE, wait)
-            frames = event_frames(items, lost_event)
+            frames = event_frames(queued_events(items, lost_event, "subscriber"))
             if interval and time.monotonic_ns() >= next_tick:
                 frames.append(event_frame(self._capture.ticker_event()))
                 next_tick += interval

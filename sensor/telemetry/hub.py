@@ -24,6 +24,13 @@ _KIND = attrgetter("kind")
 Queued = Union[TelemetryEvent, int]
 
 
+def queued_events(
+    items: list[Queued], lost_event: Callable[[int, str], TelemetryEvent], stage: str
+) -> list[TelemetryEvent]:
+    """A subscriber's queued items as events: each loss count becomes a ``lost`` event of ``stage``."""
+    return [item if isinstance(item, TelemetryEvent) else lost_event(item, stage) for item in items]
+
+
 @dataclass(slots=True)
 class SubscriberStats:
     """What one subscriber was sent, lost, and had throttled."""

@@ -7,7 +7,6 @@ field on the wire is just its elements one after another (tag, length, bytes).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, Final
 
 from sensor.api.v1 import telemetry_pb2 as pb
@@ -305,9 +304,9 @@ def event_frame(event: TelemetryEvent) -> bytes:
     return event.encoded
 
 
-def event_frames(items: list[TelemetryEvent | int], lost_event: Callable[[int, str], TelemetryEvent]) -> list[bytes]:
-    """A subscriber's queued items as frames: each event's, and a ``lost`` event for each loss count."""
-    return [event_frame(item if isinstance(item, TelemetryEvent) else lost_event(item, "subscriber")) for item in items]
+def event_frames(events: list[TelemetryEvent]) -> list[bytes]:
+    """Each event's frame (one compiled loop for a whole response)."""
+    return [event_frame(event) for event in events]
 
 
 def _from_creds(c: pb.Credentials) -> Creds:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sensor.api.v1 import subscription_pb2 as sub
 from sensor.kernel.records import Creds
-from sensor.telemetry.events import ProcessEventType, ProcessPayload, TelemetryEvent
-from sensor.telemetry.hub import Hub, Queued
+from sensor.telemetry.events import LostPayload, ProcessEventType, ProcessPayload, TelemetryEvent
+from sensor.telemetry.hub import Hub, Queued, queued_events
 from sensor.telemetry.subscription import CompiledSubscription, compile_subscription
 
 
@@ -85,3 +85,17 @@ def test_unsubscribed_loss_still_counts_and_close_finishes_subscribers() -> None
     staying.take(10, 0)
     staying.take(10, 0)
     assert staying.finished
+
+
+def test_queued_loss_counts_become_lost_events_of_the_reading_stage_in_place() -> None:
+    first, second = execs(1, 2)
+    asked: list[tuple[int, str]] = []
+
+    def lost_event(count: int, stage: str) -> TelemetryEvent:
+        asked.append((count, stage))
+        return TelemetryEvent("s", 0, 0, LostPayload(count, stage))
+
+    events = queued_events([first, 5, second], lost_event, "terminal")
+    assert asked == [(5, "terminal")]
+    assert [e.payload for e in events] == [first.payload, LostPayload(5, "terminal"), second.payload]
+    assert events[0] is first and events[2] is second

@@ -19,6 +19,7 @@ from sensor.telemetry.events import (
     TelemetryEvent,
     TickerPayload,
 )
+from sensor.telemetry.hub import queued_events
 from sensor.telemetry.wire import (
     ancestor_frame,
     event_frame,
@@ -187,7 +188,7 @@ def test_queued_items_become_frames_and_a_loss_count_a_lost_event() -> None:
         made.append((count, stage))
         return event(LostPayload(count, stage))
 
-    frames = event_frames([fork, 3], lost_event)
+    frames = event_frames(queued_events([fork, 3], lost_event, "subscriber"))
     response = api.GetEventsResponse.FromString(b"".join(frames))
     assert made == [(3, "subscriber")]
     assert [from_proto(m).payload for m in response.events] == [PAYLOADS[0], LostPayload(3, "subscriber")]
