@@ -17,7 +17,7 @@ static __always_inline struct sensor_cgroup *cgroup_record(u16 type, int root, u
 	struct sensor_cgroup *rec = cgroup_scratch.lookup(&zero);
 	if (!rec)
 		return NULL;
-	fill_header(&rec->header, type, (void *)bpf_get_current_task());
+	fill_header(&rec->header, type);
 	rec->id = id;
 	rec->hierarchy_id = root;
 	rec->level = level;

@@ -46,6 +46,27 @@ static __always_inline void *read_ptr(void *base, u32 off)
 	return p;
 }
 
+/* CURRENT_TASK() and MEMBER(): members of the current task and of the structs reached from it.
+ * With TASK_BTF (the loader found bpf_get_current_task_btf, 5.11+) current is a BTF-typed pointer
+ * and the verifier turns each MEMBER() into one load guarded by the exception table, where READ()
+ * is a helper call per member: that call was about a third of the exit hook's time. Without it,
+ * MEMBER() is READ(). Anything not reached from current (a raw tracepoint's task argument, a
+ * kprobe's cred argument) is read with READ() in both cases. */
+#ifdef TASK_BTF
+#define CURRENT_TASK() ((void *)bpf_get_current_task_btf())
+#define MEMBER(dst, base, off) ((dst) = *(typeof(dst) *)((void *)(base) + (off)))
+#else
+#define CURRENT_TASK() ((void *)bpf_get_current_task())
+#define MEMBER(dst, base, off) READ(dst, base, off)
+#endif
+
+static __always_inline void *member_ptr(void *base, u32 off)
+{
+	void *p = NULL;
+	MEMBER(p, base, off);
+	return p;
+}
+
 /* Sends one record and counts it as sent or lost for its hook.
  * A reader wake-up costs an inter-processor interrupt per record (a VM exit under virtualization:
  * it made each hook ~10x slower here), so the reader is never woken: it looks on a short timer
@@ -63,10 +84,25 @@ static __always_inline void send(void *ctx, u32 hook, void *rec, u32 size)
 		*n += 1;
 }
 
-static __always_inline void read_creds(void *task, struct sensor_creds *creds)
+/* struct sensor_creds mirrors struct cred's run of ids from uid to fsgid. */
+static __always_inline void current_creds(struct sensor_creds *creds)
 {
-	void *cred = read_ptr(task, OFF_TASK_REAL_CRED);
+	void *cred = member_ptr(CURRENT_TASK(), OFF_TASK_REAL_CRED);
+#ifdef TASK_BTF
+	/* One load per id: the verifier refuses a load that spans two members. */
+#define CRED_ID(id) MEMBER(creds->id, cred, OFF_CRED_UID + offsetof(struct sensor_creds, id))
+	CRED_ID(uid);
+	CRED_ID(gid);
+	CRED_ID(suid);
+	CRED_ID(sgid);
+	CRED_ID(euid);
+	CRED_ID(egid);
+	CRED_ID(fsuid);
+	CRED_ID(fsgid);
+#undef CRED_ID
+#else
 	bpf_probe_read_kernel(creds, sizeof(*creds), cred + OFF_CRED_UID);
+#endif
 }
 
 static __always_inline int creds_equal(const struct sensor_creds *a, const struct sensor_creds *b)
@@ -75,31 +111,34 @@ static __always_inline int creds_equal(const struct sensor_creds *a, const struc
 	       a->euid == b->euid && a->egid == b->egid && a->fsuid == b->fsuid && a->fsgid == b->fsgid;
 }
 
+/* The start time of the process of ``task`` (current, or a task reached from it). */
 static __always_inline u64 leader_start(void *task)
 {
 	u64 start = 0;
-	READ(start, read_ptr(task, OFF_TASK_GROUP_LEADER), OFF_TASK_START_BOOTTIME);
+	MEMBER(start, member_ptr(task, OFF_TASK_GROUP_LEADER), OFF_TASK_START_BOOTTIME);
 	return start;
 }
 
-/* The task's cgroup id in the watched hierarchy. */
-static __always_inline u64 task_cgroup_id(void *task)
+/* The current task's cgroup id in the watched hierarchy. */
+static __always_inline u64 current_cgroup_id(void *task)
 {
 #ifdef CGROUP_V1_SUBSYS
-	void *css = read_ptr(read_ptr(task, OFF_TASK_CGROUPS), OFF_CSS_SET_SUBSYS + CGROUP_V1_SUBSYS * sizeof(void *));
-	void *kn = read_ptr(read_ptr(css, OFF_CSS_CGROUP), OFF_CGROUP_KN);
+	void *css = member_ptr(member_ptr(task, OFF_TASK_CGROUPS), OFF_CSS_SET_SUBSYS + CGROUP_V1_SUBSYS * sizeof(void *));
+	void *kn = member_ptr(member_ptr(css, OFF_CSS_CGROUP), OFF_CGROUP_KN);
 	u64 id = 0;
-	READ(id, kn, OFF_KERNFS_NODE_ID);
+	MEMBER(id, kn, OFF_KERNFS_NODE_ID);
 	return id;
 #else
 	return bpf_get_current_cgroup_id();
 #endif
 }
 
-static __always_inline void fill_header(struct sensor_header *h, u16 type, void *task)
+/* Every record is about the current task: each hook runs in the task it reports. */
+static __always_inline void fill_header(struct sensor_header *h, u16 type)
 {
 	u64 pid_tgid = bpf_get_current_pid_tgid();
-	void *parent = read_ptr(task, OFF_TASK_REAL_PARENT);
+	void *task = CURRENT_TASK();
+	void *parent = member_ptr(task, OFF_TASK_REAL_PARENT);
 
 	h->type = type;
 	h->cpu = bpf_get_smp_processor_id();
@@ -107,11 +146,11 @@ static __always_inline void fill_header(struct sensor_header *h, u16 type, void 
 	h->tgid = pid_tgid >> 32;
 	h->ktime_ns = bpf_ktime_get_ns();
 	h->ppid = 0;
-	READ(h->ppid, parent, OFF_TASK_TGID);
+	MEMBER(h->ppid, parent, OFF_TASK_TGID);
 	h->start_ns = leader_start(task);
 	h->parent_start_ns = leader_start(parent);
-	h->cgroup_id = task_cgroup_id(task);
-	read_creds(task, &h->creds);
+	h->cgroup_id = current_cgroup_id(task);
+	current_creds(&h->creds);
 	bpf_get_current_comm(h->comm, sizeof(h->comm));
 }
 
@@ -128,13 +167,12 @@ int on_task_newtask(struct bpf_raw_tracepoint_args *ctx)
 	if (is_sensor())
 		return 0;
 	void *child = (void *)ctx->args[0];
-	void *task = (void *)bpf_get_current_task();
 	struct sensor_fork rec = {};
 
-	fill_header(&rec.header, RECORD_FORK, task);
+	fill_header(&rec.header, RECORD_FORK);
 	READ(rec.child_pid, child, OFF_TASK_PID);
 	READ(rec.child_tgid, child, OFF_TASK_TGID);
-	rec.child_start_ns = leader_start(child);
+	READ(rec.child_start_ns, read_ptr(child, OFF_TASK_GROUP_LEADER), OFF_TASK_START_BOOTTIME);
 	rec.clone_flags = ctx->args[1];
 	send(ctx, HOOK_FORK, &rec, sizeof(rec));
 	return 0;
@@ -193,11 +231,11 @@ int on_sched_process_exec(struct bpf_raw_tracepoint_args *ctx)
 	struct sensor_exec *rec = exec_scratch.lookup(&zero);
 	if (!rec)
 		return 0;
-	void *task = (void *)ctx->args[0];
+	void *task = CURRENT_TASK(); /* the tracepoint's task argument */
 	void *bprm = (void *)ctx->args[2];
 	u32 old_pid = (u32)ctx->args[1];
 
-	fill_header(&rec->header, RECORD_EXEC, task);
+	fill_header(&rec->header, RECORD_EXEC);
 	rec->old_pid = old_pid;
 	rec->flags = 0;
 
@@ -208,10 +246,10 @@ int on_sched_process_exec(struct bpf_raw_tracepoint_args *ctx)
 	filename_len &= SENSOR_FILENAME_MAX - 1;
 	rec->filename_len = filename_len;
 
-	void *mm = read_ptr(task, OFF_TASK_MM);
+	void *mm = member_ptr(task, OFF_TASK_MM);
 	u64 arg_start = 0, arg_end = 0;
-	READ(arg_start, mm, OFF_MM_ARG_START);
-	READ(arg_end, mm, OFF_MM_ARG_END);
+	MEMBER(arg_start, mm, OFF_MM_ARG_START);
+	MEMBER(arg_end, mm, OFF_MM_ARG_END);
 	u64 args_size = arg_end > arg_start ? arg_end - arg_start : 0;
 	u32 args_len = args_size;
 	if (args_size > SENSOR_ARGS_MAX - 1) {
@@ -258,7 +296,7 @@ static __always_inline int exec_enter(const char *filename)
 		return 0;
 	u64 key = bpf_get_current_pid_tgid();
 	struct exec_entry entry = {};
-	read_creds((void *)bpf_get_current_task(), &entry.creds);
+	current_creds(&entry.creds);
 	entry.filename = (u64)filename;
 	exec_entries.update(&key, &entry);
 	return 0;
@@ -274,7 +312,7 @@ static __always_inline int exec_exit(void *ctx, long ret)
 		u32 zero = 0;
 		struct sensor_exec_failed *rec = exec_failed_scratch.lookup(&zero);
 		if (rec) {
-			fill_header(&rec->header, RECORD_EXEC_FAILED, (void *)bpf_get_current_task());
+			fill_header(&rec->header, RECORD_EXEC_FAILED);
 			rec->error = -ret;
 			int n = bpf_probe_read_user_str(rec->data, SENSOR_FILENAME_MAX, (void *)entry->filename);
 			u32 len = (n > 0 ? n : 0) & (SENSOR_FILENAME_MAX - 1);
@@ -300,14 +338,14 @@ int on_sched_process_exit(struct bpf_raw_tracepoint_args *ctx)
 {
 	if (is_sensor())
 		return 0;
-	void *task = (void *)ctx->args[0];
+	void *task = CURRENT_TASK(); /* the tracepoint's task argument */
 	struct sensor_exit rec = {};
 	int live = 1;
 
-	fill_header(&rec.header, RECORD_EXIT, task);
-	READ(rec.exit_code, task, OFF_TASK_EXIT_CODE);
+	fill_header(&rec.header, RECORD_EXIT);
+	MEMBER(rec.exit_code, task, OFF_TASK_EXIT_CODE);
 	/* do_exit() decrements signal->live before this tracepoint: zero means the whole process is gone. */
-	READ(live, read_ptr(task, OFF_TASK_SIGNAL), OFF_SIGNAL_LIVE);
+	MEMBER(live, member_ptr(task, OFF_TASK_SIGNAL), OFF_SIGNAL_LIVE);
 	if (live == 0)
 		rec.flags |= EXIT_GROUP_DEAD;
 	send(ctx, HOOK_EXIT, &rec, sizeof(rec));
@@ -317,7 +355,7 @@ int on_sched_process_exit(struct bpf_raw_tracepoint_args *ctx)
 static __always_inline void send_creds_change(void *ctx, struct sensor_creds *old, u32 cause)
 {
 	struct sensor_creds_change rec = {};
-	fill_header(&rec.header, RECORD_CREDS, (void *)bpf_get_current_task());
+	fill_header(&rec.header, RECORD_CREDS);
 	rec.old = *old;
 	rec.cause = cause;
 	send(ctx, HOOK_CREDS, &rec, sizeof(rec));
@@ -330,12 +368,12 @@ int on_commit_creds(struct pt_regs *ctx)
 	if (is_sensor())
 		return 0;
 	struct sensor_creds old = {}, new = {};
-	read_creds((void *)bpf_get_current_task(), &old);
+	current_creds(&old);
 	bpf_probe_read_kernel(&new, sizeof(new), (void *)PT_REGS_PARM1(ctx) + OFF_CRED_UID);
 	if (creds_equal(&old, &new))
 		return 0;
 	struct sensor_creds_change rec = {};
-	fill_header(&rec.header, RECORD_CREDS, (void *)bpf_get_current_task());
+	fill_header(&rec.header, RECORD_CREDS);
 	rec.header.creds = new;
 	rec.old = old;
 	rec.cause = CREDS_COMMIT_CREDS;
@@ -351,7 +389,7 @@ static __always_inline int creds_enter(void)
 		return 0;
 	u64 key = bpf_get_current_pid_tgid();
 	struct sensor_creds creds = {};
-	read_creds((void *)bpf_get_current_task(), &creds);
+	current_creds(&creds);
 	creds_entries.update(&key, &creds);
 	return 0;
 }
@@ -364,7 +402,7 @@ static __always_inline int creds_exit(void *ctx, long ret, u32 cause, int always
 	if (!old)
 		return 0;
 	struct sensor_creds now = {};
-	read_creds((void *)bpf_get_current_task(), &now);
+	current_creds(&now);
 	if ((always && ret == 0) || !creds_equal(old, &now))
 		send_creds_change(ctx, old, cause);
 	creds_entries.delete(&key);

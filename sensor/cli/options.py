@@ -24,6 +24,8 @@ from sensor.telemetry.subscription import SubscriptionError
 F = TypeVar("F", bound=Callable[..., Any])
 TRANSPORTS = {"auto": None, "ringbuf": Backend.RING_BUFFER, "perf": Backend.PERF_BUFFER}
 DEFAULT_TRANSPORT = "auto"
+TASK_READS = {"auto": None, "btf": Backend.BTF_LOADS, "probe-read": Backend.PROBE_READS}
+DEFAULT_TASK_READS = "auto"
 DEFAULT_BUFFER_SIZE = "16M"
 PROCESS_KINDS = (EventKind.FORK, EventKind.EXEC, EventKind.EXIT, EventKind.CREDENTIALS)
 SELECTABLE_KINDS = (*PROCESS_KINDS, EventKind.CONTAINER)
@@ -77,7 +79,7 @@ def parse_duration_ns(value: str, flag: str) -> int:
 
 
 def capture_options(function: F) -> F:
-    """--docker-socket, --cgroup-v1, --transport, --buffer-size, --bpf-cache (each also from a SENSOR_* variable)."""
+    """--docker-socket, --cgroup-v1, --transport, --task-reads, --buffer-size, --bpf-cache (also SENSOR_* variables)."""
     for option in reversed(
         (
             click.option(
@@ -105,6 +107,17 @@ def capture_options(function: F) -> F:
                 envvar="SENSOR_TRANSPORT",
                 show_envvar=True,
                 help="Kernel-to-user buffer: BPF ring buffer (5.8+), or per-CPU perf buffers.",
+            ),
+            click.option(
+                "--task-reads",
+                type=click.Choice(list(TASK_READS)),
+                default=DEFAULT_TASK_READS,
+                show_default=True,
+                envvar="SENSOR_TASK_READS",
+                show_envvar=True,
+                help="How the probes read the current task's kernel structs: plain loads through "
+                "bpf_get_current_task_btf (5.11+, the cheapest), or a bpf_probe_read_kernel call per member "
+                "(any kernel). auto picks the first the kernel offers.",
             ),
             click.option(
                 "--buffer-size",
@@ -174,6 +187,7 @@ def local_only_flags(flags: dict[str, Any]) -> list[str]:
         name
         for name, default in (
             ("transport", DEFAULT_TRANSPORT),
+            ("task_reads", DEFAULT_TASK_READS),
             ("buffer_size", DEFAULT_BUFFER_SIZE),
             ("bpf_cache", str(DEFAULT_CACHE_DIR)),
         )
@@ -201,6 +215,7 @@ def capture_config(flags: dict[str, Any]) -> CaptureConfig:
     """The CaptureConfig the capture flags (``capture_options``) describe."""
     return CaptureConfig(
         transport=TRANSPORTS[flags["transport"]],
+        task_reads=TASK_READS[flags["task_reads"]],
         buffer_bytes=parse_size(flags["buffer_size"]),
         docker_sockets=flags["docker_sockets"] or DEFAULT_DOCKER_SOCKETS,
         cgroup_v1=flags["cgroup_v1"],

@@ -20,8 +20,10 @@ from sensor.kernel.syscalls import BPF_PROG_LOAD, BPF_RAW_TRACEPOINT_OPEN, MapSp
 TRACEFS_ROOTS = (Path("/sys/kernel/tracing"), Path("/sys/kernel/debug/tracing"))
 
 _BPF_MAP_TYPE_RINGBUF = 27
+_BPF_PROG_TYPE_RAW_TRACEPOINT = 17
 _BPF_PROG_TYPE_TRACING = 26
 _BPF_TRACE_FENTRY = 24
+_BPF_FUNC_GET_CURRENT_TASK_BTF = 158
 
 
 class Backend(str, Enum):
@@ -33,6 +35,8 @@ class Backend(str, Enum):
     SYSCALL_TRACEPOINTS = "syscall_tracepoints"
     RING_BUFFER = "ring_buffer"
     PERF_BUFFER = "perf_buffer"
+    BTF_LOADS = "btf_loads"
+    PROBE_READS = "probe_reads"
     NONE = "none"
 
 
@@ -63,6 +67,7 @@ class KernelFeatures:
     fentry: bool = False
     fentry_error: str = ""
     ring_buffer: bool = False
+    task_btf: bool = False
 
     def has_tracepoint(self, name: str) -> bool:
         """Whether ``category:name`` exists in tracefs."""
@@ -108,6 +113,23 @@ def probe_ring_buffer() -> bool:
     except OSError:
         return False
     os.close(fd)
+    return True
+
+
+def probe_task_btf() -> bool:
+    """Whether a raw tracepoint program may call bpf_get_current_task_btf (5.11+)."""
+    call = struct.pack("<BBhi", 0x85, 0, 0, _BPF_FUNC_GET_CURRENT_TASK_BTF)
+    insns = call + bytes.fromhex("b7000000000000009500000000000000")  # ...; r0 = 0; exit
+    insns_buf = ctypes.create_string_buffer(insns, len(insns))
+    license = ctypes.create_string_buffer(b"GPL")
+    attr = struct.pack(
+        "<IIQQ", _BPF_PROG_TYPE_RAW_TRACEPOINT, 3, ctypes.addressof(insns_buf), ctypes.addressof(license)
+    ).ljust(128, b"\0")
+    try:
+        prog_fd = bpf(BPF_PROG_LOAD, attr)
+    except OSError:
+        return False
+    os.close(prog_fd)
     return True
 
 
@@ -161,11 +183,14 @@ def probe_kernel(btf: Btf | None = None) -> KernelFeatures:
     )
     features.fentry, features.fentry_error = probe_fentry(btf)
     features.ring_buffer = probe_ring_buffer()
+    features.task_btf = features.btf and probe_task_btf()
     return features
 
 
-def choose_backends(features: KernelFeatures, transport: Backend | None = None) -> list[HookChoice]:
-    """One backend per hook (and for the transport), with the reason; NONE where nothing fits."""
+def choose_backends(
+    features: KernelFeatures, transport: Backend | None = None, task_reads: Backend | None = None
+) -> list[HookChoice]:
+    """One backend per hook (and for the transport and task reads), with the reason; NONE where nothing fits."""
     choices = [
         _raw_tracepoint_choice(features, "fork", FORK_TRACEPOINT),
         _raw_tracepoint_choice(features, "exec", EXEC_TRACEPOINT),
@@ -174,6 +199,7 @@ def choose_backends(features: KernelFeatures, transport: Backend | None = None) 
         _creds_choice(features),
         _cgroups_choice(features),
         _transport_choice(features, transport),
+        _task_reads_choice(features, task_reads),
     ]
     return choices
 
@@ -236,6 +262,20 @@ def _transport_choice(features: KernelFeatures, wanted: Backend | None) -> HookC
     if wanted is Backend.RING_BUFFER:
         return HookChoice("transport", Backend.NONE, "BPF ring buffer asked for, but unsupported", required=True)
     return HookChoice("transport", Backend.PERF_BUFFER, "no BPF ring buffer in this kernel", required=True)
+
+
+def _task_reads_choice(features: KernelFeatures, wanted: Backend | None) -> HookChoice:
+    if wanted is Backend.PROBE_READS:
+        reason = "a bpf_probe_read_kernel call per member, as asked"
+        return HookChoice("task_reads", Backend.PROBE_READS, reason, required=False)
+    if features.task_btf:
+        reason = "bpf_get_current_task_btf (5.11+): a plain load per member"
+        return HookChoice("task_reads", Backend.BTF_LOADS, reason, required=False)
+    if wanted is Backend.BTF_LOADS:
+        reason = "BTF loads asked for, but no bpf_get_current_task_btf"
+        return HookChoice("task_reads", Backend.NONE, reason, required=True)
+    reason = "no bpf_get_current_task_btf: a bpf_probe_read_kernel call per member"
+    return HookChoice("task_reads", Backend.PROBE_READS, reason, required=False)
 
 
 def check_required(choices: list[HookChoice], features: KernelFeatures) -> None:

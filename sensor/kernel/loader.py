@@ -100,6 +100,8 @@ def compile_request(
         attach[_CREDS_KPROBE[0]] = (ProgType.KPROBE, _CREDS_KPROBE[1])
     elif backends.get("credentials") is Backend.SYSCALL_TRACEPOINTS:
         defines["CREDS_SYSCALLS"] = 1
+    if backends.get("task_reads") is Backend.BTF_LOADS:
+        defines["TASK_BTF"] = 1
     defines["CGROUP_HIERARCHY_ID"] = hierarchy.hierarchy_id if hierarchy else UNIFIED_HIERARCHY_ID
     if hierarchy is not None and hierarchy.is_v1:
         defines["CGROUP_V1_SUBSYS"] = hierarchy.subsys_index

@@ -102,9 +102,12 @@ class TelemetryService:
                 wait = min(wait, max(0.0, (next_tick - time.monotonic_ns()) / 1e9))
             items = subscriber.take(MAX_EVENTS_PER_RESPONSE, wait)
             frames = event_frames(queued_events(items, lost_event, "subscriber"))
-            if interval and time.monotonic_ns() >= next_tick:
+            now = time.monotonic_ns()
+            if interval and now >= next_tick:
                 frames.append(event_frame(self._capture.ticker_event()))
-                next_tick += interval
+                # From this tick, not the last deadline: after a late tick (a stalled host) the next
+                # one must not catch up early; ticks are never closer than the interval.
+                next_tick = now + interval
             yield from _responses(frames)
 
     def list_workloads(self, request: api.ListWorkloadsRequest, context: grpc.ServicerContext) -> Any:

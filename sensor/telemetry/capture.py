@@ -70,6 +70,7 @@ class CaptureConfig:
     """How to capture: transport, buffer size, cache bounds."""
 
     transport: Backend | None = None
+    task_reads: Backend | None = None  # how probes read the current task's structs; None: the best available
     buffer_bytes: int = DEFAULT_BUFFER_BYTES
     exit_grace_ns: int = DEFAULT_EXIT_GRACE_NS
     cache_capacity: int = DEFAULT_CAPACITY
@@ -159,7 +160,7 @@ class Capture:
         except BtfError as error:
             raise KernelFeatureError(str(error)) from None
         self.features = probe_kernel(btf)
-        self.choices = choose_backends(self.features, self.config.transport)
+        self.choices = choose_backends(self.features, self.config.transport, self.config.task_reads)
         check_required(self.choices, self.features)
         self._make_model(read_proc=True)
         # Attach first, scan second: whatever happens during the scan is queued in the kernel buffer.

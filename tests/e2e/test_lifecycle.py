@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import time
@@ -85,6 +86,42 @@ def test_the_perf_buffer_transport_delivers_the_same_exec() -> None:
     assert process(event)["exec_command_line"] == ["/bin/echo", tag, "two words"]
     assert code == 0
     assert "transport=perf_buffer" in "".join(sensor.stderr_lines)
+
+
+# What differs between two sensors watching the same processes: who saw it, and when each looked.
+PER_SENSOR_KEYS = ("id", "sensor_id", "sensor_sequence_number", "sensor_monotime_nanos")
+
+
+def _tagged(sensor: LiveSensor, tag: str) -> list[str]:
+    events = [e for e in sensor.events if tag in " ".join(e.get("command_line", []))]
+    return sorted(json.dumps({k: v for k, v in e.items() if k not in PER_SENSOR_KEYS}, sort_keys=True) for e in events)
+
+
+def test_probe_reads_and_btf_loads_report_the_same_processes(tmp_path: Path) -> None:
+    tag = f"reads-{uuid.uuid4().hex[:8]}"
+    sensors = [LiveSensor("--task-reads", reads) for reads in ("probe-read", "btf")]
+    try:
+        workload = ["setpriv", "--reuid", "1234", "--regid", "1234", "--clear-groups"]
+        workload += ["/bin/sh", "-c", "/bin/echo $0; exit 3", tag]
+        assert subprocess.run(workload, cwd=tmp_path, capture_output=True).returncode == 3
+        for sensor in sensors:
+            sensor.wait_for(lambda e: tag in e.get("command_line", []) and process(e).get("exit_status") == 3)
+        time.sleep(0.2)  # the echo's events, read in the same poll or the next
+    finally:
+        codes = [sensor.stop() for sensor in sensors]
+    assert codes == [0, 0]
+    assert "task_reads=probe_reads" in "".join(sensors[0].stderr_lines)
+    assert "task_reads=btf_loads" in "".join(sensors[1].stderr_lines)
+    probe_read, btf = (_tagged(sensor, tag) for sensor in sensors)
+    assert probe_read == btf
+    events = [json.loads(e) for e in btf]
+    kinds = Counter(e["process"]["type"] for e in events)
+    assert (kinds["EXEC"], kinds["FORK"], kinds["EXIT"]) == (3, 1, 2)  # setpriv, sh, echo; sh forks echo
+    causes = {e["process"]["credentials_cause"] for e in events if e["process"]["type"] == "CREDENTIALS"}
+    assert {"setresuid", "setresgid", "setgroups"} <= causes
+    (echo,) = (e for e in events if e["process"]["type"] == "EXEC" and e["filename"] == "/bin/echo")
+    assert echo["credentials"]["uid"] == echo["credentials"]["egid"] == 1234
+    assert echo["cwd"] == str(tmp_path.resolve())
 
 
 SUMMARY = re.compile(r"lost: kernel (\d+) \(lost/sent by hook: (.*)\), reader (\d+), undecodable (\d+)")

@@ -24,13 +24,16 @@ def features(**overrides: object) -> KernelFeatures:
     base = KernelFeatures(release="6.1", btf=True, btf_error="", tracefs=Path("/sys/kernel/tracing"))
     base.tracepoints = dict.fromkeys(PROBED_TRACEPOINTS, True)
     base.ring_buffer = True
+    base.task_btf = True
     for key, value in overrides.items():
         setattr(base, key, value)
     return base
 
 
-def backends(f: KernelFeatures, transport: Backend | None = None) -> dict[str, Backend]:
-    return {c.hook: c.backend for c in choose_backends(f, transport)}
+def backends(
+    f: KernelFeatures, transport: Backend | None = None, task_reads: Backend | None = None
+) -> dict[str, Backend]:
+    return {c.hook: c.backend for c in choose_backends(f, transport, task_reads)}
 
 
 def test_a_full_kernel_gets_raw_tracepoints_kprobe_creds_and_the_ring_buffer() -> None:
@@ -42,6 +45,7 @@ def test_a_full_kernel_gets_raw_tracepoints_kprobe_creds_and_the_ring_buffer() -
         "credentials": Backend.KPROBE,
         "cgroups": Backend.TRACEPOINT,
         "transport": Backend.RING_BUFFER,
+        "task_reads": Backend.BTF_LOADS,
     }
 
 
@@ -52,6 +56,17 @@ def test_without_kprobes_credentials_fall_back_to_syscall_exits() -> None:
 def test_without_a_ring_buffer_the_perf_buffer_is_used() -> None:
     assert backends(features(ring_buffer=False))["transport"] is Backend.PERF_BUFFER
     assert backends(features(), Backend.PERF_BUFFER)["transport"] is Backend.PERF_BUFFER
+
+
+def test_without_bpf_get_current_task_btf_tasks_are_read_with_probe_reads() -> None:
+    assert backends(features(task_btf=False))["task_reads"] is Backend.PROBE_READS
+    assert backends(features(), task_reads=Backend.PROBE_READS)["task_reads"] is Backend.PROBE_READS
+
+
+def test_btf_loads_asked_for_on_a_kernel_without_them_is_a_clear_start_up_error() -> None:
+    f = features(task_btf=False)
+    with pytest.raises(KernelFeatureError, match="task_reads: BTF loads asked for, but no bpf_get_current_task_btf"):
+        check_required(choose_backends(f, task_reads=Backend.BTF_LOADS), f)
 
 
 def test_a_missing_exec_tracepoint_is_a_clear_start_up_error() -> None:
