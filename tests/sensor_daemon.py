@@ -101,6 +101,10 @@ class Stream:
         self._responses: Iterator[api.GetEventsResponse] = iter(self.call)
         self.statuses = list(next(self._responses).statuses)
 
+    def responses(self) -> Iterator[api.GetEventsResponse]:
+        """Each response as it arrives, until the stream ends."""
+        return self._responses
+
     def events(self) -> Iterator[pb.TelemetryEvent]:
         """Each event as it arrives, until the stream ends."""
         for response in self._responses:

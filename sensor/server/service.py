@@ -96,11 +96,14 @@ class TelemetryService:
         interval = rules.ticker_interval_ns
         next_tick = time.monotonic_ns() + interval if interval else 0
         lost_event = self._capture.lost_event
+        batch = rules.batch_delay_ns / 1e9
         while not subscriber.finished:
             wait = IDLE_WAIT_S
+            gather = batch
             if interval:
                 wait = min(wait, max(0.0, (next_tick - time.monotonic_ns()) / 1e9))
-            items = subscriber.take(MAX_EVENTS_PER_RESPONSE, wait)
+                gather = min(gather, wait)  # a batch never holds a tick back
+            items = subscriber.take(MAX_EVENTS_PER_RESPONSE, wait, gather)
             frames = event_frames(queued_events(items, lost_event, "subscriber"))
             now = time.monotonic_ns()
             if interval and now >= next_tick:

@@ -57,6 +57,7 @@ class Subscriber:
         self._accepted = 0  # events queued, toward the limit
         self._lost = 0
         self._throttled = 0
+        self._wake_at = 1  # queue length at which offer() wakes the reader (raised while it gathers a batch)
         self.closed_reason = ""  # set when the hub closes: the stream ends with this message
 
     @property
@@ -95,15 +96,24 @@ class Subscriber:
                 queue.append(event)
                 self._accepted += 1
                 added = True
-            if added:
+            if added and len(queue) >= self._wake_at:
                 self._ready.notify()
 
-    def take(self, max_items: int, timeout: float) -> list[Queued]:
-        """Up to ``max_items`` queued items, waiting up to ``timeout`` seconds for the first one."""
+    def take(self, max_items: int, timeout: float, gather: float = 0.0) -> list[Queued]:
+        """Up to ``max_items`` queued items, waiting up to ``timeout`` seconds for the first one.
+
+        With ``gather`` (seconds), once there is a first item it waits up to that long more for
+        ``max_items``, woken only by a full batch or the end of the subscription: one reader wake-up
+        per batch, not one per publish.
+        """
         with self._ready:
             queue = self._queue
             if not queue and not self.closed_reason:
                 self._ready.wait(timeout)
+            if gather and queue and len(queue) < max_items and not self.closed_reason:
+                self._wake_at = max_items
+                self._ready.wait(gather)
+                self._wake_at = 1
             items = [queue.popleft() for _ in range(min(max_items, len(queue)))]
             if not queue and self._unreported_loss and len(items) < max_items:
                 items.append(self._unreported_loss)  # the loss since the last queued event

@@ -12,6 +12,7 @@ from sensor.telemetry.events import ContainerPayload, LostPayload, ProcessEventT
 from sensor.telemetry.expression import EventPredicate, FilterError, compile_expression
 
 MIN_TICKER_INTERVAL_NS = 100_000_000
+MAX_BATCH_DELAY_NS = 1_000_000_000
 _PROCESS_TYPE = telemetry_pb2.ProcessEvent.ProcessEventType
 _CONTAINER_TYPE = telemetry_pb2.ContainerEvent.ContainerEventType
 
@@ -49,6 +50,7 @@ class CompiledSubscription:
     ticker_interval_ns: int = 0
     throttle_ns: int = 0
     limit: int = 0
+    batch_delay_ns: int = 0
     include_existing: bool = False
     _next_allowed_ns: int = field(default=0, repr=False)
 
@@ -156,6 +158,10 @@ def compile_subscription(subscription: subscription_pb2.Subscription) -> Compile
         errors.append(SubscriptionError("modifier.throttle.interval", "must not be negative"))
     if modifier.limit.limit < 0:
         errors.append(SubscriptionError("modifier.limit.limit", "must not be negative"))
+    if not 0 <= modifier.batch.max_delay <= MAX_BATCH_DELAY_NS:
+        errors.append(
+            SubscriptionError("modifier.batch.max_delay", f"must be from 0 to {MAX_BATCH_DELAY_NS} (one second)")
+        )
     if errors:
         raise InvalidSubscription(errors)
     wanted = subscription.container_filter
@@ -169,5 +175,6 @@ def compile_subscription(subscription: subscription_pb2.Subscription) -> Compile
         ticker_interval_ns=ticker,
         throttle_ns=modifier.throttle.interval,
         limit=modifier.limit.limit,
+        batch_delay_ns=modifier.batch.max_delay,
         include_existing=subscription.include_existing,
     )

@@ -128,6 +128,31 @@ def test_limit_ends_the_stream_with_a_status_after_n_events(target: str) -> None
     assert stream.call.code() is grpc.StatusCode.OK
 
 
+def _responses_until(stream: Stream, count: int) -> list[int]:
+    """How many events each response held, until ``count`` events have come."""
+    sizes = []
+    for response in stream.responses():
+        if response.events:
+            sizes.append(len(response.events))
+        if sum(sizes) >= count:
+            return sizes
+    raise AssertionError(f"the stream ended after {sizes}")
+
+
+def test_a_batch_delay_gathers_a_spread_out_burst_into_one_response(target: str) -> None:
+    mark = marker()
+    wanted = exec_filter(f'exec_command_line LIKE "* {mark}"')
+    batched = Stream(stub(target), subscription(wanted, modifier=sub.Modifier(batch={"max_delay": 1_000_000_000})))
+    immediate = Stream(stub(target), subscription(wanted))
+    for _ in range(5):
+        run("/bin/true", mark)
+        time.sleep(0.03)  # a few polls apart: separate responses without a batch delay
+    assert _responses_until(batched, 5) == [5]
+    assert len(_responses_until(immediate, 5)) > 1
+    batched.cancel()
+    immediate.cancel()
+
+
 def test_throttle_passes_at_most_one_event_per_interval(target: str) -> None:
     mark = marker()
     end = marker()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 from sensor.api.v1 import subscription_pb2 as sub
 from sensor.kernel.records import Creds
 from sensor.telemetry.events import LostPayload, ProcessEventType, ProcessPayload, TelemetryEvent
@@ -55,6 +58,57 @@ def test_a_stalled_subscriber_does_not_hold_back_another() -> None:
         received += reader.take(100, 0)
     assert len(received) == 1000 and all(not isinstance(i, int) for i in received)
     assert [s.lost for s in hub.subscribers()] == [990, 0]
+
+
+def publish_later(hub: Hub, delay: float, events: list[TelemetryEvent]) -> threading.Timer:
+    timer = threading.Timer(delay, hub.publish, (events,))
+    timer.start()
+    return timer
+
+
+def test_a_gathering_take_waits_out_its_delay_and_returns_everything_that_came() -> None:
+    hub = Hub()
+    subscriber = hub.subscribe(every_exec())
+    hub.publish(execs(1, 1))
+    later = publish_later(hub, 0.05, execs(2, 2))  # does not wake the reader: the batch is not full
+    started = time.monotonic()
+    items = subscriber.take(512, 1.0, gather=0.3)
+    waited = time.monotonic() - started
+    later.join()
+    assert sequence(items) == [1, 2, 3]
+    assert waited >= 0.29
+
+
+def test_a_gathering_take_returns_as_soon_as_the_batch_is_full() -> None:
+    hub = Hub()
+    subscriber = hub.subscribe(every_exec())
+    hub.publish(execs(1, 3))
+    later = publish_later(hub, 0.05, execs(4, 3))
+    started = time.monotonic()
+    items = subscriber.take(5, 1.0, gather=30.0)
+    waited = time.monotonic() - started
+    later.join()
+    assert sequence(items) == [1, 2, 3, 4, 5]
+    assert waited < 15.0  # woken by the full batch, not the 30 s delay
+    assert sequence(subscriber.take(5, 0)) == [6]
+
+
+def test_closing_ends_a_gathering_take_with_what_is_queued() -> None:
+    hub = Hub()
+    subscriber = hub.subscribe(every_exec())
+    hub.publish(execs(1, 2))
+    closer = threading.Timer(0.05, subscriber.close, ("stopping",))
+    closer.start()
+    items = subscriber.take(512, 1.0, gather=30.0)
+    closer.join()
+    assert sequence(items) == [1, 2]
+    assert subscriber.finished
+
+
+def test_without_a_first_event_a_gathering_take_returns_empty_after_its_timeout() -> None:
+    hub = Hub()
+    subscriber = hub.subscribe(every_exec())
+    assert subscriber.take(512, 0.01, gather=30.0) == []
 
 
 def test_limit_stops_queueing_and_finishes_the_subscriber() -> None:

@@ -86,7 +86,7 @@ def test_every_problem_is_reported_with_its_field() -> None:
                     container_events=[sub.ContainerEventFilter(filter_expression="comm == 'x'")],
                     ticker_events=[sub.TickerEventFilter(interval=1000)],
                 ),
-                modifier=sub.Modifier(limit=sub.LimitModifier(limit=-1)),
+                modifier=sub.Modifier(limit=sub.LimitModifier(limit=-1), batch=sub.BatchModifier(max_delay=-1)),
             )
         )
     assert [(e.field, e.message) for e in raised.value.errors] == [
@@ -97,7 +97,20 @@ def test_every_problem_is_reported_with_its_field() -> None:
         ("event_filter.container_events[0].filter_expression", "column 1: unknown field 'comm'"),
         ("event_filter.ticker_events[0].interval", "1000 ns is below the minimum of 100000000 ns (100 ms)"),
         ("modifier.limit.limit", "must not be negative"),
+        ("modifier.batch.max_delay", "must be from 0 to 1000000000 (one second)"),
     ]
+
+
+def test_a_batch_delay_up_to_one_second_is_kept_and_longer_is_refused() -> None:
+    def with_delay(max_delay: int) -> sub.Subscription:
+        return sub.Subscription(
+            event_filter=sub.EventFilter(process_events=[sub.ProcessEventFilter(type="EXEC")]),
+            modifier=sub.Modifier(batch=sub.BatchModifier(max_delay=max_delay)),
+        )
+
+    assert compile_subscription(with_delay(1_000_000_000)).batch_delay_ns == 1_000_000_000
+    with pytest.raises(InvalidSubscription, match=r"modifier.batch.max_delay: must be from 0 to 1000000000"):
+        compile_subscription(with_delay(1_000_000_001))
 
 
 def test_a_subscription_asking_for_nothing_is_refused() -> None:

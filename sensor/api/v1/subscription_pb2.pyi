@@ -63,13 +63,21 @@ class LimitModifier(_message.Message):
     limit: int
     def __init__(self, limit: _Optional[int] = ...) -> None: ...
 
+class BatchModifier(_message.Message):
+    __slots__ = ("max_delay",)
+    MAX_DELAY_FIELD_NUMBER: _ClassVar[int]
+    max_delay: int
+    def __init__(self, max_delay: _Optional[int] = ...) -> None: ...
+
 class Modifier(_message.Message):
-    __slots__ = ("throttle", "limit")
+    __slots__ = ("throttle", "limit", "batch")
     THROTTLE_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
+    BATCH_FIELD_NUMBER: _ClassVar[int]
     throttle: ThrottleModifier
     limit: LimitModifier
-    def __init__(self, throttle: _Optional[_Union[ThrottleModifier, _Mapping]] = ..., limit: _Optional[_Union[LimitModifier, _Mapping]] = ...) -> None: ...
+    batch: BatchModifier
+    def __init__(self, throttle: _Optional[_Union[ThrottleModifier, _Mapping]] = ..., limit: _Optional[_Union[LimitModifier, _Mapping]] = ..., batch: _Optional[_Union[BatchModifier, _Mapping]] = ...) -> None: ...
 
 class Subscription(_message.Message):
     __slots__ = ("event_filter", "container_filter", "modifier", "include_existing")
