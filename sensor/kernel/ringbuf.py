@@ -24,7 +24,9 @@ _KTIME = struct.Struct("<Q")  # sensor_header.ktime_ns, at offset 8 of every rec
 # The BPF side never wakes the ring buffer reader (see send() in bpf/process.bpf.c), and wakes a
 # perf buffer reader only every PERF_WAKEUP_EVENTS records, so readers look on this timer: it
 # bounds the delay from kernel to reader. While records keep coming the ring buffer reader looks
-# more often (low latency under load); once quiet it backs off (little CPU when idle).
+# more often (low latency under load); once quiet it backs off (little CPU when idle). Each look
+# costs a timer wake-up (30-80 us of CPU on a VM), so a reader that can wait longer passes its own
+# busy interval.
 POLL_INTERVAL_MS = 5
 BUSY_POLL_INTERVAL_MS = 1
 BUSY_FOR_S = 0.1  # how long after the last record the reader stays on the busy interval
@@ -50,7 +52,9 @@ class RecordReader(Protocol):
 class RingBufferReader:
     """Consumer of a ``BPF_MAP_TYPE_RINGBUF`` map through mmap (see kernel/bpf/ringbuf.c)."""
 
-    def __init__(self, map_fd: int, data_size: int, batch_limit: int = 65536) -> None:
+    def __init__(
+        self, map_fd: int, data_size: int, batch_limit: int = 65536, busy_poll_ms: int = BUSY_POLL_INTERVAL_MS
+    ) -> None:
         if data_size & (data_size - 1):
             raise ValueError(f"ring buffer size {data_size} is not a power of two")
         page = mmap.PAGESIZE
@@ -58,6 +62,7 @@ class RingBufferReader:
         self._mask = data_size - 1
         self._batch_limit = batch_limit
         self._busy_until = 0.0
+        self._busy_poll_ms = busy_poll_ms
         self._consumer = mmap.mmap(map_fd, page, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
         # The producer page, then the data pages mapped twice so a record that wraps reads contiguously.
         self._producer = mmap.mmap(map_fd, page + 2 * data_size, mmap.MAP_SHARED, mmap.PROT_READ, offset=page)
@@ -74,7 +79,7 @@ class RingBufferReader:
         records = self._drain()
         if not records and timeout_ms > 0:
             busy = time.monotonic() < self._busy_until
-            time.sleep(min(timeout_ms, BUSY_POLL_INTERVAL_MS if busy else POLL_INTERVAL_MS) / 1000)
+            time.sleep(min(timeout_ms, self._busy_poll_ms if busy else POLL_INTERVAL_MS) / 1000)
             records = self._drain()
         if records:
             self._busy_until = time.monotonic() + BUSY_FOR_S

@@ -35,7 +35,7 @@ from sensor.kernel.features import (
 from sensor.kernel.loader import DEFAULT_BUFFER_BYTES, HookCounters, LoadedProbes
 from sensor.kernel.recording import RecordingReader
 from sensor.kernel.records import CgroupRecord, DecodeError, ExecRecord, ExitRecord, Hook, decode
-from sensor.kernel.ringbuf import RecordReader
+from sensor.kernel.ringbuf import BUSY_POLL_INTERVAL_MS, RecordReader
 from sensor.model.container_cache import ContainerCache, ContainerChange, ContainerEventType, ContainerInfo
 from sensor.model.language import LANGUAGE_NAMES, LanguageDetector
 from sensor.model.process_cache import DEFAULT_CAPACITY, DEFAULT_EXIT_GRACE_NS, CacheStats, ProcessInfoCache
@@ -72,6 +72,7 @@ class CaptureConfig:
     transport: Backend | None = None
     task_reads: Backend | None = None  # how probes read the current task's structs; None: the best available
     buffer_bytes: int = DEFAULT_BUFFER_BYTES
+    busy_poll_ms: int = BUSY_POLL_INTERVAL_MS  # how often the ring buffer is read while records come
     exit_grace_ns: int = DEFAULT_EXIT_GRACE_NS
     cache_capacity: int = DEFAULT_CAPACITY
     sensor_id: str = ""
@@ -170,6 +171,7 @@ class Capture:
             buffer_bytes=self.config.buffer_bytes,
             hierarchy=self.hierarchy,
             cache_dir=self.config.bpf_cache_dir,
+            busy_poll_ms=self.config.busy_poll_ms,
         )
         self._reader = self._probes.reader
         if self.config.record_path:
