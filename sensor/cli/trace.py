@@ -30,6 +30,7 @@ from sensor.cli.options import (
     start_or_exit,
 )
 from sensor.cli.remote import Connection, StreamEnded, SubscriptionRejected, stream_with_reconnect
+from sensor.kernel.ringbuf import RELAXED_BUSY_POLL_MS
 from sensor.telemetry.capture import Capture, CaptureConfig, LossReport, settle_heap
 from sensor.telemetry.events import EventKind, LostPayload, TelemetryEvent
 from sensor.telemetry.hub import Hub, queued_events
@@ -37,9 +38,6 @@ from sensor.telemetry.json_lines import json_lines
 from sensor.telemetry.subscription import InvalidSubscription, compile_subscription
 
 POLL_MS = 100
-# A terminal or a pipe has no use for the daemon's 1 ms look at the ring buffer (its subscribers'
-# latency); each look is a timer wake-up, and 4 ms cut trace's CPU under a storm by about a tenth.
-TRACE_BUSY_POLL_MS = 4
 LOCAL_QUEUE_EVENTS = 1 << 20  # drained every poll; the bound only guards against a stuck terminal
 
 
@@ -238,7 +236,6 @@ def trace(**flags: Any) -> None:
         raise click.UsageError("--reconnect and --tls-* apply to --connect")
     config = capture_config(flags)
     config.record_path = flags["record"] or ""
-    config.busy_poll_ms = TRACE_BUSY_POLL_MS
     stop = _Stop()
     _trace_local(config, subscription, kinds, printer, should_stop, deadline)
 
@@ -262,6 +259,9 @@ def _trace_local(
     except InvalidSubscription as invalid:
         raise click.UsageError(explain_rejection(invalid.errors)) from None
     capture = Capture(config)
+    # A terminal or a pipe has no use for a 1 ms look at the ring buffer; each look is a timer
+    # wake-up, and reading every 4 ms cut trace's CPU under a storm by about a tenth.
+    capture.busy_poll_ms = RELAXED_BUSY_POLL_MS
     start_or_exit(capture.start, "trace")
     settle_heap()
     hub = Hub(LOCAL_QUEUE_EVENTS)

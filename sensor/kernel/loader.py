@@ -31,7 +31,7 @@ from sensor.kernel.features import (
 )
 from sensor.kernel.offsets import resolve_offsets
 from sensor.kernel.records import Hook
-from sensor.kernel.ringbuf import BUSY_POLL_INTERVAL_MS, PerfBufferReader, RecordReader, RingBufferReader
+from sensor.kernel.ringbuf import PerfBufferReader, RecordReader, RingBufferReader
 from sensor.kernel.syscalls import (
     ProgType,
     attach_perf_event,
@@ -131,7 +131,6 @@ class LoadedProbes:
         ignore_tgid: int | None = None,
         hierarchy: CgroupHierarchy | None = None,
         cache_dir: Path = DEFAULT_CACHE_DIR,
-        busy_poll_ms: int = BUSY_POLL_INTERVAL_MS,
     ) -> None:
         try:
             btf = btf or Btf.load()
@@ -151,7 +150,7 @@ class LoadedProbes:
             records_fd = map_fds[obj.map_index("records")]
             # The reader first: a perf buffer's per-CPU events must be in place before any program runs.
             if {c.hook: c.backend for c in choices}["transport"] is Backend.RING_BUFFER:
-                self.reader = RingBufferReader(records_fd, pages * mmap.PAGESIZE, busy_poll_ms=busy_poll_ms)
+                self.reader = RingBufferReader(records_fd, pages * mmap.PAGESIZE)
             else:
                 per_cpu = max(1, pages // (os.cpu_count() or 1))
                 self.reader = PerfBufferReader(records_fd, cpu_list(ONLINE_CPUS), 1 << (per_cpu.bit_length() - 1))

@@ -12,7 +12,7 @@ from collections import deque
 from pathlib import Path
 from typing import BinaryIO
 
-from sensor.kernel.ringbuf import RecordReader
+from sensor.kernel.ringbuf import BUSY_POLL_INTERVAL_MS, RecordReader
 
 MAGIC = b"sensor-records-v1\n"
 _LENGTH = struct.Struct("<I")
@@ -37,8 +37,8 @@ class RecordingReader:
     def fill(self) -> tuple[int, int] | None:
         return self._inner.fill()
 
-    def read(self, timeout_ms: int) -> list[bytes]:
-        records = self._inner.read(timeout_ms)
+    def read(self, timeout_ms: int, busy_poll_ms: int = BUSY_POLL_INTERVAL_MS) -> list[bytes]:
+        records = self._inner.read(timeout_ms, busy_poll_ms)
         if records:
             pack = _LENGTH.pack
             self._out.write(b"".join(pack(len(r)) + r for r in records))
@@ -92,7 +92,7 @@ class ReplayReader:
         """Whether every record has been handed out."""
         return not self._batches
 
-    def read(self, timeout_ms: int) -> list[bytes]:
+    def read(self, timeout_ms: int, busy_poll_ms: int = BUSY_POLL_INTERVAL_MS) -> list[bytes]:
         return self._batches.popleft() if self._batches else []
 
     def close(self) -> None:

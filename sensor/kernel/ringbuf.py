@@ -25,18 +25,23 @@ _KTIME = struct.Struct("<Q")  # sensor_header.ktime_ns, at offset 8 of every rec
 # perf buffer reader only every PERF_WAKEUP_EVENTS records, so readers look on this timer: it
 # bounds the delay from kernel to reader. While records keep coming the ring buffer reader looks
 # more often (low latency under load); once quiet it backs off (little CPU when idle). Each look
-# costs a timer wake-up (30-80 us of CPU on a VM), so a reader that can wait longer passes its own
-# busy interval.
+# costs a timer wake-up (30-80 us of CPU on a VM), so the busy interval is the caller's, per read:
+# 1 ms where a subscriber wants each event at once, RELAXED_BUSY_POLL_MS where nobody is waiting.
 POLL_INTERVAL_MS = 5
 BUSY_POLL_INTERVAL_MS = 1
+RELAXED_BUSY_POLL_MS = 4
 BUSY_FOR_S = 0.1  # how long after the last record the reader stays on the busy interval
 
 
 class RecordReader(Protocol):
     """Where raw records come from."""
 
-    def read(self, timeout_ms: int) -> list[bytes]:
-        """Records available now; when there are none, waits up to ``timeout_ms`` and looks again."""
+    def read(self, timeout_ms: int, busy_poll_ms: int = BUSY_POLL_INTERVAL_MS) -> list[bytes]:
+        """Records available now; when there are none, waits up to ``timeout_ms`` and looks again.
+
+        ``busy_poll_ms``: how long to wait instead while records have been coming, where the
+        transport is polled that way.
+        """
 
     @property
     def lost(self) -> int:
@@ -52,9 +57,7 @@ class RecordReader(Protocol):
 class RingBufferReader:
     """Consumer of a ``BPF_MAP_TYPE_RINGBUF`` map through mmap (see kernel/bpf/ringbuf.c)."""
 
-    def __init__(
-        self, map_fd: int, data_size: int, batch_limit: int = 65536, busy_poll_ms: int = BUSY_POLL_INTERVAL_MS
-    ) -> None:
+    def __init__(self, map_fd: int, data_size: int, batch_limit: int = 65536) -> None:
         if data_size & (data_size - 1):
             raise ValueError(f"ring buffer size {data_size} is not a power of two")
         page = mmap.PAGESIZE
@@ -62,7 +65,6 @@ class RingBufferReader:
         self._mask = data_size - 1
         self._batch_limit = batch_limit
         self._busy_until = 0.0
-        self._busy_poll_ms = busy_poll_ms
         self._consumer = mmap.mmap(map_fd, page, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
         # The producer page, then the data pages mapped twice so a record that wraps reads contiguously.
         self._producer = mmap.mmap(map_fd, page + 2 * data_size, mmap.MAP_SHARED, mmap.PROT_READ, offset=page)
@@ -75,11 +77,11 @@ class RingBufferReader:
         waiting = _U64.unpack_from(self._producer, 0)[0] - _U64.unpack_from(self._consumer, 0)[0]
         return waiting, self._mask + 1
 
-    def read(self, timeout_ms: int) -> list[bytes]:
+    def read(self, timeout_ms: int, busy_poll_ms: int = BUSY_POLL_INTERVAL_MS) -> list[bytes]:
         records = self._drain()
         if not records and timeout_ms > 0:
             busy = time.monotonic() < self._busy_until
-            time.sleep(min(timeout_ms, self._busy_poll_ms if busy else POLL_INTERVAL_MS) / 1000)
+            time.sleep(min(timeout_ms, busy_poll_ms if busy else POLL_INTERVAL_MS) / 1000)
             records = self._drain()
         if records:
             self._busy_until = time.monotonic() + BUSY_FOR_S
@@ -151,7 +153,8 @@ class PerfBufferReader:
     def fill(self) -> None:
         return None  # several buffers: no one figure
 
-    def read(self, timeout_ms: int) -> list[bytes]:
+    def read(self, timeout_ms: int, busy_poll_ms: int = BUSY_POLL_INTERVAL_MS) -> list[bytes]:
+        # No busy interval: the kernel wakes a perf buffer reader every PERF_WAKEUP_EVENTS records.
         records = self._drain()
         if not records and timeout_ms > 0:
             time.sleep(min(timeout_ms, POLL_INTERVAL_MS) / 1000)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
+from sensor.kernel.ringbuf import BUSY_POLL_INTERVAL_MS, RELAXED_BUSY_POLL_MS
 from sensor.telemetry.capture import Capture
 from sensor.telemetry.hub import Hub
 
@@ -22,6 +23,18 @@ POLL_MS = 50
 CALL_TIMEOUT_S = 10.0
 T = TypeVar("T")
 log = logging.getLogger("sensor")
+
+
+def busy_poll_ms(latency_budget_ns: int | None) -> int:
+    """How often to read the ring buffer while records come, for subscribers that wait this long.
+
+    ``None`` (no subscriber) or a batch delay of 20 ms or more: the relaxed interval, as `sensor
+    trace` reads; 0 (a subscriber wants each event at once, the p99 target): every 1 ms; between
+    them, a fifth of the shortest delay.
+    """
+    if latency_budget_ns is None:
+        return RELAXED_BUSY_POLL_MS
+    return max(BUSY_POLL_INTERVAL_MS, min(RELAXED_BUSY_POLL_MS, latency_budget_ns // 5_000_000))
 
 
 class PipelineStopped(RuntimeError):
@@ -51,6 +64,7 @@ class PipelineThread(threading.Thread):
     def run(self) -> None:
         try:
             while not self._stop_requested.is_set():
+                self.capture.busy_poll_ms = busy_poll_ms(self.hub.latency_budget_ns())
                 self.hub.publish(self.capture.poll(POLL_MS))
                 self._run_calls()
             self.hub.publish(self.capture.flush())

@@ -72,7 +72,6 @@ class CaptureConfig:
     transport: Backend | None = None
     task_reads: Backend | None = None  # how probes read the current task's structs; None: the best available
     buffer_bytes: int = DEFAULT_BUFFER_BYTES
-    busy_poll_ms: int = BUSY_POLL_INTERVAL_MS  # how often the ring buffer is read while records come
     exit_grace_ns: int = DEFAULT_EXIT_GRACE_NS
     cache_capacity: int = DEFAULT_CAPACITY
     sensor_id: str = ""
@@ -138,6 +137,8 @@ class Capture:
         )
         self._probes: LoadedProbes | None = None
         self._reader: RecordReader | None = None
+        # How often the ring buffer is read while records come: set by whoever knows who is waiting.
+        self.busy_poll_ms = BUSY_POLL_INTERVAL_MS
         self._builder: EventBuilder
         self._decode_errors = 0
         self._records_read = 0
@@ -171,7 +172,6 @@ class Capture:
             buffer_bytes=self.config.buffer_bytes,
             hierarchy=self.hierarchy,
             cache_dir=self.config.bpf_cache_dir,
-            busy_poll_ms=self.config.busy_poll_ms,
         )
         self._reader = self._probes.reader
         if self.config.record_path:
@@ -250,7 +250,7 @@ class Capture:
         Every record updates the caches; events are built only for ``kinds`` (all when None).
         """
         assert self._reader is not None, "start() first"
-        raw = self._reader.read(timeout_ms)
+        raw = self._reader.read(timeout_ms, self.busy_poll_ms)
         self._records_read += len(raw)
         pending: list[Pending] = []
         cache = self.cache

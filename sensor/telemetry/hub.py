@@ -189,6 +189,13 @@ class Hub:
         """Each current subscriber's counters."""
         return [s.stats() for s in self._subscribers]
 
+    def latency_budget_ns(self) -> int | None:
+        """The shortest batch delay a subscriber asked for (0: one wants each event at once); None: no subscriber."""
+        subscribers = self._subscribers
+        if not subscribers:
+            return None
+        return min(s.rules.batch_delay_ns for s in subscribers)
+
     def lost_total(self) -> int:
         """Events dropped from full queues, over every subscriber there ever was."""
         return self._lost_by_gone + sum(s.stats().lost for s in self._subscribers)

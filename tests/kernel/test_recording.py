@@ -13,6 +13,7 @@ from sensor.kernel.recording import MAGIC, RecordingError, RecordingReader, Repl
 class ListReader:
     def __init__(self, batches: list[list[bytes]]) -> None:
         self.batches = batches
+        self.busy_poll_ms: list[int] = []
 
     @property
     def lost(self) -> int:
@@ -21,7 +22,8 @@ class ListReader:
     def fill(self) -> tuple[int, int]:
         return (1, 2)
 
-    def read(self, timeout_ms: int) -> list[bytes]:
+    def read(self, timeout_ms: int, busy_poll_ms: int = 1) -> list[bytes]:
+        self.busy_poll_ms.append(busy_poll_ms)
         return self.batches.pop(0) if self.batches else []
 
     def close(self) -> None:
@@ -62,6 +64,14 @@ def test_a_cut_recording_says_where(tmp_path: Path, tail: bytes, message: str) -
     with pytest.raises(RecordingError) as error:
         read_recording(path)
     assert str(error.value) == f"{path} {message}"
+
+
+def test_recording_passes_the_busy_interval_on_to_the_reader_it_records() -> None:
+    inner = ListReader([[b"a"], [b"b"]])
+    recording = RecordingReader(inner, io.BytesIO())
+    assert recording.read(0, 4) == [b"a"]
+    assert recording.read(0) == [b"b"]
+    assert inner.busy_poll_ms == [4, 1]
 
 
 def test_recording_writes_nothing_but_the_magic_when_no_record_came() -> None:

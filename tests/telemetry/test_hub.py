@@ -111,6 +111,25 @@ def test_without_a_first_event_a_gathering_take_returns_empty_after_its_timeout(
     assert subscriber.take(512, 0.01, gather=30.0) == []
 
 
+def batching(max_delay_ns: int) -> CompiledSubscription:
+    rules = every_exec()
+    rules.batch_delay_ns = max_delay_ns
+    return rules
+
+
+def test_the_latency_budget_is_the_shortest_batch_delay_and_none_without_subscribers() -> None:
+    hub = Hub()
+    assert hub.latency_budget_ns() is None
+    patient = hub.subscribe(batching(50_000_000))
+    hub.subscribe(batching(20_000_000))
+    assert hub.latency_budget_ns() == 20_000_000
+    eager = hub.subscribe(every_exec())
+    assert hub.latency_budget_ns() == 0
+    hub.unsubscribe(eager)
+    hub.unsubscribe(patient)
+    assert hub.latency_budget_ns() == 20_000_000
+
+
 def test_limit_stops_queueing_and_finishes_the_subscriber() -> None:
     hub = Hub()
     limited = hub.subscribe(every_exec(limit=2))

@@ -1,0 +1,24 @@
+"""The pipeline thread's choice of how often to read the ring buffer, from who is waiting."""
+
+from __future__ import annotations
+
+import pytest
+
+from sensor.server.pipeline import busy_poll_ms
+
+
+@pytest.mark.parametrize(
+    ("latency_budget_ns", "expected_ms"),
+    [
+        (None, 4),  # no subscriber: the model is kept current, nobody waits on it
+        (0, 1),  # a subscriber wants each event at once
+        (5_000_000, 1),
+        (10_000_000, 2),
+        (20_000_000, 4),
+        (1_000_000_000, 4),
+    ],
+)
+def test_the_ring_buffer_is_read_every_fifth_of_the_shortest_batch_delay_within_1_to_4_ms(
+    latency_budget_ns: int | None, expected_ms: int
+) -> None:
+    assert busy_poll_ms(latency_budget_ns) == expected_ms
