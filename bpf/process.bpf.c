@@ -49,9 +49,10 @@ static __always_inline void *read_ptr(void *base, u32 off)
 /* CURRENT_TASK() and MEMBER(): members of the current task and of the structs reached from it.
  * With TASK_BTF (the loader found bpf_get_current_task_btf, 5.11+) current is a BTF-typed pointer
  * and the verifier turns each MEMBER() into one load guarded by the exception table, where READ()
- * is a helper call per member: that call was about a third of the exit hook's time. Without it,
- * MEMBER() is READ(). Anything not reached from current (a raw tracepoint's task argument, a
- * kprobe's cred argument) is read with READ() in both cases. */
+ * is a helper call per member: those calls were about a fifth of each hook's time. Without it,
+ * MEMBER() is READ(). READ() stays for what is not reached from current (the new task of a fork,
+ * a kprobe's cred argument) and for the cwd walk, whose container_of() step the verifier refuses
+ * on a BTF pointer. */
 #ifdef TASK_BTF
 #define CURRENT_TASK() ((void *)bpf_get_current_task_btf())
 #define MEMBER(dst, base, off) ((dst) = *(typeof(dst) *)((void *)(base) + (off)))
