@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sensor.compiled import COMPILED_DIR, MANIFEST, sources_hash  # noqa: E402
+from sensor.compiled import COMPILED_DIR, MANIFEST, read_build, sources_hash  # noqa: E402
 
 HOT_PATH = [
     "sensor/memo.py",
@@ -92,13 +92,11 @@ def compile_hot_path(out: Path, want: str) -> None:
 
 
 def main() -> None:
-    manifest = COMPILED_DIR / MANIFEST
     force = "--force" in sys.argv[1:]
     want = sources_hash(map(module_name, HOT_PATH))
-    try:
-        current = json.loads(manifest.read_text()).get("sources") == want
-    except (OSError, ValueError):
-        current = False
+    build = read_build(COMPILED_DIR)
+    # What sensor/compiled.py would refuse (other sources, a file gone) is built again.
+    current = build is not None and build.sources == want and not build.missing
     if current and not force:
         return
     print(f"compile: compiling the hot path with mypyc into {COMPILED_DIR} (about a minute)", file=sys.stderr)

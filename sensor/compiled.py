@@ -70,25 +70,45 @@ class _CompiledFinder:
         return None if file is None else importlib.util.spec_from_file_location(fullname, file)
 
 
-def _check(compiled_dir: Path) -> tuple[HotPath, dict[str, Path]]:
-    if os.environ.get(FORCE_INTERPRETED, "") not in ("", "0"):
-        return HotPath(False, f"interpreted: {FORCE_INTERPRETED} is set"), {}
+@dataclass(frozen=True, slots=True)
+class Build:
+    """What a build's manifest records: the hash of the sources it was compiled from, and each module's file."""
+
+    sources: str
+    files: dict[str, Path]
+
+    @property
+    def missing(self) -> list[str]:
+        """Its files that are not there (any one makes the build unusable)."""
+        return [str(file) for file in self.files.values() if not file.is_file()]
+
+
+def read_build(compiled_dir: Path = COMPILED_DIR) -> Build | None:
+    """The build in ``compiled_dir`` as its manifest describes it; None without a usable manifest."""
     try:
         manifest = json.loads((compiled_dir / MANIFEST).read_text())
         modules: dict[str, str] = manifest["modules"]
         sources = manifest["sources"]
     except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return Build(sources, {name: compiled_dir / file for name, file in modules.items()})
+
+
+def _check(compiled_dir: Path) -> tuple[HotPath, dict[str, Path]]:
+    if os.environ.get(FORCE_INTERPRETED, "") not in ("", "0"):
+        return HotPath(False, f"interpreted: {FORCE_INTERPRETED} is set"), {}
+    build = read_build(compiled_dir)
+    if build is None:
         return HotPath(
             False, f"interpreted: not compiled (no usable {compiled_dir / MANIFEST}; run scripts/compile.py)"
         ), {}
-    if sources != sources_hash(name for name in modules if name.startswith("sensor.")):
+    if build.sources != sources_hash(name for name in build.files if name.startswith("sensor.")):
         return HotPath(False, "interpreted: the sources changed since they were compiled (run scripts/compile.py)"), {}
-    files = {name: compiled_dir / file for name, file in modules.items()}
-    missing = [str(file) for file in files.values() if not file.is_file()]
+    missing = build.missing
     if missing:
         return HotPath(False, f"interpreted: compiled files missing: {', '.join(missing)}"), {}
-    compiled = sorted(name for name in files if name.startswith("sensor."))
-    return HotPath(True, f"compiled with mypyc: {len(compiled)} modules"), files
+    compiled = sorted(name for name in build.files if name.startswith("sensor."))
+    return HotPath(True, f"compiled with mypyc: {len(compiled)} modules"), build.files
 
 
 def install(compiled_dir: Path = COMPILED_DIR) -> HotPath:
