@@ -126,10 +126,16 @@ def test_docker_rename_gives_updated_and_later_events_carry_the_new_name(
     container_id = docker_daemon.run("run", "-d", "--name", old, IMAGE, "sleep", "60").stdout.strip()
     lifecycle_of(sensor, container_id, 2)  # CREATED, RUNNING
     docker_daemon.run("rename", old, new)
-    (updated,) = sensor.wait_for(
-        lambda e: e.get("container_id") == container_id and container(e).get("type") == "UPDATED"
+    # A metadata answer that came after the sensor's wait may add an UPDATED of its own before this
+    # one, under the old name; the rename's is the one that carries the new name.
+    renamed = sensor.wait_for(
+        lambda e: (
+            e.get("container_id") == container_id
+            and container(e).get("type") == "UPDATED"
+            and e.get("container_name") == new
+        )
     )
-    assert updated["container_name"] == new
+    assert renamed[0]["image_name"] == IMAGE
     mark = marker()
     docker_daemon.run("exec", new, "echo", mark)
     (exec_event,) = sensor.wait_for(lambda e: is_exec_of(e, mark) and e.get("container_id") == container_id)
