@@ -106,8 +106,21 @@ class DockerDaemon:
             self.proc.kill()
             self.proc.wait()
         self.log.close()
-        subprocess.run(["umount", "-R", str(self.workdir / "exec")], capture_output=True)
+        unmount_below(self.workdir)
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def unmount_below(directory: Path) -> None:
+    """Unmount whatever is mounted under ``directory``, deepest first.
+
+    dockerd leaves its default network namespace bind-mounted at exec/netns/default; a leftover mount
+    keeps the directory from being deleted.
+    """
+    prefix = str(directory) + "/"
+    with open("/proc/self/mounts") as mounts:
+        points = [line.split()[1] for line in mounts if line.split()[1].startswith(prefix)]
+    for point in sorted(points, key=len, reverse=True):
+        subprocess.run(["umount", "-l", point], capture_output=True)
 
 
 class RuncBundle:
