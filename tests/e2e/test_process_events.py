@@ -135,22 +135,24 @@ def test_setuid_exec_gives_a_credentials_event(live_sensor: LiveSensor) -> None:
     tag = marker()
     # Under /tmp itself: pytest's tmp_path is 0700, which user 1000 could not enter.
     shared = Path(tempfile.mkdtemp(prefix="sensor-setuid-", dir="/tmp"))
-    shared.chmod(0o755)
-    binary = shared / "true-setuid"
-    binary.write_bytes(Path("/bin/true").read_bytes())
-    os.chown(binary, 1234, 1234)
-    binary.chmod(0o4755)
-    code = f"import os; os.setresuid(1000, 1000, 1000); os.execv('{binary}', ['{binary}', '{tag}'])"
-    proc = subprocess.Popen([sys.executable, "-c", code])
-    proc.wait()
-    (exec_event,) = live_sensor.wait_for(lambda e: is_exec_of(e, tag))
-    assert exec_event["credentials"]["euid"] == 1234
-    changes = live_sensor.wait_for(
-        lambda e: of_pid(e, proc.pid, "CREDENTIALS") and process(e)["credentials_cause"] == "exec"
-    )
-    assert process(changes[0])["old_credentials"]["euid"] == 1000
-    assert process(changes[0])["new_credentials"]["euid"] == 1234
-    shutil.rmtree(shared)
+    try:
+        shared.chmod(0o755)
+        binary = shared / "true-setuid"
+        binary.write_bytes(Path("/bin/true").read_bytes())
+        os.chown(binary, 1234, 1234)
+        binary.chmod(0o4755)
+        code = f"import os; os.setresuid(1000, 1000, 1000); os.execv('{binary}', ['{binary}', '{tag}'])"
+        proc = subprocess.Popen([sys.executable, "-c", code])
+        proc.wait()
+        (exec_event,) = live_sensor.wait_for(lambda e: is_exec_of(e, tag))
+        assert exec_event["credentials"]["euid"] == 1234
+        changes = live_sensor.wait_for(
+            lambda e: of_pid(e, proc.pid, "CREDENTIALS") and process(e)["credentials_cause"] == "exec"
+        )
+        assert process(changes[0])["old_credentials"]["euid"] == 1000
+        assert process(changes[0])["new_credentials"]["euid"] == 1234
+    finally:
+        shutil.rmtree(shared)
 
 
 def test_failed_exec_reports_the_path_and_errno(live_sensor: LiveSensor, tmp_path: Path) -> None:
