@@ -32,7 +32,8 @@ TRACE_SUMMARY = re.compile(
 SUBSCRIBER = r"""
 import signal, sys, grpc
 from sensor.api.v1 import service_pb2 as api, service_pb2_grpc, subscription_pb2 as sub, telemetry_pb2 as pb
-channel = grpc.insecure_channel(sys.argv[1], options=[("grpc.max_receive_message_length", 64 << 20), ("SingleThreadedUnaryStream", 1)])
+channel = grpc.insecure_channel(sys.argv[1], options=[("grpc.max_receive_message_length", 64 << 20),
+    ("SingleThreadedUnaryStream", 1)])
 request = api.GetEventsRequest(subscription=sub.Subscription(event_filter=sub.EventFilter(
     process_events=[sub.ProcessEventFilter(type=t) for t in ("FORK", "EXEC", "EXIT")]),
     modifier=sub.Modifier(batch=sub.BatchModifier(max_delay=int(sys.argv[2])))))

@@ -27,7 +27,8 @@ CLIENT = """
 import sys, time, grpc
 from sensor.api.v1 import service_pb2 as api, service_pb2_grpc, subscription_pb2 as sub
 target, wanted, expression = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-channel = grpc.insecure_channel(target, options=[("grpc.max_receive_message_length", 64 << 20), ("SingleThreadedUnaryStream", 1)])
+channel = grpc.insecure_channel(target, options=[("grpc.max_receive_message_length", 64 << 20),
+    ("SingleThreadedUnaryStream", 1)])
 request = api.GetEventsRequest(subscription=sub.Subscription(event_filter=sub.EventFilter(
     process_events=[sub.ProcessEventFilter(type="EXEC", filter_expression=expression)])))
 responses = iter(service_pb2_grpc.TelemetryServiceStub(channel).GetEvents(request))
