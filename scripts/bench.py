@@ -2,8 +2,8 @@
 bench-results/bench.json.
 
 storm     exec-storm rate under `sensor trace`, `sensor run` + a subscriber, bpftrace and a minimal bcc
-          consumer, each as a ratio to the storm alone, interleaved; events seen and lost per kind
-          (scripts/bench_storm.py)
+          consumer, each as a ratio to the storm alone run just before and just after it; events
+          seen and lost per kind (scripts/bench_storm.py)
 pipeline  a recorded storm replayed through decode, caches, build, filter and encode: events per
           CPU-second; RSS with 100 000 processes in the model and through 1 000 000 short-lived ones
           (scripts/bench_pipeline.py)

@@ -199,24 +199,33 @@ def storm_runs(binary: Path, workers: int, seconds: float) -> int:
 
 
 def storm(binary: Path, seconds: float, repeats: int) -> dict[str, object]:
-    """The storm benchmark; prints its table and returns its figures."""
+    """The storm benchmark; prints its table and returns its figures.
+
+    Every observed run sits between two runs of the storm alone, and its ratio is against their
+    mean: this host's speed drifts by 2-5x within minutes, and a baseline taken a whole round
+    earlier made single ratios stray from 0.2 to 3. The observers' order flips every repeat, so
+    none always runs first.
+    """
     rows = []
     for workers in (1, 2):
         alone: list[float] = []
         per_observer: dict[str, dict[str, list[Any]]] = {}
-        for _ in range(repeats):
-            base = storm_runs(binary, workers, seconds) / seconds
-            alone.append(base)
-            for make in OBSERVERS:
+        for repeat in range(repeats):
+            before = storm_runs(binary, workers, seconds) / seconds
+            alone.append(before)
+            for make in OBSERVERS if repeat % 2 == 0 else OBSERVERS[::-1]:
                 observer = make()
                 observer.start()
                 runs = storm_runs(binary, workers, seconds)
                 seen = observer.stop()
+                after = storm_runs(binary, workers, seconds) / seconds
+                alone.append(after)
                 entry = per_observer.setdefault(observer.name, {"ratios": [], "rates": [], "obs": [], "runs": []})
-                entry["ratios"].append(runs / seconds / base)
+                entry["ratios"].append(runs / seconds / ((before + after) / 2))
                 entry["rates"].append(runs / seconds)
                 entry["obs"].append(seen)
                 entry["runs"].append(runs)
+                before = after
         for name, entry in per_observer.items():
             ratios = entry["ratios"]
             seen_total: dict[str, int] = {}
