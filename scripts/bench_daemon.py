@@ -36,8 +36,8 @@ SENSOR = [sys.executable, "-m", "sensor"]
 LATENCY_CLIENT = r"""
 import signal, sys, time, grpc
 from sensor.api.v1 import service_pb2 as api, service_pb2_grpc, subscription_pb2 as sub
-channel = grpc.insecure_channel(sys.argv[1], options=[("grpc.max_receive_message_length", 64 << 20),
-    ("SingleThreadedUnaryStream", 1)])
+from sensor.server.address import open_channel, parse_address
+channel = open_channel(parse_address(sys.argv[1]))
 request = api.GetEventsRequest(subscription=sub.Subscription(event_filter=sub.EventFilter(process_events=[
     sub.ProcessEventFilter(type="EXEC", filter_expression='exec_filename == "/bin/true"')]),
     modifier=sub.Modifier(batch=sub.BatchModifier(max_delay=int(sys.argv[2])))))

@@ -27,13 +27,13 @@ SENSOR = [sys.executable, "-m", "sensor"]
 TRACE_SUMMARY = re.compile(
     r"lost/sent by hook: fork (\d+)/(\d+), exec (\d+)/(\d+), exec_failed \d+/\d+, exit (\d+)/(\d+)"
 )
-# A minimal Python subscriber that decodes every event. It reads on its own thread
-# (SingleThreadedUnaryStream), as sensor trace --connect does and the README advises Python clients.
+# A minimal Python subscriber that decodes every event. Its channel is sensor trace --connect's
+# (open_channel: it reads on its own thread, as the README advises Python clients).
 SUBSCRIBER = r"""
 import signal, sys, grpc
 from sensor.api.v1 import service_pb2 as api, service_pb2_grpc, subscription_pb2 as sub, telemetry_pb2 as pb
-channel = grpc.insecure_channel(sys.argv[1], options=[("grpc.max_receive_message_length", 64 << 20),
-    ("SingleThreadedUnaryStream", 1)])
+from sensor.server.address import open_channel, parse_address
+channel = open_channel(parse_address(sys.argv[1]))
 request = api.GetEventsRequest(subscription=sub.Subscription(event_filter=sub.EventFilter(
     process_events=[sub.ProcessEventFilter(type=t) for t in ("FORK", "EXEC", "EXIT")]),
     modifier=sub.Modifier(batch=sub.BatchModifier(max_delay=int(sys.argv[2])))))

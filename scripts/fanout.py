@@ -24,11 +24,11 @@ ROOT = Path(__file__).resolve().parents[1]
 BATCH = 512
 FILTER = 'uid >= 0 AND exec_filename != ""'
 CLIENT = """
-import sys, time, grpc
+import sys, time
 from sensor.api.v1 import service_pb2 as api, service_pb2_grpc, subscription_pb2 as sub
+from sensor.server.address import open_channel, parse_address
 target, wanted, expression = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-channel = grpc.insecure_channel(target, options=[("grpc.max_receive_message_length", 64 << 20),
-    ("SingleThreadedUnaryStream", 1)])
+channel = open_channel(parse_address(target))
 request = api.GetEventsRequest(subscription=sub.Subscription(event_filter=sub.EventFilter(
     process_events=[sub.ProcessEventFilter(type="EXEC", filter_expression=expression)])))
 responses = iter(service_pb2_grpc.TelemetryServiceStub(channel).GetEvents(request))
