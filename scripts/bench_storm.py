@@ -3,9 +3,8 @@
 Observers: `sensor trace --format json` to /dev/null; `sensor run` with one gRPC subscriber taking
 every process event, as each poll brings them and again in batches of up to 20 ms; and the peers
 available here: a bpftrace one-liner printing execs, and a minimal bcc Python consumer
-(scripts/peers/bcc_consumer.py). Each repetition runs the storm alone and then under each
-observer, so drift on the machine affects all alike; the figure is the median of observed/alone
-ratios, with the spread.
+(scripts/peers/bcc_consumer.py). Each observed run is compared with the storm alone just before
+and just after it (see storm()); the figure is the median of those ratios, with the spread.
 """
 
 from __future__ import annotations
@@ -210,9 +209,9 @@ def storm(binary: Path, seconds: float, repeats: int) -> dict[str, object]:
     for workers in (1, 2):
         alone: list[float] = []
         per_observer: dict[str, dict[str, list[Any]]] = {}
+        before = storm_runs(binary, workers, seconds) / seconds
+        alone.append(before)
         for repeat in range(repeats):
-            before = storm_runs(binary, workers, seconds) / seconds
-            alone.append(before)
             for make in OBSERVERS if repeat % 2 == 0 else OBSERVERS[::-1]:
                 observer = make()
                 observer.start()
