@@ -118,7 +118,7 @@ def unmount_below(directory: Path) -> None:
     """
     prefix = str(directory) + "/"
     with open("/proc/self/mounts") as mounts:
-        points = [line.split()[1] for line in mounts if line.split()[1].startswith(prefix)]
+        points = [point for point in (line.split()[1] for line in mounts) if point.startswith(prefix)]
     for point in sorted(points, key=len, reverse=True):
         subprocess.run(["umount", "-l", point], capture_output=True)
 
