@@ -28,9 +28,10 @@ log = logging.getLogger("sensor")
 def busy_poll_ms(latency_budget_ns: int | None) -> int:
     """How often to read the ring buffer while records come, for subscribers that wait this long.
 
-    ``None`` (no subscriber) or a batch delay of 20 ms or more: the relaxed interval, as `sensor
+    ``None`` (no subscriber) or a batch delay of 80 ms or more: the relaxed interval, as `sensor
     trace` reads; 0 (a subscriber wants each event at once, the p99 target): every 1 ms; between
-    them, a fifth of the shortest delay.
+    them, a fifth of the shortest delay (an event waits in the ring buffer for at most a fifth of
+    its subscriber's budget).
     """
     if latency_budget_ns is None:
         return RELAXED_BUSY_POLL_MS
