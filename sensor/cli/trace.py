@@ -30,7 +30,6 @@ from sensor.cli.options import (
     start_or_exit,
 )
 from sensor.cli.remote import Connection, StreamEnded, SubscriptionRejected, stream_with_reconnect
-from sensor.kernel.ringbuf import RELAXED_BUSY_POLL_MS
 from sensor.telemetry.capture import Capture, CaptureConfig, LossReport, settle_heap
 from sensor.telemetry.events import EventKind, LostPayload, TelemetryEvent
 from sensor.telemetry.hub import Hub, queued_events
@@ -258,11 +257,7 @@ def _trace_local(
         rules = compile_subscription(subscription)
     except InvalidSubscription as invalid:
         raise click.UsageError(explain_rejection(invalid.errors)) from None
-    capture = Capture(config)
-    # A terminal or a pipe has no use for a 1 ms look at the ring buffer: each look is a timer
-    # wake-up and a cold start of the pipeline (see sensor/kernel/ringbuf.py). Reading every 4 ms
-    # instead of 1 cut trace's CPU under a storm by about a tenth, every 16 ms by another sixth.
-    capture.busy_poll_ms = RELAXED_BUSY_POLL_MS
+    capture = Capture(config)  # it reads the ring buffer every RELAXED_BUSY_POLL_MS: a terminal waits on nobody
     start_or_exit(capture.start, "trace")
     settle_heap()
     hub = Hub(LOCAL_QUEUE_EVENTS)

@@ -35,7 +35,7 @@ from sensor.kernel.features import (
 from sensor.kernel.loader import DEFAULT_BUFFER_BYTES, HookCounters, LoadedProbes
 from sensor.kernel.recording import RecordingReader
 from sensor.kernel.records import CgroupRecord, DecodeError, ExecRecord, ExitRecord, Hook, decode
-from sensor.kernel.ringbuf import BUSY_POLL_INTERVAL_MS, RecordReader
+from sensor.kernel.ringbuf import RELAXED_BUSY_POLL_MS, RecordReader
 from sensor.model.container_cache import ContainerCache, ContainerChange, ContainerEventType, ContainerInfo
 from sensor.model.language import LANGUAGE_NAMES, LanguageDetector
 from sensor.model.process_cache import DEFAULT_CAPACITY, DEFAULT_EXIT_GRACE_NS, CacheStats, ProcessInfoCache
@@ -137,8 +137,12 @@ class Capture:
         )
         self._probes: LoadedProbes | None = None
         self._reader: RecordReader | None = None
-        # How often the ring buffer is read while records come: set by whoever knows who is waiting.
-        self.busy_poll_ms = BUSY_POLL_INTERVAL_MS
+        # How often the ring buffer is read while records come. Relaxed unless someone waits on
+        # each event (the daemon's pipeline thread sets it from its subscribers): each look is a
+        # timer wake-up and a cold start of the pipeline (see sensor/kernel/ringbuf.py), and
+        # `sensor trace` reading every 4 ms instead of 1 cut its CPU under a storm by about a
+        # tenth, every 16 ms by another sixth.
+        self.busy_poll_ms = RELAXED_BUSY_POLL_MS
         self._builder: EventBuilder
         self._decode_errors = 0
         self._records_read = 0
