@@ -68,6 +68,7 @@ class RingBufferReader:
         self._mask = data_size - 1
         self._batch_limit = batch_limit
         self._busy_until = 0.0
+        self._last_look = 0.0
         self._consumer = mmap.mmap(map_fd, page, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
         # The producer page, then the data pages mapped twice so a record that wraps reads contiguously.
         self._producer = mmap.mmap(map_fd, page + 2 * data_size, mmap.MAP_SHARED, mmap.PROT_READ, offset=page)
@@ -81,14 +82,22 @@ class RingBufferReader:
         return waiting, self._mask + 1
 
     def read(self, timeout_ms: int, busy_poll_ms: int = BUSY_POLL_INTERVAL_MS) -> list[bytes]:
+        now = time.monotonic()
+        busy = now < self._busy_until
+        if busy and timeout_ms > 0:
+            # One look per interval however fast records come: each look is a wake-up and a cold
+            # start, and a subscriber batching that long gets one batch per look (Hub.publish).
+            pause = min(self._last_look + busy_poll_ms / 1000 - now, timeout_ms / 1000)
+            if pause > 0:
+                time.sleep(pause)
         records = self._drain()
         if not records and timeout_ms > 0:
-            busy = time.monotonic() < self._busy_until
             quiet_ms = max(POLL_INTERVAL_MS, busy_poll_ms)  # never looking more often when quiet than when busy
             time.sleep(min(timeout_ms, busy_poll_ms if busy else quiet_ms) / 1000)
             records = self._drain()
+        self._last_look = time.monotonic()
         if records:
-            self._busy_until = time.monotonic() + BUSY_FOR_S
+            self._busy_until = self._last_look + BUSY_FOR_S
         return records
 
     def _drain(self) -> list[bytes]:

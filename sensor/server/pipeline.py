@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
@@ -28,14 +29,15 @@ log = logging.getLogger("sensor")
 def busy_poll_ms(latency_budget_ns: int | None) -> int:
     """How often to read the ring buffer while records come, for subscribers that wait this long.
 
-    ``None`` (no subscriber) or a batch delay of 80 ms or more: the relaxed interval, as `sensor
-    trace` reads; 0 (a subscriber wants each event at once, the p99 target): every 1 ms; between
-    them, a fifth of the shortest delay (an event waits in the ring buffer for at most a fifth of
-    its subscriber's budget).
+    ``None`` (no subscriber): the relaxed interval, as `sensor trace` reads; 0 (a subscriber wants
+    each event at once, the p99 target): every 1 ms; otherwise the shortest batch delay, at most the
+    relaxed interval. A batch's delay counts from when its oldest event happened, so a subscriber
+    batching 20 ms gets each read's events in one response as soon as they are read: one reader
+    wake-up and one response per read, where reading every fifth of the delay cost four wake-ups.
     """
     if latency_budget_ns is None:
         return RELAXED_BUSY_POLL_MS
-    return max(BUSY_POLL_INTERVAL_MS, min(RELAXED_BUSY_POLL_MS, latency_budget_ns // 5_000_000))
+    return max(BUSY_POLL_INTERVAL_MS, min(RELAXED_BUSY_POLL_MS, latency_budget_ns // 1_000_000))
 
 
 class PipelineStopped(RuntimeError):
@@ -65,8 +67,10 @@ class PipelineThread(threading.Thread):
     def run(self) -> None:
         try:
             while not self._stop_requested.is_set():
-                self.capture.busy_poll_ms = busy_poll_ms(self.hub.latency_budget_ns())
-                self.hub.publish(self.capture.poll(POLL_MS))
+                interval_ms = busy_poll_ms(self.hub.latency_budget_ns())
+                self.capture.busy_poll_ms = interval_ms
+                events = self.capture.poll(POLL_MS)
+                self.hub.publish(events, next_publish_ns=time.monotonic_ns() + interval_ms * 1_000_000)
                 self._run_calls()
             self.hub.publish(self.capture.flush())
         except BaseException as error:  # reported by the daemon, which then exits non-zero

@@ -24,12 +24,11 @@ from sensor.server.container_stats import (
 )
 from sensor.server.pipeline import PipelineStopped, PipelineThread
 from sensor.server.workloads import list_workloads, sensor_info
-from sensor.telemetry.hub import Subscriber, queued_events
+from sensor.telemetry.hub import MAX_BATCH_EVENTS, Subscriber, queued_events
 from sensor.telemetry.subscription import CompiledSubscription, InvalidSubscription, compile_subscription
 from sensor.telemetry.wire import event_frame, event_frames
 
 SERVICE_NAME = "sensor.v1.TelemetryService"
-MAX_EVENTS_PER_RESPONSE = 512
 MAX_RESPONSE_BYTES = 1 << 20  # well under gRPC's default 4 MiB receive limit, whatever the events' size
 IDLE_WAIT_S = 0.25
 CLIENT_GONE = "the client went away"
@@ -96,14 +95,12 @@ class TelemetryService:
         interval = rules.ticker_interval_ns
         next_tick = time.monotonic_ns() + interval if interval else 0
         lost_event = self._capture.lost_event
-        batch = rules.batch_delay_ns / 1e9
         while not subscriber.finished:
             wait = IDLE_WAIT_S
-            gather = batch
             if interval:
                 wait = min(wait, max(0.0, (next_tick - time.monotonic_ns()) / 1e9))
-                gather = min(gather, wait)  # a batch never holds a tick back
-            items = subscriber.take(MAX_EVENTS_PER_RESPONSE, wait, gather)
+            # A batch never holds a tick back: it goes with the tick.
+            items = subscriber.take(MAX_BATCH_EVENTS, wait, flush_at_ns=next_tick)
             frames = event_frames(queued_events(items, lost_event, "subscriber"))
             now = time.monotonic_ns()
             if interval and now >= next_tick:

@@ -8,6 +8,7 @@ subscriber is told, in order, how many it lost. Throttle and limit are applied p
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from sensor.telemetry.events import EventKind, TelemetryEvent
 from sensor.telemetry.subscription import CompiledSubscription
 
 DEFAULT_QUEUE_EVENTS = 16384
+MAX_BATCH_EVENTS = 512  # the most a batch holds: one response's worth
 _KIND = attrgetter("kind")
 
 # A queued item: an event, or the number of events lost just before this point.
@@ -57,7 +59,10 @@ class Subscriber:
         self._accepted = 0  # events queued, toward the limit
         self._lost = 0
         self._throttled = 0
-        self._wake_at = 1  # queue length at which offer() wakes the reader (raised while it gathers a batch)
+        self._batch_delay_ns = rules.batch_delay_ns
+        self._wake_at = MAX_BATCH_EVENTS  # queue length at which offer() wakes the reader: a full batch
+        self._next_publish_ns = 0  # when the pipeline said it would publish next
+        self._asleep_until_ns = 0  # when the reader, waiting for a first event, wakes by itself (0: not so)
         self.closed_reason = ""  # set when the hub closes: the stream ends with this message
 
     @property
@@ -65,11 +70,12 @@ class Subscriber:
         """Whether the subscription's limit of events has been queued (no more will be)."""
         return 0 < self.rules.limit <= self._accepted
 
-    def offer(self, events: list[TelemetryEvent], bounded: bool = True) -> None:
+    def offer(self, events: list[TelemetryEvent], bounded: bool = True, next_publish_ns: int = 0) -> None:
         """Queue what the subscription wants of ``events`` (pipeline thread; never blocks on the reader).
 
         ``bounded=False`` queues past the capacity: for the snapshot, which the reader has not had a
-        chance to drain yet.
+        chance to drain yet. ``next_publish_ns``: when the pipeline will offer more at the earliest;
+        a batch due before then goes now, as nothing can join it by its due time.
         """
         rules = self.rules
         wants = rules.wants
@@ -96,29 +102,67 @@ class Subscriber:
                 queue.append(event)
                 self._accepted += 1
                 added = True
-            if added and len(queue) >= self._wake_at:
+            if not added:
+                return
+            self._next_publish_ns = next_publish_ns
+            if len(queue) >= self._wake_at:
+                self._ready.notify()
+                return
+            due = self._batch_due_ns()
+            # Wake the reader when the batch is due before anything more can join it, or when it waits
+            # for a first event past the batch's due time (it has no timer for this batch yet).
+            if due <= max(next_publish_ns, time.monotonic_ns()) or due < self._asleep_until_ns:
                 self._ready.notify()
 
-    def take(self, max_items: int, timeout: float, gather: float = 0.0) -> list[Queued]:
-        """Up to ``max_items`` queued items, waiting up to ``timeout`` seconds for the first one.
+    def take(self, max_items: int, timeout: float, flush_at_ns: int = 0) -> list[Queued]:
+        """Up to ``max_items`` queued items once they are due, waiting up to ``timeout`` seconds for that.
 
-        With ``gather`` (seconds), once there is a first item it waits up to that long more for
-        ``max_items``, woken only by a full batch or the end of the subscription: one reader wake-up
-        per batch, not one per publish.
+        Items are due as soon as there are any for a subscription without a batch delay. With one,
+        they are due when ``max_items`` are queued, when the oldest event's delay (counted from when
+        it happened) is spent or would be before the pipeline's next publish, at ``flush_at_ns``
+        (monotonic), or when the subscription ends: one reader wake-up per batch, not one per
+        publish. Returns [] if nothing is due by the timeout.
         """
         with self._ready:
-            queue = self._queue
-            if not queue and not self.closed_reason:
-                self._ready.wait(timeout)
-            if gather and queue and len(queue) < max_items and not self.closed_reason:
+            if not self._is_due(max_items, flush_at_ns):
+                wait = timeout
+                if self._queue:  # a timer for the batch it holds
+                    until_due = (min(self._batch_due_ns(), flush_at_ns or 1 << 63) - time.monotonic_ns()) / 1e9
+                    wait = max(0.0, min(wait, until_due))
+                else:  # no timer yet: offer() wakes it if the first batch is due sooner
+                    self._asleep_until_ns = time.monotonic_ns() + int(wait * 1e9)
                 self._wake_at = max_items
-                self._ready.wait(gather)
-                self._wake_at = 1
+                self._ready.wait(wait)
+                self._wake_at = MAX_BATCH_EVENTS
+                self._asleep_until_ns = 0
+                if not self._is_due(max_items, flush_at_ns):
+                    return []
+            queue = self._queue
             items = [queue.popleft() for _ in range(min(max_items, len(queue)))]
             if not queue and self._unreported_loss and len(items) < max_items:
                 items.append(self._unreported_loss)  # the loss since the last queued event
                 self._unreported_loss = 0
             return items
+
+    def _is_due(self, max_items: int, flush_at_ns: int) -> bool:
+        if self.closed_reason:
+            return True
+        queue = self._queue
+        if not queue:
+            return bool(self._unreported_loss)
+        if len(queue) >= max_items:
+            return True
+        now = time.monotonic_ns()
+        return self._batch_due_ns() <= max(now, self._next_publish_ns) or 0 < flush_at_ns <= now
+
+    def _batch_due_ns(self) -> int:
+        """When the oldest queued event's batch delay is spent (the queue is not empty)."""
+        head = self._queue[0]
+        if isinstance(head, TelemetryEvent):
+            return head.sensor_monotime_nanos + self._batch_delay_ns
+        event = self._queue[1]  # a loss marker is always queued just before an event
+        assert isinstance(event, TelemetryEvent)
+        return event.sensor_monotime_nanos + self._batch_delay_ns
 
     @property
     def finished(self) -> bool:
@@ -167,13 +211,13 @@ class Hub:
             self._subscribers = tuple(s for s in self._subscribers if s is not subscriber)
             self._lost_by_gone += subscriber.stats().lost
 
-    def publish(self, events: list[TelemetryEvent]) -> None:
-        """Offer events to every subscriber."""
+    def publish(self, events: list[TelemetryEvent], next_publish_ns: int = 0) -> None:
+        """Offer events to every subscriber; ``next_publish_ns``: when the next publish comes at the earliest."""
         if not events:
             return
         self.published_by_kind.update(map(_KIND, events))
         for subscriber in self._subscribers:  # a tuple swapped whole: safe to iterate unlocked
-            subscriber.offer(events)
+            subscriber.offer(events, next_publish_ns=next_publish_ns)
 
     @property
     def published(self) -> int:

@@ -12,10 +12,11 @@ from sensor.telemetry.hub import Hub, Queued, queued_events
 from sensor.telemetry.subscription import CompiledSubscription, compile_subscription
 
 
-def execs(first: int, count: int) -> list[TelemetryEvent]:
+def execs(first: int, count: int, happened_ns: int = 0) -> list[TelemetryEvent]:
+    """Exec events numbered from ``first``; ``happened_ns`` (monotonic) is when, or long ago."""
     payload = ProcessPayload(ProcessEventType.EXEC, exec_filename="/bin/true")
     return [
-        TelemetryEvent("s", n, n, payload, credentials=Creds(0, 0, 0, 0, 0, 0, 0, 0))
+        TelemetryEvent("s", n, happened_ns or n, payload, credentials=Creds(0, 0, 0, 0, 0, 0, 0, 0))
         for n in range(first, first + count)
     ]
 
@@ -66,40 +67,86 @@ def publish_later(hub: Hub, delay: float, events: list[TelemetryEvent]) -> threa
     return timer
 
 
-def test_a_gathering_take_waits_out_its_delay_and_returns_everything_that_came() -> None:
+def batching(max_delay_ns: int) -> CompiledSubscription:
+    rules = every_exec()
+    rules.batch_delay_ns = max_delay_ns
+    return rules
+
+
+def test_a_batch_is_due_once_its_oldest_event_has_waited_the_delay_and_holds_what_came_meanwhile() -> None:
     hub = Hub()
-    subscriber = hub.subscribe(every_exec())
-    hub.publish(execs(1, 1))
-    later = publish_later(hub, 0.05, execs(2, 2))  # does not wake the reader: the batch is not full
-    started = time.monotonic()
-    items = subscriber.take(512, 1.0, gather=0.3)
-    waited = time.monotonic() - started
+    subscriber = hub.subscribe(batching(300_000_000))
+    first_happened = time.monotonic_ns()
+    hub.publish(execs(1, 1, first_happened))
+    later = publish_later(hub, 0.05, execs(2, 2, time.monotonic_ns()))  # does not wake the reader
+    items = subscriber.take(512, 1.0)
+    taken_after_ns = time.monotonic_ns() - first_happened
     later.join()
     assert sequence(items) == [1, 2, 3]
-    assert waited >= 0.29
+    assert taken_after_ns >= 300_000_000
+
+
+def test_a_batch_goes_at_once_when_it_is_due_before_the_next_publish() -> None:
+    hub = Hub()
+    subscriber = hub.subscribe(batching(30_000_000_000))
+    now = time.monotonic_ns()
+    hub.publish(execs(1, 2, now - 29_990_000_000), next_publish_ns=now + 16_000_000)
+    started = time.monotonic()
+    items = subscriber.take(512, 60.0)
+    assert sequence(items) == [1, 2]
+    assert time.monotonic() - started < 15.0  # nothing can join it before it is due: no waiting
+
+
+def test_an_event_older_than_its_delay_is_due_at_once() -> None:
+    hub = Hub()
+    subscriber = hub.subscribe(batching(20_000_000))
+    hub.publish(execs(1, 1, time.monotonic_ns() - 50_000_000))  # held back 50 ms, waiting for metadata
+    assert sequence(subscriber.take(512, 0)) == [1]
+
+
+def test_a_reader_waiting_for_a_first_event_is_woken_to_keep_the_batch_delay() -> None:
+    hub = Hub()
+    subscriber = hub.subscribe(batching(50_000_000))
+    later = threading.Timer(0.05, lambda: hub.publish(execs(1, 1, time.monotonic_ns())))
+    later.start()
+    started = time.monotonic()
+    items: list[Queued] = []
+    while not items and time.monotonic() - started < 30.0:
+        items = subscriber.take(512, 30.0)  # woken when the event comes, then waits out its delay
+    later.join()
+    assert sequence(items) == [1]
+    assert time.monotonic() - started < 15.0  # not the 30 s timeout
+
+
+def test_a_batch_is_due_at_its_flush_time_whatever_its_delay() -> None:
+    hub = Hub()
+    subscriber = hub.subscribe(batching(30_000_000_000))
+    hub.publish(execs(1, 2, time.monotonic_ns()))
+    assert subscriber.take(512, 0.01) == []
+    assert sequence(subscriber.take(512, 0.01, flush_at_ns=time.monotonic_ns())) == [1, 2]
 
 
 def test_a_gathering_take_returns_as_soon_as_the_batch_is_full() -> None:
     hub = Hub()
-    subscriber = hub.subscribe(every_exec())
-    hub.publish(execs(1, 3))
-    later = publish_later(hub, 0.05, execs(4, 3))
+    subscriber = hub.subscribe(batching(30_000_000_000))
+    hub.publish(execs(1, 3, time.monotonic_ns()))
+    later = publish_later(hub, 0.05, execs(4, 3, time.monotonic_ns()))
     started = time.monotonic()
-    items = subscriber.take(5, 1.0, gather=30.0)
+    items = subscriber.take(5, 60.0)
     waited = time.monotonic() - started
     later.join()
     assert sequence(items) == [1, 2, 3, 4, 5]
     assert waited < 15.0  # woken by the full batch, not the 30 s delay
-    assert sequence(subscriber.take(5, 0)) == [6]
+    assert subscriber.take(5, 0) == []  # the sixth waits for its own delay
 
 
 def test_closing_ends_a_gathering_take_with_what_is_queued() -> None:
     hub = Hub()
-    subscriber = hub.subscribe(every_exec())
-    hub.publish(execs(1, 2))
+    subscriber = hub.subscribe(batching(30_000_000_000))
+    hub.publish(execs(1, 2, time.monotonic_ns()))
     closer = threading.Timer(0.05, subscriber.close, ("stopping",))
     closer.start()
-    items = subscriber.take(512, 1.0, gather=30.0)
+    items = subscriber.take(512, 60.0)
     closer.join()
     assert sequence(items) == [1, 2]
     assert subscriber.finished
@@ -107,14 +154,8 @@ def test_closing_ends_a_gathering_take_with_what_is_queued() -> None:
 
 def test_without_a_first_event_a_gathering_take_returns_empty_after_its_timeout() -> None:
     hub = Hub()
-    subscriber = hub.subscribe(every_exec())
-    assert subscriber.take(512, 0.01, gather=30.0) == []
-
-
-def batching(max_delay_ns: int) -> CompiledSubscription:
-    rules = every_exec()
-    rules.batch_delay_ns = max_delay_ns
-    return rules
+    subscriber = hub.subscribe(batching(30_000_000_000))
+    assert subscriber.take(512, 0.01) == []
 
 
 def test_the_latency_budget_is_the_shortest_batch_delay_and_none_without_subscribers() -> None:
