@@ -152,7 +152,13 @@ static __always_inline void fill_header(struct sensor_header *h, u16 type)
 	h->parent_start_ns = leader_start(parent);
 	h->cgroup_id = current_cgroup_id(task);
 	current_creds(&h->creds);
+#ifdef TASK_BTF
+	/* Two loads instead of the helper's call and byte-wise copy; the kernel keeps comm NUL-padded. */
+	MEMBER(*(u64 *)&h->comm[0], task, OFF_TASK_COMM);
+	MEMBER(*(u64 *)&h->comm[8], task, OFF_TASK_COMM + 8);
+#else
 	bpf_get_current_comm(h->comm, sizeof(h->comm));
+#endif
 }
 
 static __always_inline int is_sensor(void)

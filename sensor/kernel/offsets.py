@@ -17,6 +17,7 @@ KERNEL_OFFSETS: dict[str, tuple[str, ...]] = {
     "OFF_TASK_FS": ("task_struct.fs",),
     "OFF_TASK_EXIT_CODE": ("task_struct.exit_code",),
     "OFF_TASK_SIGNAL": ("task_struct.signal",),
+    "OFF_TASK_COMM": ("task_struct.comm",),
     "OFF_SIGNAL_LIVE": ("signal_struct.live",),
     "OFF_CRED_UID": ("cred.uid",),
     "OFF_MM_ARG_START": ("mm_struct.arg_start",),

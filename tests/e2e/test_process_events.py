@@ -219,3 +219,16 @@ def test_the_sensor_does_not_report_itself(live_sensor: LiveSensor) -> None:
     run(["/bin/true", tag])
     live_sensor.wait_for(lambda e: is_exec_of(e, tag))
     assert not [e for e in live_sensor.events if e.get("process_tgid") == live_sensor.proc.pid]
+
+
+def test_events_carry_the_kernel_comm_of_the_program_cut_to_15_characters(
+    live_sensor: LiveSensor, tmp_path: Path
+) -> None:
+    tag = marker()
+    program = tmp_path / "a-program-named-at-length"
+    shutil.copy("/bin/true", program)
+    proc = subprocess.Popen([str(program), tag])
+    proc.wait()
+    (exec_event,) = live_sensor.wait_for(lambda e: is_exec_of(e, tag))
+    (exit_event,) = live_sensor.wait_for(lambda e: of_pid(e, proc.pid, "EXIT"))
+    assert (exec_event["comm"], exit_event["comm"]) == ("a-program-named", "a-program-named")
