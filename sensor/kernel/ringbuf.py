@@ -42,8 +42,8 @@ class RecordReader(Protocol):
     def read(self, timeout_ms: int, busy_poll_ms: int = BUSY_POLL_INTERVAL_MS) -> list[bytes]:
         """Records available now; when there are none, waits up to ``timeout_ms`` and looks again.
 
-        ``busy_poll_ms``: how long to wait instead while records have been coming, where the
-        transport is polled that way (and at least that long once quiet).
+        ``busy_poll_ms``: where the transport is polled, the interval between looks while records
+        have been coming, however fast they come (and at least that long once quiet).
         """
 
     @property
