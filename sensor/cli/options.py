@@ -19,7 +19,7 @@ from sensor.model.runtime.docker import DEFAULT_DOCKER_SOCKETS
 from sensor.server.address import AddressError, parse_address
 from sensor.telemetry.capture import Capture, CaptureConfig
 from sensor.telemetry.events import EventKind
-from sensor.telemetry.subscription import SubscriptionError
+from sensor.telemetry.subscription import MAX_BATCH_DELAY_NS, SubscriptionError
 
 F = TypeVar("F", bound=Callable[..., Any])
 TRANSPORTS = {"auto": None, "ringbuf": Backend.RING_BUFFER, "perf": Backend.PERF_BUFFER}
@@ -76,6 +76,14 @@ def parse_duration_ns(value: str, flag: str) -> int:
     if match is None:
         raise click.BadParameter(f"{value!r} is not a duration (examples: 500ms, 2s, 1m)", param_hint=flag)
     return int(float(match.group(1)) * _NS_PER_UNIT[match.group(2) or "s"])
+
+
+def parse_batch_ns(value: str) -> int:
+    """``--batch``: a duration of at most one second (the API's bound on a batch delay)."""
+    delay_ns = parse_duration_ns(value, "--batch")
+    if delay_ns > MAX_BATCH_DELAY_NS:
+        raise click.BadParameter(f"{value!r} is over the longest batch delay, 1s", param_hint="--batch")
+    return delay_ns
 
 
 def capture_options(function: F) -> F:
@@ -231,6 +239,7 @@ def build_subscription(
     throttle_ns: int,
     limit: int,
     include_existing: bool,
+    batch_ns: int = 0,
 ) -> sub.Subscription:
     """The Subscription `sensor trace`'s flags ask for: ``expression`` applies to every chosen kind."""
     subscription = sub.Subscription(include_existing=include_existing)
@@ -248,6 +257,7 @@ def build_subscription(
     wanted.image_names.extend(images)
     subscription.modifier.throttle.interval = throttle_ns
     subscription.modifier.limit.limit = limit
+    subscription.modifier.batch.max_delay = batch_ns
     return subscription
 
 

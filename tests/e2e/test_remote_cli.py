@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,6 +52,25 @@ def test_trace_connect_with_a_filter_prints_only_matching_events(daemon: SensorD
     assert [e["process"]["exec_command_line"] for e in remote.events] == [["/bin/echo", mark]]
     assert found[0]["process_tgid"] > 0
     assert "ready (subscribed to" in "".join(remote.stderr_lines)
+
+
+def test_trace_connect_with_batch_holds_events_until_the_oldest_is_that_old(daemon: SensorDaemon, address: str) -> None:
+    mark = f"mark-{uuid.uuid4().hex[:8]}"
+    remote = LiveSensor(
+        "--connect", address, "--batch", "1s", "--event", "exec", "--filter", f'exec_command_line LIKE "* {mark}"'
+    )
+    try:
+        started = time.monotonic()
+        for _ in range(3):
+            subprocess.run(["/bin/true", mark], env=env_without_sensor())
+            time.sleep(0.05)
+        remote.wait_for(lambda e: is_exec_of(e, mark))
+        first_printed_after = time.monotonic() - started
+        found = remote.wait_for(lambda e: is_exec_of(e, mark), count=3)
+    finally:
+        assert remote.stop() == 0
+    assert len(found) == 3
+    assert first_printed_after >= 0.9  # held for its batch: without --batch it comes within milliseconds
 
 
 def test_trace_connect_with_a_bad_filter_exits_2_naming_the_column(daemon: SensorDaemon, address: str) -> None:

@@ -1,0 +1,31 @@
+"""`sensor trace`'s flags as a Subscription: pure translation, no kernel."""
+
+from __future__ import annotations
+
+import click
+import pytest
+
+from sensor.api.v1 import telemetry_pb2 as pb
+from sensor.cli.options import build_subscription, parse_batch_ns
+from sensor.telemetry.events import EventKind
+
+
+def test_batch_becomes_the_subscriptions_batch_delay_beside_throttle_and_limit() -> None:
+    subscription = build_subscription([EventKind.EXEC], "", (), (), 2_000_000_000, 10, False, parse_batch_ns("250ms"))
+    assert (
+        subscription.modifier.batch.max_delay,
+        subscription.modifier.throttle.interval,
+        subscription.modifier.limit.limit,
+    ) == (250_000_000, 2_000_000_000, 10)
+    types = [pb.ProcessEvent.ProcessEventType.Name(f.type) for f in subscription.event_filter.process_events]
+    assert types == ["EXEC", "UPDATE"]
+
+
+@pytest.mark.parametrize(("value", "expected_ns"), [("1s", 1_000_000_000), ("20ms", 20_000_000), ("0.5", 500_000_000)])
+def test_batch_takes_durations_up_to_one_second(value: str, expected_ns: int) -> None:
+    assert parse_batch_ns(value) == expected_ns
+
+
+def test_batch_over_one_second_is_refused_naming_the_bound() -> None:
+    with pytest.raises(click.BadParameter, match="'1m' is over the longest batch delay, 1s"):
+        parse_batch_ns("1m")
