@@ -3,6 +3,8 @@
 The pipeline thread calls :meth:`Hub.publish`; it never blocks. A subscriber whose queue is full
 loses the event, counted; the next time there is room, a loss marker goes into its queue so the
 subscriber is told, in order, how many it lost. Throttle and limit are applied per subscriber.
+A subscriber with a batch delay takes its events when the oldest has waited that long since it
+happened in the kernel, or sooner when nothing more can join the batch in time (Subscriber.take).
 """
 
 from __future__ import annotations
