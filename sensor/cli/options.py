@@ -201,7 +201,12 @@ def local_only_flags(flags: dict[str, Any]) -> list[str]:
         )
         if flags[name] != default
     ]
-    return [f"--{name.replace('_', '-')}" for name in given]
+    return as_flags(given)
+
+
+def as_flags(names: list[str]) -> list[str]:
+    """click parameter names as the user typed them: ``tls_ca`` -> ``--tls-ca``."""
+    return [f"--{name.replace('_', '-')}" for name in names]
 
 
 def describe_backends(capture: Capture) -> str:

@@ -17,6 +17,7 @@ from sensor.cli.logs import log, log_format_option, setup_logging
 from sensor.cli.options import (
     PROCESS_KINDS,
     SELECTABLE_KINDS,
+    as_flags,
     build_subscription,
     capture_config,
     capture_options,
@@ -39,6 +40,8 @@ from sensor.telemetry.subscription import InvalidSubscription, compile_subscript
 
 POLL_MS = 100
 LOCAL_QUEUE_EVENTS = 1 << 20  # drained every poll; the bound only guards against a stuck terminal
+# What only means something when talking to a running `sensor run`.
+REMOTE_ONLY_FLAGS = ("reconnect", "batch", "tls_ca", "tls_cert", "tls_key", "tls_server_name")
 
 
 def loss_summary(report: LossReport, printed: int) -> str:
@@ -239,23 +242,23 @@ def trace(**flags: Any) -> None:
         stop = _Stop(interrupt=True, duration=flags["duration"])
         _trace_remote(remote, subscription, printer, flags["reconnect"], should_stop)
         return
-    remote_only = [f"--{name.replace('_', '-')}" for name in REMOTE_ONLY_FLAGS if flags[name]]
-    if remote_only:
-        raise click.UsageError(f"{', '.join(remote_only)}: only with --connect")
+    _check_remote_only(flags)
     config = capture_config(flags)
     config.record_path = flags["record"] or ""
     stop = _Stop()
     _trace_local(config, subscription, kinds, printer, should_stop, deadline)
 
 
-# What only means something when talking to a running `sensor run`.
-REMOTE_ONLY_FLAGS = ("reconnect", "batch", "tls_ca", "tls_cert", "tls_key", "tls_server_name")
-
-
 def _check_local_only(flags: dict[str, Any]) -> None:
     local = local_only_flags(flags) + (["--record"] if flags["record"] else [])
     if local:
         raise click.UsageError(f"{', '.join(local)} set how probes are loaded here; with --connect the daemon decides")
+
+
+def _check_remote_only(flags: dict[str, Any]) -> None:
+    remote = as_flags([name for name in REMOTE_ONLY_FLAGS if flags[name]])
+    if remote:
+        raise click.UsageError(f"{', '.join(remote)}: only with --connect")
 
 
 def _trace_local(

@@ -137,11 +137,9 @@ class Capture:
         )
         self._probes: LoadedProbes | None = None
         self._reader: RecordReader | None = None
-        # How often the ring buffer is read while records come. Relaxed unless someone waits on
-        # each event (the daemon's pipeline thread sets it from its subscribers): each look is a
-        # timer wake-up and a cold start of the pipeline (see sensor/kernel/ringbuf.py), and
-        # `sensor trace` reading every 4 ms instead of 1 cut its CPU under a storm by about a
-        # tenth, every 16 ms by another sixth.
+        # How often the ring buffer is read while records come. Relaxed unless someone waits (the
+        # daemon's pipeline thread sets it from its subscribers): each look is a timer wake-up and
+        # a cold start of the pipeline, measured in sensor/kernel/ringbuf.py.
         self.busy_poll_ms = RELAXED_BUSY_POLL_MS
         self._builder: EventBuilder
         self._decode_errors = 0
