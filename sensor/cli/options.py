@@ -204,6 +204,28 @@ def local_only_flags(flags: dict[str, Any]) -> list[str]:
     return as_flags(given)
 
 
+TLS_FLAGS = ("tls_ca", "tls_cert", "tls_key", "tls_server_name")
+
+
+def check_flags_fit_side(
+    flags: dict[str, Any], local_only: tuple[str, ...] = (), remote_only: tuple[str, ...] = ()
+) -> None:
+    """Refuse flags that mean nothing where the command runs, rather than ignore them.
+
+    With --connect the capture flags (and ``local_only``) do nothing: the daemon loaded the probes.
+    Without it, the TLS flags (and ``remote_only``) do nothing: there is no connection.
+    """
+    if flags["connect"]:
+        local = local_only_flags(flags) + as_flags([name for name in local_only if flags[name]])
+        if local:
+            flags_given = ", ".join(local)
+            raise click.UsageError(f"{flags_given} set how probes are loaded here; with --connect the daemon decides")
+        return
+    remote = as_flags([name for name in (*remote_only, *TLS_FLAGS) if flags[name]])
+    if remote:
+        raise click.UsageError(f"{', '.join(remote)}: only with --connect")
+
+
 def as_flags(names: list[str]) -> list[str]:
     """click parameter names as the user typed them: ``tls_ca`` -> ``--tls-ca``."""
     return [f"--{name.replace('_', '-')}" for name in names]

@@ -25,7 +25,14 @@ import grpc
 
 from sensor.api.v1 import service_pb2 as api
 from sensor.cli.logs import log_format_option, setup_logging
-from sensor.cli.options import capture_config, capture_options, connect_options, connection, start_or_exit
+from sensor.cli.options import (
+    capture_config,
+    capture_options,
+    check_flags_fit_side,
+    connect_options,
+    connection,
+    start_or_exit,
+)
 from sensor.cli.remote import Connection, container_stats, rpc_failure
 from sensor.cli.stats_view import human_bytes, network_total, tasks_text
 from sensor.server.container_stats import (
@@ -381,6 +388,7 @@ def top(containers: tuple[str, ...], **flags: Any) -> None:
       sensor top -n 1 > snapshot.txt
     """
     setup_logging(flags["log_format"])
+    check_flags_fit_side(flags)
     sort = SortKey[flags["sort"].upper()]
     interval = flags["interval"]
     wanted = list(containers)

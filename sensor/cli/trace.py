@@ -17,15 +17,14 @@ from sensor.cli.logs import log, log_format_option, setup_logging
 from sensor.cli.options import (
     PROCESS_KINDS,
     SELECTABLE_KINDS,
-    as_flags,
     build_subscription,
     capture_config,
     capture_options,
+    check_flags_fit_side,
     connect_options,
     connection,
     describe_backends,
     explain_rejection,
-    local_only_flags,
     parse_batch_ns,
     parse_duration_ns,
     parse_kinds,
@@ -41,7 +40,8 @@ from sensor.telemetry.subscription import InvalidSubscription, compile_subscript
 POLL_MS = 100
 LOCAL_QUEUE_EVENTS = 1 << 20  # drained every poll; the bound only guards against a stuck terminal
 # What only means something when talking to a running `sensor run`.
-REMOTE_ONLY_FLAGS = ("reconnect", "batch", "tls_ca", "tls_cert", "tls_key", "tls_server_name")
+LOCAL_ONLY_FLAGS = ("record",)
+REMOTE_ONLY_FLAGS = ("reconnect", "batch")
 
 
 def loss_summary(report: LossReport, printed: int) -> str:
@@ -236,29 +236,16 @@ def trace(**flags: Any) -> None:
     def should_stop() -> bool:
         return stop.requested or printer.done or deadline.passed()
 
+    check_flags_fit_side(flags, LOCAL_ONLY_FLAGS, REMOTE_ONLY_FLAGS)
     if flags["connect"]:
-        _check_local_only(flags)
         remote = connection(flags)
         stop = _Stop(interrupt=True, duration=flags["duration"])
         _trace_remote(remote, subscription, printer, flags["reconnect"], should_stop)
         return
-    _check_remote_only(flags)
     config = capture_config(flags)
     config.record_path = flags["record"] or ""
     stop = _Stop()
     _trace_local(config, subscription, kinds, printer, should_stop, deadline)
-
-
-def _check_local_only(flags: dict[str, Any]) -> None:
-    local = local_only_flags(flags) + (["--record"] if flags["record"] else [])
-    if local:
-        raise click.UsageError(f"{', '.join(local)} set how probes are loaded here; with --connect the daemon decides")
-
-
-def _check_remote_only(flags: dict[str, Any]) -> None:
-    remote = as_flags([name for name in REMOTE_ONLY_FLAGS if flags[name]])
-    if remote:
-        raise click.UsageError(f"{', '.join(remote)}: only with --connect")
 
 
 def _trace_local(

@@ -13,7 +13,14 @@ from google.protobuf import json_format
 
 from sensor.api.v1 import service_pb2 as api
 from sensor.cli.logs import log_format_option, setup_logging
-from sensor.cli.options import capture_config, capture_options, connect_options, connection, start_or_exit
+from sensor.cli.options import (
+    capture_config,
+    capture_options,
+    check_flags_fit_side,
+    connect_options,
+    connection,
+    start_or_exit,
+)
 from sensor.cli.remote import list_workloads as remote_workloads
 from sensor.cli.remote import rpc_failure
 from sensor.cli.stats_view import cpu_cell, io_cell, memory_cell, network_cell, pids_cell
@@ -126,6 +133,7 @@ def workload_list(**flags: Any) -> None:
       sensor workload-list --connect unix:///run/sensor/sensor.sock --format json
     """
     setup_logging(flags["log_format"])
+    check_flags_fit_side(flags)
     if flags["connect"]:
         remote = connection(flags)
         try:

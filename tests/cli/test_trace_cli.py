@@ -44,6 +44,7 @@ def sensor(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         (["--batch", "later"], "Invalid value for --batch: 'later' is not a duration (examples: 500ms, 2s, 1m)"),
         (["--connect", "somewhere"], "'somewhere': expected unix:///ABSOLUTE/PATH, /ABSOLUTE/PATH or tcp://HOST:PORT"),
         (["--connect", "/tmp/x.sock", "--cgroup-v1"], "--cgroup-v1 set how probes are loaded here"),
+        (["--connect", "/tmp/x.sock", "--record", "/tmp/r"], "--record set how probes are loaded here"),
     ],
 )
 def test_bad_flags_fail_fast_with_a_specific_message(args: list[str], message: str) -> None:
