@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 
 import click
 
+from sensor.cli.env_option import env_option
+
 log = logging.getLogger("sensor")
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -64,12 +66,10 @@ def setup_logging(log_format: str) -> None:
 
 def log_format_option(command: F) -> F:
     """The ``--log-format`` flag."""
-    return click.option(
+    return env_option(
         "--log-format",
         type=click.Choice([f.value for f in LogFormat]),
         default=LogFormat.TEXT.value,
         show_default=True,
-        envvar="SENSOR_LOG_FORMAT",
-        show_envvar=True,
         help="stderr as plain lines, or one JSON object per line (time, level, message, fields).",
     )(command)

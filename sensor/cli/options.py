@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from sensor.api.v1 import subscription_pb2 as sub
+from sensor.cli.env_option import env_option
 from sensor.cli.remote import Connection
 from sensor.kernel.cgroupfs import CgroupLayoutError
 from sensor.kernel.compiler import DEFAULT_CACHE_DIR
@@ -90,58 +91,46 @@ def capture_options(function: F) -> F:
     """--docker-socket, --cgroup-v1, --transport, --task-reads, --buffer-size, --bpf-cache (also SENSOR_* variables)."""
     for option in reversed(
         (
-            click.option(
+            env_option(
                 "--docker-socket",
                 "docker_sockets",
                 multiple=True,
                 metavar="PATH",
-                envvar="SENSOR_DOCKER_SOCKET",
-                show_envvar=True,
                 help="Docker-API sockets asked for container names and images (repeatable). "
                 f"Default: {', '.join(DEFAULT_DOCKER_SOCKETS)}.",
             ),
-            click.option(
+            env_option(
                 "--cgroup-v1",
                 is_flag=True,
-                envvar="SENSOR_CGROUP_V1",
-                show_envvar=True,
                 help="On a hybrid host, follow containers through a v1 controller's hierarchy, not the unified one.",
             ),
-            click.option(
+            env_option(
                 "--transport",
                 type=click.Choice(list(TRANSPORTS)),
                 default=DEFAULT_TRANSPORT,
                 show_default=True,
-                envvar="SENSOR_TRANSPORT",
-                show_envvar=True,
                 help="Kernel-to-user buffer: BPF ring buffer (5.8+), or per-CPU perf buffers.",
             ),
-            click.option(
+            env_option(
                 "--task-reads",
                 type=click.Choice(list(TASK_READS)),
                 default=DEFAULT_TASK_READS,
                 show_default=True,
-                envvar="SENSOR_TASK_READS",
-                show_envvar=True,
                 help="How the probes read the current task's kernel structs: plain loads through "
                 "bpf_get_current_task_btf (5.11+, the cheapest), or a bpf_probe_read_kernel call per member "
                 "(any kernel). auto picks the first the kernel offers.",
             ),
-            click.option(
+            env_option(
                 "--buffer-size",
                 default=DEFAULT_BUFFER_SIZE,
                 show_default=True,
-                envvar="SENSOR_BUFFER_SIZE",
-                show_envvar=True,
                 help="Kernel buffer size (a power of two); per CPU-set total for perf.",
             ),
-            click.option(
+            env_option(
                 "--bpf-cache",
                 default=str(DEFAULT_CACHE_DIR),
                 show_default=True,
                 metavar="DIR",
-                envvar="SENSOR_BPF_CACHE",
-                show_envvar=True,
                 help="Where the BPF programs compiled for this kernel are kept: the first start compiles "
                 "them (a few seconds, in a child process), later starts load them from here.",
             ),

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from sensor.cli.env_option import env_option
 from sensor.cli.logs import log, log_format_option, setup_logging
 from sensor.cli.options import capture_config, capture_options, describe_backends, start_or_exit
 from sensor.server.address import DEFAULT_ADDRESS, AddressError, parse_address
@@ -19,49 +20,37 @@ from sensor.telemetry.hub import DEFAULT_QUEUE_EVENTS
 
 
 @click.command()
-@click.option(
+@env_option(
     "--listen",
     default=DEFAULT_ADDRESS,
     show_default=True,
-    envvar="SENSOR_LISTEN",
-    show_envvar=True,
     metavar="ADDR",
     help="unix:///PATH (created mode 0600; a stale socket is replaced, a live one refused) or tcp://HOST:PORT "
     "(TLS required).",
 )
-@click.option(
-    "--tls-cert", envvar="SENSOR_TLS_CERT", show_envvar=True, metavar="FILE", help="Server certificate (PEM)."
-)
-@click.option("--tls-key", envvar="SENSOR_TLS_KEY", show_envvar=True, metavar="FILE", help="Server private key (PEM).")
-@click.option(
+@env_option("--tls-cert", metavar="FILE", help="Server certificate (PEM).")
+@env_option("--tls-key", metavar="FILE", help="Server private key (PEM).")
+@env_option(
     "--tls-client-ca",
-    envvar="SENSOR_TLS_CLIENT_CA",
-    show_envvar=True,
     metavar="FILE",
     help="Require client certificates signed by this CA (mutual TLS).",
 )
-@click.option(
+@env_option(
     "--queue-events",
     type=click.IntRange(min=16),
     default=DEFAULT_QUEUE_EVENTS,
     show_default=True,
-    envvar="SENSOR_QUEUE_EVENTS",
-    show_envvar=True,
     help="Events each subscriber may have waiting; beyond that it loses events (counted, and told).",
 )
-@click.option(
+@env_option(
     "--max-subscribers",
     type=click.IntRange(min=1),
     default=DEFAULT_MAX_SUBSCRIBERS,
     show_default=True,
-    envvar="SENSOR_MAX_SUBSCRIBERS",
-    show_envvar=True,
     help="Concurrent GetEvents streams; more are refused with RESOURCE_EXHAUSTED.",
 )
-@click.option(
+@env_option(
     "--metrics-listen",
-    envvar="SENSOR_METRICS_LISTEN",
-    show_envvar=True,
     metavar="[HOST:]PORT",
     help="Serve Prometheus metrics on http://HOST:PORT/metrics (HOST defaults to 127.0.0.1). Off by default.",
 )
