@@ -169,12 +169,17 @@ def connect_options(function: F) -> F:
 
 
 def connection(flags: dict[str, Any]) -> Connection:
-    """The Connection the --connect and --tls-* flags describe."""
+    """The Connection the --connect and --tls-* flags describe, refused at once when they cannot work."""
     try:
         address = parse_address(flags["connect"])
     except AddressError as error:
         raise click.BadParameter(str(error), param_hint="--connect") from None
-    return Connection(address, flags["tls_ca"], flags["tls_cert"], flags["tls_key"], flags["tls_server_name"])
+    remote = Connection(address, flags["tls_ca"], flags["tls_cert"], flags["tls_key"], flags["tls_server_name"])
+    try:
+        remote.check()
+    except AddressError as error:
+        raise click.UsageError(str(error)) from None
+    return remote
 
 
 def local_only_flags(flags: dict[str, Any]) -> list[str]:

@@ -320,7 +320,7 @@ def _trace_remote(
     except StreamEnded as end:
         ended = str(end)
         if end.reconnectable:
-            raise click.ClickException(f"{connection.address}: {end}") from None
+            raise click.ClickException(f"cannot talk to the sensor at {connection.address}: {end}") from None
     except _Interrupted:
         pass
     except BrokenPipeError:

@@ -31,3 +31,25 @@ def test_capture_flags_with_connect_are_refused_not_ignored(command: str) -> Non
         result.stderr
     )
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--connect", "unix:///nonexistent/sensor.sock", "--tls-ca", "/etc/hosts"],
+            "Error: --tls-ca: TLS applies to --connect tcp://HOST:PORT; a unix socket is protected by its mode",
+        ),
+        (["--connect", "tcp://127.0.0.1:1", "--tls-cert", "/etc/hosts"], "Error: --tls-cert and --tls-key go together"),
+        (
+            ["--connect", "tcp://127.0.0.1:1", "--tls-ca", "/nonexistent/ca.pem"],
+            "Error: --tls-ca /nonexistent/ca.pem: No such file or directory",
+        ),
+    ],
+)
+def test_tls_flags_that_cannot_work_are_refused_before_connecting(command: str, args: list[str], message: str) -> None:
+    result = sensor(command, *args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr

@@ -82,7 +82,7 @@ def test_trace_connect_with_a_bad_filter_exits_2_naming_the_column(daemon: Senso
 def test_trace_connect_to_a_missing_socket_says_so(tmp_path: Path) -> None:
     result = sensor("trace", "--connect", f"unix://{tmp_path}/none.sock", "--count", "1")
     assert result.returncode == 1
-    assert f"unix://{tmp_path}/none.sock: UNAVAILABLE" in result.stderr
+    assert f"Error: cannot talk to the sensor at unix://{tmp_path}/none.sock: UNAVAILABLE" in result.stderr
 
 
 def test_trace_reconnect_follows_the_sensor_across_a_restart(tmp_path: Path) -> None:
