@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from sensor.kernel.bpf_stats import ProgramRunStats
 from sensor.kernel.btf import Btf, BtfError
@@ -159,6 +160,7 @@ class Capture:
         if self._replay is not None:
             self._start_replay(self._replay)
             return
+        recording = self._open_recording()  # before anything is loaded: a bad path costs nothing
         try:
             btf = Btf.load()
         except BtfError as error:
@@ -176,11 +178,20 @@ class Capture:
             cache_dir=self.config.bpf_cache_dir,
         )
         self._reader = self._probes.reader
-        if self.config.record_path:
-            self._reader = RecordingReader(self._reader, open(self.config.record_path, "wb"))  # noqa: SIM115
+        if recording is not None:
+            self._reader = RecordingReader(self._reader, recording)
         self.cache.load_snapshot(scan_processes())
         self._load_container_snapshot()
         self._resolver.start()
+
+    def _open_recording(self) -> BinaryIO | None:
+        """The file ``record_path`` names, opened for writing. Raises ValueError saying why it cannot be."""
+        if not self.config.record_path:
+            return None
+        try:
+            return open(self.config.record_path, "wb")
+        except OSError as error:
+            raise ValueError(f"cannot record to {self.config.record_path}: {error.strerror}") from None
 
     def _make_model(self, read_proc: bool) -> None:
         """The cgroup hierarchy to watch, the empty process cache, and the event builder."""

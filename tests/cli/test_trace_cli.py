@@ -54,6 +54,14 @@ def test_bad_flags_fail_fast_with_a_specific_message(args: list[str], message: s
     assert result.stdout == ""
 
 
+def test_a_record_file_that_cannot_be_written_stops_trace_before_any_probe_is_loaded(tmp_path: Path) -> None:
+    result = sensor("trace", "--record", str(tmp_path / "missing-dir" / "storm.rec"), "--count", "1")
+    assert result.returncode == 1
+    assert f"Error: cannot record to {tmp_path}/missing-dir/storm.rec: No such file or directory" in result.stderr
+    assert "ready" not in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def trace_while_running(args: list[str], workload: list[str]) -> tuple[int, str, str]:
     """Run `sensor trace ARGS`, starting ``workload`` repeatedly until the trace stops by itself."""
     proc = subprocess.Popen(
