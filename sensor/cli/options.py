@@ -16,6 +16,7 @@ from sensor.cli.remote import Connection
 from sensor.kernel.cgroupfs import CgroupLayoutError
 from sensor.kernel.compiler import DEFAULT_CACHE_DIR
 from sensor.kernel.features import Backend, KernelFeatureError
+from sensor.kernel.loader import MAX_BUFFER_BYTES
 from sensor.model.runtime.docker import DEFAULT_DOCKER_SOCKETS
 from sensor.server.address import AddressError, parse_address
 from sensor.telemetry.capture import Capture, CaptureConfig
@@ -67,6 +68,10 @@ def parse_size(value: str) -> int:
         raise click.BadParameter(
             f"{value!r} must be a power of two of at least {mmap.PAGESIZE} bytes (examples: 16M, 64M)",
             param_hint="--buffer-size",
+        )
+    if size > MAX_BUFFER_BYTES:
+        raise click.BadParameter(
+            f"{value!r} is over the largest buffer the kernel takes, 2G", param_hint="--buffer-size"
         )
     return size
 

@@ -49,6 +49,7 @@ BPF_DIR = Path(__file__).resolve().parents[2] / "bpf"
 # Compiled as one unit, in this order: cgroup.bpf.c uses process.bpf.c's maps and helpers.
 PROGRAMS = ("process.bpf.c", "cgroup.bpf.c")
 DEFAULT_BUFFER_BYTES = 16 * 1024 * 1024
+MAX_BUFFER_BYTES = 1 << 31  # a map's size is a 32-bit count: the largest power of two it holds
 KPROBE_PMU_TYPE = Path("/sys/bus/event_source/devices/kprobe/type")
 POSSIBLE_CPUS = "/sys/devices/system/cpu/possible"
 ONLINE_CPUS = "/sys/devices/system/cpu/online"
@@ -74,6 +75,8 @@ def _buffer_pages(buffer_bytes: int) -> int:
     pages = max(1, buffer_bytes // mmap.PAGESIZE)
     if pages & (pages - 1):
         raise ValueError(f"buffer size {buffer_bytes} is not a power of two times the page size")
+    if buffer_bytes > MAX_BUFFER_BYTES:
+        raise ValueError(f"buffer size {buffer_bytes} is over the kernel's largest, {MAX_BUFFER_BYTES}")
     return pages
 
 

@@ -30,6 +30,10 @@ def sensor(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         (["--log-format", "xml"], "'xml' is not one of 'text', 'json'"),
         (["--buffer-size", "3M"], "'3M' must be a power of two"),
         (["--buffer-size", "lots"], "'lots' is not a size"),
+        (
+            ["--buffer-size", "4G"],
+            "Invalid value for --buffer-size: '4G' is over the largest buffer the kernel takes, 2G",
+        ),
         (["--count", "0"], "0 is not in the range x>=1"),
         (["--duration", "-1"], "-1.0 is not in the range x>0"),
         (["--throttle", "soon"], "Invalid value for --throttle: 'soon' is not a duration (examples: 500ms, 2s, 1m)"),
