@@ -23,12 +23,10 @@ from sensor.kernel.features import (
     probe_kernel,
 )
 from sensor.kernel.loader import DEFAULT_BUFFER_BYTES, compile_request
+from sensor.kernel.privileges import allows_bpf, effective_capabilities
 from sensor.model.runtime.docker import DEFAULT_DOCKER_SOCKETS, DockerClient
 from sensor.model.runtime.metadata import RuntimeUnavailable
 
-CAP_SYS_ADMIN = 21
-CAP_PERFMON = 38
-CAP_BPF = 39
 LOCKDOWN = Path("/sys/kernel/security/lockdown")
 BPF_STATS = Path("/proc/sys/kernel/bpf_stats_enabled")
 
@@ -44,17 +42,10 @@ class Check:
     fatal: bool = False  # the sensor cannot start
 
 
-def _effective_caps(status: Path = Path("/proc/self/status")) -> int:
-    for line in status.read_text().splitlines():
-        if line.startswith("CapEff:"):
-            return int(line.split()[1], 16)
-    return 0
-
-
 def permission_checks() -> list[Check]:
     """Root, the capabilities BPF needs, and kernel lockdown."""
-    caps = _effective_caps()
-    has_bpf = bool(caps & (1 << CAP_SYS_ADMIN)) or (bool(caps & (1 << CAP_BPF)) and bool(caps & (1 << CAP_PERFMON)))
+    caps = effective_capabilities()
+    has_bpf = allows_bpf(caps)
     checks = [
         Check(
             "running as root",

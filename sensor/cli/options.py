@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mmap
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -242,7 +243,9 @@ def start_or_exit(start: Callable[[], None], command: str) -> None:
     except (KernelFeatureError, CgroupLayoutError, ValueError) as error:
         raise click.ClickException(str(error)) from None
     except PermissionError as error:
-        raise click.ClickException(f"{error}: run sensor {command} as root") from None
+        if os.geteuid() != 0:
+            raise click.ClickException(f"{error}: run sensor {command} as root") from None
+        raise click.ClickException(f"{error}: grant them (in a container: run it --privileged)") from None
 
 
 def capture_config(flags: dict[str, Any]) -> CaptureConfig:

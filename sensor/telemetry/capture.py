@@ -34,6 +34,7 @@ from sensor.kernel.features import (
     probe_kernel,
 )
 from sensor.kernel.loader import DEFAULT_BUFFER_BYTES, HookCounters, LoadedProbes
+from sensor.kernel.privileges import check_privileges
 from sensor.kernel.recording import RecordingReader
 from sensor.kernel.records import CgroupRecord, DecodeError, ExecRecord, ExitRecord, Hook, decode
 from sensor.kernel.ringbuf import RELAXED_BUSY_POLL_MS, RecordReader
@@ -156,10 +157,14 @@ class Capture:
         self._unnamed_cgroups: dict[int, int] = {}
 
     def start(self) -> None:
-        """Probe the kernel, attach the programs, then scan /proc and the cgroups. Raises KernelFeatureError."""
+        """Probe the kernel, attach the programs, then scan /proc and the cgroups.
+
+        Raises PermissionError (not root, no BPF capabilities), KernelFeatureError, ValueError.
+        """
         if self._replay is not None:
             self._start_replay(self._replay)
             return
+        check_privileges()
         recording = self._open_recording()  # before anything is loaded: a bad path costs nothing
         try:
             btf = Btf.load()
