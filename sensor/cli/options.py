@@ -30,6 +30,7 @@ DEFAULT_TRANSPORT = "auto"
 TASK_READS = {"auto": None, "btf": Backend.BTF_LOADS, "probe-read": Backend.PROBE_READS}
 DEFAULT_TASK_READS = "auto"
 DEFAULT_BUFFER_SIZE = "16M"
+TLS_FLAGS = ("tls_ca", "tls_cert", "tls_key", "tls_server_name")  # only mean something with --connect
 PROCESS_KINDS = (EventKind.FORK, EventKind.EXEC, EventKind.EXIT, EventKind.CREDENTIALS)
 SELECTABLE_KINDS = (*PROCESS_KINDS, EventKind.CONTAINER)
 _PROCESS_TYPES: dict[EventKind, tuple[str, ...]] = {
@@ -202,9 +203,6 @@ def local_only_flags(flags: dict[str, Any]) -> list[str]:
         if flags[name] != default
     ]
     return as_flags(given)
-
-
-TLS_FLAGS = ("tls_ca", "tls_cert", "tls_key", "tls_server_name")
 
 
 def check_flags_fit_side(
