@@ -64,6 +64,10 @@ class SubscriptionRejected(Exception):
         self.errors = errors
 
 
+class SubscriptionRefused(Exception):
+    """The sensor would not take one more subscriber (RESOURCE_EXHAUSTED: its --max-subscribers)."""
+
+
 class StreamEnded(Exception):
     """The stream ended for a reason the sensor gave (its limit, or it shut down)."""
 
@@ -86,10 +90,12 @@ def stream_events(
 ) -> Generator[list[TelemetryEvent], None, None]:
     """Subscribe once and yield batches of events until the stream ends.
 
-    Raises SubscriptionRejected for a refused subscription, StreamEnded for any other end with
-    what the sensor said (or what went wrong with the connection).
+    Raises SubscriptionRejected for an invalid subscription, SubscriptionRefused when the sensor has
+    no room for it, StreamEnded for any other end with what the sensor said (or what went wrong
+    with the connection).
     """
     ended = ""
+    accepted = False
     with connection.channel() as channel:
         stub = service_pb2_grpc.TelemetryServiceStub(channel)
         call = stub.GetEvents(api.GetEventsRequest(subscription=subscription))
@@ -97,10 +103,13 @@ def stream_events(
             for response in call:
                 if response.statuses:
                     ended = _check_statuses(response.statuses, on_ready) or ended
+                    accepted = True
                 if response.events:
                     yield [from_proto(e) for e in response.events]
         except grpc.RpcError as error:
             code = error.code() if isinstance(error, grpc.Call) else grpc.StatusCode.UNKNOWN
+            if code is grpc.StatusCode.RESOURCE_EXHAUSTED and not accepted:
+                raise SubscriptionRefused(_rpc_message(error)) from None
             raise StreamEnded(_rpc_message(error), code is grpc.StatusCode.UNAVAILABLE) from None
         raise StreamEnded(ended or call.details() or "the sensor ended the stream", reconnectable=False)
 

@@ -30,7 +30,13 @@ from sensor.cli.options import (
     parse_kinds,
     start_or_exit,
 )
-from sensor.cli.remote import Connection, StreamEnded, SubscriptionRejected, stream_with_reconnect
+from sensor.cli.remote import (
+    Connection,
+    StreamEnded,
+    SubscriptionRefused,
+    SubscriptionRejected,
+    stream_with_reconnect,
+)
 from sensor.telemetry.capture import Capture, CaptureConfig, LossReport, settle_heap
 from sensor.telemetry.events import EventKind, LostPayload, TelemetryEvent
 from sensor.telemetry.hub import Hub, queued_events
@@ -317,6 +323,8 @@ def _trace_remote(
                 break
     except SubscriptionRejected as rejected:
         raise click.UsageError(explain_rejection(rejected.errors)) from None
+    except SubscriptionRefused as refused:
+        raise click.ClickException(f"the sensor at {connection.address} refused the subscription: {refused}") from None
     except StreamEnded as end:
         ended = str(end)
         if end.reconnectable:

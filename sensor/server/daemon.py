@@ -77,7 +77,7 @@ class Daemon:
         started_ns = time.monotonic_ns()
         try:
             self.pipeline.start()
-            self._serve(TelemetryService(self.pipeline, started_ns, self.stats))
+            self._serve(TelemetryService(self.pipeline, started_ns, self.stats, self.config.max_subscribers))
             if self.config.metrics_listen is not None:
                 self._serve_metrics(*self.config.metrics_listen)
         except BaseException:

@@ -7,6 +7,7 @@ not ten encodings. The method is therefore registered with an identity serialize
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -55,15 +56,21 @@ def _responses(frames: list[bytes]) -> Iterator[bytes]:
 class TelemetryService:
     """The service's methods, over the pipeline thread that owns the model."""
 
-    def __init__(self, pipeline: PipelineThread, started_ns: int, stats: StatsCache) -> None:
+    def __init__(self, pipeline: PipelineThread, started_ns: int, stats: StatsCache, max_subscribers: int) -> None:
         self._pipeline = pipeline
         self._stats = stats
         self._capture = pipeline.capture
         self._hub = pipeline.hub
         self._started_ns = started_ns
+        self._max_subscribers = max_subscribers
+        # Counted here, not by gRPC's RPC cap, so that streams never take the threads kept for unary calls.
+        self._stream_slots = threading.BoundedSemaphore(max_subscribers)
 
     def get_events(self, request: api.GetEventsRequest, context: grpc.ServicerContext) -> Iterator[bytes]:
-        """Statuses first; then the subscription's events until it ends (limit, shutdown, or the client leaves)."""
+        """Statuses first; then the subscription's events until it ends (limit, shutdown, or the client leaves).
+
+        Refused with RESOURCE_EXHAUSTED while ``max_subscribers`` streams are open.
+        """
         try:
             rules = compile_subscription(request.subscription)
         except InvalidSubscription as invalid:
@@ -73,6 +80,17 @@ class TelemetryService:
             context.set_code(grpc.StatusCode.INVALID_ARGUMENT)
             context.set_details(str(invalid))
             return
+        if not self._stream_slots.acquire(blocking=False):
+            context.abort(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"already serving {self._max_subscribers} subscribers (sensor run --max-subscribers)",
+            )
+        try:
+            yield from self._subscribe(rules, context)
+        finally:
+            self._stream_slots.release()
+
+    def _subscribe(self, rules: CompiledSubscription, context: grpc.ServicerContext) -> Iterator[bytes]:
         snapshot = self._capture.snapshot if rules.include_existing else None
         try:
             subscriber = self._pipeline.call(lambda: self._hub.subscribe(rules, context.peer(), snapshot))

@@ -23,7 +23,7 @@ from sensor.api.v1 import service_pb2 as api
 from sensor.api.v1 import subscription_pb2 as sub
 from sensor.api.v1 import telemetry_pb2 as pb
 from tests.containers import IMAGE, DockerDaemon
-from tests.live_sensor import SENSOR, env_without_sensor
+from tests.live_sensor import ROOT, SENSOR, env_without_sensor
 from tests.sensor_daemon import SensorDaemon, Stream, argv_has, exec_filter, stub, subscription
 
 pytestmark = pytest.mark.live
@@ -356,6 +356,58 @@ def test_a_live_socket_is_refused_and_a_stale_one_replaced(daemon: SensorDaemon,
     finally:
         assert replaced.stop() == 0
     assert not stale_path.exists()
+
+
+# A subscriber in its own process, so that the test can kill it the way a crashed client dies.
+SUBSCRIBER = """
+import sys, time
+from tests.sensor_daemon import Stream, exec_filter, stub, subscription
+stream = Stream(stub(sys.argv[1]), subscription(exec_filter()))
+print("subscribed", flush=True)
+time.sleep(600)
+"""
+
+
+def test_streams_beyond_max_subscribers_are_refused_and_a_killed_clients_slot_comes_back(tmp_path: Path) -> None:
+    running = SensorDaemon("--listen", f"unix://{tmp_path / 'sensor.sock'}", "--max-subscribers", "1")
+    target = f"unix:{tmp_path / 'sensor.sock'}"
+    client = subprocess.Popen([sys.executable, "-c", SUBSCRIBER, target], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert client.stdout is not None and client.stdout.readline() == "subscribed\n"
+        with pytest.raises(grpc.RpcError) as refused:
+            Stream(stub(target), subscription(exec_filter()))
+        assert refused.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert refused.value.details() == "already serving 1 subscribers (sensor run --max-subscribers)"
+        assert stub(target).GetInfo(api.GetInfoRequest(), timeout=10).sensor_id  # unary calls keep their threads
+        trace = subprocess.run(
+            [*SENSOR, "trace", "--connect", f"unix://{tmp_path / 'sensor.sock'}", "--duration", "5"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert trace.returncode == 1
+        assert trace.stderr.splitlines()[-1] == (
+            f"Error: the sensor at unix://{tmp_path / 'sensor.sock'} refused the subscription: "
+            "RESOURCE_EXHAUSTED: already serving 1 subscribers (sensor run --max-subscribers)"
+        )
+        client.kill()
+        client.wait()
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                second = Stream(stub(target), subscription(exec_filter()))
+                break
+            except grpc.RpcError as error:
+                assert error.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+                assert time.monotonic() < deadline, "the killed client's slot never came back"
+                time.sleep(0.1)
+        assert [s.code for s in second.statuses] == [api.Status.Code.OK]
+        second.cancel()
+    finally:
+        client.kill()
+        client.wait()
+        assert running.stop() == 0
 
 
 def test_plaintext_tcp_is_refused(tmp_path: Path) -> None:

@@ -61,7 +61,8 @@ class TelemetryServiceServicer:
 
     def GetEvents(self, request, context):
         """The first response carries only statuses: one OK, or one error per rejected filter (and
-        then the stream ends with INVALID_ARGUMENT). Later responses carry events.
+        then the stream ends with INVALID_ARGUMENT). Later responses carry events. While the daemon
+        already serves its --max-subscribers streams, the call ends at once with RESOURCE_EXHAUSTED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
