@@ -183,7 +183,7 @@ def connection(flags: dict[str, Any]) -> Connection:
         raise click.BadParameter(str(error), param_hint="--connect") from None
     remote = Connection(address, flags["tls_ca"], flags["tls_cert"], flags["tls_key"], flags["tls_server_name"])
     try:
-        remote.check()
+        remote.channel().close()  # reads the TLS files and checks the flags, as each later channel will
     except AddressError as error:
         raise click.UsageError(str(error)) from None
     return remote

@@ -12,7 +12,7 @@ import grpc
 from sensor.api.v1 import service_pb2 as api
 from sensor.api.v1 import service_pb2_grpc
 from sensor.api.v1 import subscription_pb2 as sub
-from sensor.server.address import Address, AddressError, open_channel
+from sensor.server.address import Address, open_channel
 from sensor.telemetry.events import TelemetryEvent
 from sensor.telemetry.subscription import SubscriptionError
 from sensor.telemetry.wire import from_proto
@@ -36,24 +36,6 @@ class Connection:
     def channel(self) -> grpc.Channel:
         """A new channel to the sensor."""
         return open_channel(self.address, self.tls_ca, self.tls_cert, self.tls_key, self.tls_server_name)
-
-    def check(self) -> None:
-        """Refuse TLS flags a unix socket would ignore, half a key pair, unreadable files. Raises AddressError."""
-        given = [
-            flag
-            for flag, value in (
-                ("--tls-ca", self.tls_ca),
-                ("--tls-cert", self.tls_cert),
-                ("--tls-key", self.tls_key),
-                ("--tls-server-name", self.tls_server_name),
-            )
-            if value
-        ]
-        if self.address.is_unix and given:
-            raise AddressError(
-                f"{', '.join(given)}: TLS applies to --connect tcp://HOST:PORT; a unix socket is protected by its mode"
-            )
-        self.channel().close()  # reads the files and pairs the certificate with its key, as each channel will
 
 
 class SubscriptionRejected(Exception):

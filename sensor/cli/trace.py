@@ -45,7 +45,8 @@ from sensor.telemetry.subscription import InvalidSubscription, compile_subscript
 
 POLL_MS = 100
 LOCAL_QUEUE_EVENTS = 1 << 20  # drained every poll; the bound only guards against a stuck terminal
-# What only means something when talking to a running `sensor run`.
+# Beyond the capture and TLS flags: what only means something loading probes here, and what only
+# means something talking to a running `sensor run`.
 LOCAL_ONLY_FLAGS = ("record",)
 REMOTE_ONLY_FLAGS = ("reconnect", "batch")
 

@@ -109,7 +109,11 @@ def open_channel(
     key: str | None = None,
     server_name: str | None = None,
 ) -> grpc.Channel:
-    """A channel to a sensor: plain on a unix socket, TLS on TCP (with a client certificate when given)."""
+    """A channel to a sensor: plain on a unix socket, TLS on TCP (with a client certificate when given).
+
+    Raises AddressError for TLS material that cannot work: any with a unix socket (it would be
+    ignored), half a key pair, or a file that cannot be read.
+    """
     options: list[tuple[str, str | int]] = [
         ("grpc.max_receive_message_length", MAX_RECEIVE_BYTES),
         # GetEvents' responses are read on the calling thread instead of being handed over from
@@ -117,6 +121,12 @@ def open_channel(
         (grpc.experimental.ChannelOptions.SingleThreadedUnaryStream, 1),
     ]
     if address.is_unix:
+        tls = (("--tls-ca", ca), ("--tls-cert", cert), ("--tls-key", key), ("--tls-server-name", server_name))
+        given = [flag for flag, value in tls if value]
+        if given:
+            raise AddressError(
+                f"{', '.join(given)}: TLS applies to --connect tcp://HOST:PORT; a unix socket is protected by its mode"
+            )
         return grpc.insecure_channel(address.target, options=options)
     if (cert is None) != (key is None):
         raise AddressError("--tls-cert and --tls-key go together")
