@@ -160,9 +160,7 @@ class Subscriber:
     def _batch_due_ns(self) -> int:
         """When the oldest queued event's batch delay is spent (the queue is not empty)."""
         head = self._queue[0]
-        if isinstance(head, TelemetryEvent):
-            return head.sensor_monotime_nanos + self._batch_delay_ns
-        event = self._queue[1]  # a loss marker is always queued just before an event
+        event = head if isinstance(head, TelemetryEvent) else self._queue[1]  # a loss marker precedes an event
         assert isinstance(event, TelemetryEvent)
         return event.sensor_monotime_nanos + self._batch_delay_ns
 
