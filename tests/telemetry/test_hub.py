@@ -104,6 +104,19 @@ def test_an_event_older_than_its_delay_is_due_at_once() -> None:
     assert sequence(subscriber.take(512, 0)) == [1]
 
 
+def test_a_loss_marker_at_the_head_of_a_batch_is_due_with_the_event_after_it() -> None:
+    def after_a_loss(next_happened_ns: int) -> list[Queued]:
+        hub = Hub(queue_events=2)
+        subscriber = hub.subscribe(batching(10_000_000_000))
+        hub.publish(execs(1, 3, time.monotonic_ns()))  # the third is lost
+        assert sequence(subscriber.take(2, 0)) == [1, 2]  # a full batch
+        hub.publish(execs(4, 1, next_happened_ns))  # queued behind the marker of the loss
+        return subscriber.take(512, 0)
+
+    assert sequence(after_a_loss(time.monotonic_ns())) == []  # event 4 is not due for 10 s
+    assert sequence(after_a_loss(time.monotonic_ns() - 20_000_000_000)) == ["lost 1", 4]
+
+
 def test_a_reader_waiting_for_a_first_event_is_woken_to_keep_the_batch_delay() -> None:
     hub = Hub()
     subscriber = hub.subscribe(batching(50_000_000))
