@@ -61,7 +61,7 @@ class Daemon:
         config.check()
         self.config = config
         self.capture = capture
-        self.hub = Hub(config.queue_events)
+        self.hub = Hub(config.queue_events, config.max_subscribers)
         self.pipeline = PipelineThread(self.capture, self.hub)
         self.stats = host_stats_cache()
         self._health = health.HealthServicer()
@@ -77,7 +77,7 @@ class Daemon:
         started_ns = time.monotonic_ns()
         try:
             self.pipeline.start()
-            self._serve(TelemetryService(self.pipeline, started_ns, self.stats, self.config.max_subscribers))
+            self._serve(TelemetryService(self.pipeline, started_ns, self.stats))
             if self.config.metrics_listen is not None:
                 self._serve_metrics(*self.config.metrics_listen)
         except BaseException:

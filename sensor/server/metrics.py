@@ -51,6 +51,7 @@ class _Reading:
     published: dict[EventKind, int]
     subscribers: list[SubscriberStats]
     subscriptions_total: int
+    subscriptions_refused: int
     lost_subscribers: int
 
 
@@ -67,6 +68,7 @@ class SensorCollector(Collector):
             published=dict(hub.published_by_kind),
             subscribers=hub.subscribers(),
             subscriptions_total=hub.subscriptions_total,
+            subscriptions_refused=hub.subscriptions_refused,
             lost_subscribers=hub.lost_total(),
         )
 
@@ -126,6 +128,11 @@ def _subscriber_metrics(reading: _Reading) -> Iterator[Metric]:
     yield GaugeMetricFamily("sensor_subscriptions", "Subscriptions streaming now.", value=len(reading.subscribers))
     yield CounterMetricFamily(
         "sensor_subscriptions_opened", "Subscriptions since start.", value=reading.subscriptions_total
+    )
+    yield CounterMetricFamily(
+        "sensor_subscriptions_refused",
+        "Subscriptions refused because --max-subscribers were streaming.",
+        value=reading.subscriptions_refused,
     )
     labels = ["subscriber", "peer"]
     depth = GaugeMetricFamily("sensor_subscriber_queue_events", "Events queued for a subscriber now.", labels=labels)

@@ -7,7 +7,6 @@ not ten encodings. The method is therefore registered with an identity serialize
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -25,7 +24,7 @@ from sensor.server.container_stats import (
 )
 from sensor.server.pipeline import PipelineStopped, PipelineThread
 from sensor.server.workloads import list_workloads, sensor_info
-from sensor.telemetry.hub import MAX_BATCH_EVENTS, Subscriber, queued_events
+from sensor.telemetry.hub import MAX_BATCH_EVENTS, Subscriber, SubscribersFull, queued_events
 from sensor.telemetry.subscription import CompiledSubscription, InvalidSubscription, compile_subscription
 from sensor.telemetry.wire import event_frame, event_frames
 
@@ -56,20 +55,18 @@ def _responses(frames: list[bytes]) -> Iterator[bytes]:
 class TelemetryService:
     """The service's methods, over the pipeline thread that owns the model."""
 
-    def __init__(self, pipeline: PipelineThread, started_ns: int, stats: StatsCache, max_subscribers: int) -> None:
+    def __init__(self, pipeline: PipelineThread, started_ns: int, stats: StatsCache) -> None:
         self._pipeline = pipeline
         self._stats = stats
         self._capture = pipeline.capture
         self._hub = pipeline.hub
         self._started_ns = started_ns
-        self._max_subscribers = max_subscribers
-        # Counted here, not by gRPC's RPC cap, so that streams never take the threads kept for unary calls.
-        self._stream_slots = threading.BoundedSemaphore(max_subscribers)
 
     def get_events(self, request: api.GetEventsRequest, context: grpc.ServicerContext) -> Iterator[bytes]:
         """Statuses first; then the subscription's events until it ends (limit, shutdown, or the client leaves).
 
-        Refused with RESOURCE_EXHAUSTED while ``max_subscribers`` streams are open.
+        Refused with RESOURCE_EXHAUSTED while the hub has its most subscribers: counted by the hub,
+        not by gRPC's RPC cap, so that streams never take the threads kept for unary calls.
         """
         try:
             rules = compile_subscription(request.subscription)
@@ -80,15 +77,7 @@ class TelemetryService:
             context.set_code(grpc.StatusCode.INVALID_ARGUMENT)
             context.set_details(str(invalid))
             return
-        if not self._stream_slots.acquire(blocking=False):
-            context.abort(
-                grpc.StatusCode.RESOURCE_EXHAUSTED,
-                f"already serving {self._max_subscribers} subscribers (sensor run --max-subscribers)",
-            )
-        try:
-            yield from self._subscribe(rules, context)
-        finally:
-            self._stream_slots.release()
+        yield from self._subscribe(rules, context)
 
     def _subscribe(self, rules: CompiledSubscription, context: grpc.ServicerContext) -> Iterator[bytes]:
         snapshot = self._capture.snapshot if rules.include_existing else None
@@ -96,6 +85,8 @@ class TelemetryService:
             subscriber = self._pipeline.call(lambda: self._hub.subscribe(rules, context.peer(), snapshot))
         except PipelineStopped as stopped:
             context.abort(grpc.StatusCode.UNAVAILABLE, str(stopped))
+        except SubscribersFull as full:
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, f"{full} (sensor run --max-subscribers)")
         context.add_callback(lambda: subscriber.close(CLIENT_GONE))
         try:
             yield _statuses(api.Status(code=Code.OK))

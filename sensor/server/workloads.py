@@ -85,6 +85,7 @@ def sensor_info(capture: Capture, hub: Hub, started_ns: int) -> api.GetInfoRespo
             lost_subscribers=hub.lost_total(),
             subscriptions_active=len(subscribers),
             subscriptions_total=hub.subscriptions_total,
+            subscriptions_refused=hub.subscriptions_refused,
             processes_cached=len(capture.cache),
             containers_cached=len(capture.containers),
         ),

@@ -180,23 +180,35 @@ class Subscriber:
         return SubscriberStats(self.id, self.peer, self._accepted, self._lost, self._throttled, len(self._queue))
 
 
+class SubscribersFull(Exception):
+    """The hub already has its most subscribers."""
+
+
 class Hub:
     """The subscribers, and :meth:`publish` to all of them."""
 
-    def __init__(self, queue_events: int = DEFAULT_QUEUE_EVENTS) -> None:
+    def __init__(self, queue_events: int = DEFAULT_QUEUE_EVENTS, max_subscribers: int = 0) -> None:
         self.queue_events = queue_events
+        self.max_subscribers = max_subscribers  # 0: no limit
         self._subscribers: tuple[Subscriber, ...] = ()
         self._lock = threading.Lock()
         self._next_id = 1
         self.published_by_kind: Counter[EventKind] = Counter()
         self.subscriptions_total = 0
+        self.subscriptions_refused = 0
         self._lost_by_gone = 0  # loss of subscribers that have left, so the total never goes down
 
     def subscribe(
         self, rules: CompiledSubscription, peer: str = "", first: Callable[[], list[TelemetryEvent]] | None = None
     ) -> Subscriber:
-        """A new subscriber; ``first`` (the snapshot) is queued before any published event."""
+        """A new subscriber; ``first`` (the snapshot) is queued before any published event.
+
+        Raises SubscribersFull, counted, while ``max_subscribers`` are subscribed.
+        """
         with self._lock:
+            if 0 < self.max_subscribers <= len(self._subscribers):
+                self.subscriptions_refused += 1
+                raise SubscribersFull(f"already serving {self.max_subscribers} subscribers")
             subscriber = Subscriber(rules, self.queue_events, peer, self._next_id)
             self._next_id += 1
             if first is not None:

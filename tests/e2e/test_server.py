@@ -24,7 +24,7 @@ from sensor.api.v1 import subscription_pb2 as sub
 from sensor.api.v1 import telemetry_pb2 as pb
 from tests.containers import IMAGE, DockerDaemon
 from tests.live_sensor import ROOT, SENSOR, env_without_sensor
-from tests.sensor_daemon import SensorDaemon, Stream, argv_has, exec_filter, stub, subscription
+from tests.sensor_daemon import SensorDaemon, Stream, argv_has, exec_filter, free_port, scrape, stub, subscription
 
 pytestmark = pytest.mark.live
 QUEUE_EVENTS = 256
@@ -369,7 +369,15 @@ time.sleep(600)
 
 
 def test_streams_beyond_max_subscribers_are_refused_and_a_killed_clients_slot_comes_back(tmp_path: Path) -> None:
-    running = SensorDaemon("--listen", f"unix://{tmp_path / 'sensor.sock'}", "--max-subscribers", "1")
+    metrics_port = free_port()
+    running = SensorDaemon(
+        "--listen",
+        f"unix://{tmp_path / 'sensor.sock'}",
+        "--max-subscribers",
+        "1",
+        "--metrics-listen",
+        str(metrics_port),
+    )
     target = f"unix:{tmp_path / 'sensor.sock'}"
     client = subprocess.Popen([sys.executable, "-c", SUBSCRIBER, target], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
@@ -391,6 +399,9 @@ def test_streams_beyond_max_subscribers_are_refused_and_a_killed_clients_slot_co
             f"Error: the sensor at unix://{tmp_path / 'sensor.sock'} refused the subscription: "
             "RESOURCE_EXHAUSTED: already serving 1 subscribers (sensor run --max-subscribers)"
         )
+        counters = stub(target).GetInfo(api.GetInfoRequest(), timeout=10).counters
+        assert (counters.subscriptions_active, counters.subscriptions_refused) == (1, 2)
+        assert scrape(metrics_port)[("sensor_subscriptions_refused_total", ())] == 2
         client.kill()
         client.wait()
         deadline = time.monotonic() + 10

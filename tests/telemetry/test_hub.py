@@ -5,10 +5,12 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from sensor.api.v1 import subscription_pb2 as sub
 from sensor.kernel.records import Creds
 from sensor.telemetry.events import LostPayload, ProcessEventType, ProcessPayload, TelemetryEvent
-from sensor.telemetry.hub import Hub, Queued, queued_events
+from sensor.telemetry.hub import Hub, Queued, SubscribersFull, queued_events
 from sensor.telemetry.subscription import CompiledSubscription, compile_subscription
 
 
@@ -47,6 +49,17 @@ def test_a_full_queue_loses_events_and_tells_the_subscriber_in_order() -> None:
     assert sequence(slow.take(10, 0)) == [3, "lost 8"]
     assert [(s.lost, s.queued) for s in hub.subscribers()] == [(8, 0), (3, 3)]
     assert hub.lost_total() == 11
+
+
+def test_a_subscriber_past_the_most_is_refused_and_counted_until_one_leaves() -> None:
+    hub = Hub(max_subscribers=2)
+    first = hub.subscribe(every_exec())
+    hub.subscribe(every_exec())
+    with pytest.raises(SubscribersFull, match=r"^already serving 2 subscribers$"):
+        hub.subscribe(every_exec())
+    hub.unsubscribe(first)
+    hub.subscribe(every_exec())
+    assert (len(hub.subscribers()), hub.subscriptions_total, hub.subscriptions_refused) == (2, 3, 1)
 
 
 def test_a_stalled_subscriber_does_not_hold_back_another() -> None:

@@ -279,7 +279,7 @@ class HookBackend(_message.Message):
     def __init__(self, hook: _Optional[str] = ..., backend: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class Counters(_message.Message):
-    __slots__ = ("records_read", "events_published", "lost_kernel", "lost_reader", "undecodable", "lost_subscribers", "subscriptions_active", "subscriptions_total", "processes_cached", "containers_cached")
+    __slots__ = ("records_read", "events_published", "lost_kernel", "lost_reader", "undecodable", "lost_subscribers", "subscriptions_active", "subscriptions_total", "processes_cached", "containers_cached", "subscriptions_refused")
     RECORDS_READ_FIELD_NUMBER: _ClassVar[int]
     EVENTS_PUBLISHED_FIELD_NUMBER: _ClassVar[int]
     LOST_KERNEL_FIELD_NUMBER: _ClassVar[int]
@@ -290,6 +290,7 @@ class Counters(_message.Message):
     SUBSCRIPTIONS_TOTAL_FIELD_NUMBER: _ClassVar[int]
     PROCESSES_CACHED_FIELD_NUMBER: _ClassVar[int]
     CONTAINERS_CACHED_FIELD_NUMBER: _ClassVar[int]
+    SUBSCRIPTIONS_REFUSED_FIELD_NUMBER: _ClassVar[int]
     records_read: int
     events_published: int
     lost_kernel: int
@@ -300,7 +301,8 @@ class Counters(_message.Message):
     subscriptions_total: int
     processes_cached: int
     containers_cached: int
-    def __init__(self, records_read: _Optional[int] = ..., events_published: _Optional[int] = ..., lost_kernel: _Optional[int] = ..., lost_reader: _Optional[int] = ..., undecodable: _Optional[int] = ..., lost_subscribers: _Optional[int] = ..., subscriptions_active: _Optional[int] = ..., subscriptions_total: _Optional[int] = ..., processes_cached: _Optional[int] = ..., containers_cached: _Optional[int] = ...) -> None: ...
+    subscriptions_refused: int
+    def __init__(self, records_read: _Optional[int] = ..., events_published: _Optional[int] = ..., lost_kernel: _Optional[int] = ..., lost_reader: _Optional[int] = ..., undecodable: _Optional[int] = ..., lost_subscribers: _Optional[int] = ..., subscriptions_active: _Optional[int] = ..., subscriptions_total: _Optional[int] = ..., processes_cached: _Optional[int] = ..., containers_cached: _Optional[int] = ..., subscriptions_refused: _Optional[int] = ...) -> None: ...
 
 class SubscriptionInfo(_message.Message):
     __slots__ = ("id", "peer", "sent", "lost", "throttled", "queued")
