@@ -77,9 +77,6 @@ class TelemetryService:
             context.set_code(grpc.StatusCode.INVALID_ARGUMENT)
             context.set_details(str(invalid))
             return
-        yield from self._subscribe(rules, context)
-
-    def _subscribe(self, rules: CompiledSubscription, context: grpc.ServicerContext) -> Iterator[bytes]:
         snapshot = self._capture.snapshot if rules.include_existing else None
         try:
             subscriber = self._pipeline.call(lambda: self._hub.subscribe(rules, context.peer(), snapshot))
