@@ -46,16 +46,22 @@ class SubscriptionRejected(Exception):
         self.errors = errors
 
 
-class SubscriptionRefused(Exception):
-    """The sensor would not take one more subscriber (RESOURCE_EXHAUSTED: its --max-subscribers)."""
-
-
 class StreamEnded(Exception):
     """The stream ended for a reason the sensor gave (its limit, or it shut down)."""
 
     def __init__(self, message: str, reconnectable: bool) -> None:
         super().__init__(message)
         self.reconnectable = reconnectable
+
+
+class SubscriptionRefused(StreamEnded):
+    """The sensor would not take one more subscriber (RESOURCE_EXHAUSTED: its --max-subscribers).
+
+    Worth trying again: a slot frees when another subscriber leaves.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, reconnectable=True)
 
 
 def _rpc_message(error: grpc.RpcError) -> str:
@@ -115,7 +121,8 @@ def stream_with_reconnect(
     reconnect: bool,
     should_stop: Callable[[], bool],
 ) -> Generator[list[TelemetryEvent], None, None]:
-    """:func:`stream_events`, subscribing again (with backoff) after the sensor goes away, when asked."""
+    """:func:`stream_events`, subscribing again (with backoff) when asked, after the sensor goes away or
+    while it refuses for want of a free subscriber slot."""
     delay = RECONNECT_FIRST_S
     while True:
         try:
@@ -126,12 +133,11 @@ def stream_with_reconnect(
         except StreamEnded as ended:
             if not (reconnect and ended.reconnectable) or should_stop():
                 raise
-            log.warning(
-                "lost the stream from %s (%s); events until it is back are not seen; reconnecting in %.1fs",
-                connection.address,
-                ended,
-                delay,
-            )
+            if isinstance(ended, SubscriptionRefused):
+                what = "the sensor at %s refused the subscription (%s); trying again in %.1fs"
+            else:
+                what = "lost the stream from %s (%s); events until it is back are not seen; reconnecting in %.1fs"
+            log.warning(what, connection.address, ended, delay)
         deadline = time.monotonic() + delay
         while time.monotonic() < deadline and not should_stop():
             time.sleep(0.1)

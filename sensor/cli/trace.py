@@ -197,7 +197,9 @@ class Printer:
     help="Also save every raw kernel record to FILE, for replay through the pipeline (scripts/bench does).",
 )
 @click.option(
-    "--reconnect", is_flag=True, help="With --connect: when the sensor goes away, subscribe again once it is back."
+    "--reconnect",
+    is_flag=True,
+    help="With --connect: when the sensor goes away or is full (--max-subscribers), subscribe again once it can.",
 )
 @click.option(
     "--batch",

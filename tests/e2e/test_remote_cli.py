@@ -17,7 +17,7 @@ import pytest
 
 from tests.containers import IMAGE, DockerDaemon
 from tests.live_sensor import SENSOR, LiveSensor, env_without_sensor, is_exec_of
-from tests.sensor_daemon import SensorDaemon
+from tests.sensor_daemon import SensorDaemon, Stream, exec_filter, stub, subscription
 
 pytestmark = pytest.mark.live
 
@@ -111,6 +111,37 @@ def test_trace_reconnect_follows_the_sensor_across_a_restart(tmp_path: Path) -> 
         shutil.rmtree(path.parent, ignore_errors=True)
     text = "".join(remote.stderr_lines)
     assert "lost the stream from" in text and "the sensor is shutting down" in text and "reconnecting" in text
+
+
+def test_trace_reconnect_waits_for_a_subscriber_slot_while_the_sensor_is_full(tmp_path: Path) -> None:
+    path = tmp_path / "sensor.sock"
+    full = SensorDaemon("--listen", f"unix://{path}", "--max-subscribers", "1")
+    occupant = Stream(stub(f"unix:{path}"), subscription(exec_filter()))
+    mark = f"mark-{uuid.uuid4().hex[:8]}"
+    trace = subprocess.Popen(
+        [*SENSOR, "trace", "--connect", f"unix://{path}", "--reconnect", "--format", "json", "--count", "1",
+         "--duration", "60", "--event", "exec", "--filter", f'exec_command_line LIKE "* {mark}"'],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert trace.stderr is not None
+    try:
+        said = [trace.stderr.readline()]
+        assert said[0].endswith(
+            f"the sensor at unix://{path} refused the subscription (RESOURCE_EXHAUSTED: already serving 1 subscribers"
+            " (sensor run --max-subscribers)); trying again in 0.5s\n"
+        ), said
+        occupant.cancel()
+        while "ready (subscribed to" not in said[-1]:
+            said.append(trace.stderr.readline())
+            assert said[-1], said
+        subprocess.run(["/bin/echo", mark], env=env_without_sensor(), stdout=subprocess.DEVNULL)
+        out, _ = trace.communicate(timeout=60)
+    finally:
+        trace.kill()
+        trace.wait()
+        full.stop()
+    assert trace.returncode == 0
+    assert [json.loads(line)["process"]["exec_command_line"] for line in out.splitlines()] == [["/bin/echo", mark]]
 
 
 def test_workload_list_connect_shows_a_running_container(
