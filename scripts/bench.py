@@ -9,6 +9,8 @@ pipeline  a recorded storm replayed through decode, caches, build, filter and en
           (scripts/bench_pipeline.py)
 daemon    start-up to ready, idle RSS, kernel-to-subscriber latency at 1 000 execs/s and at full
           speed, BPF run time per hook (scripts/bench_daemon.py)
+batch     what a subscriber's batch delay costs and buys: storm ratio, CPU per event and latency at
+          1 000 execs/s for each delay (scripts/bench_batch.py)
 fanout    replayed events through the TelemetryService to 1 and 10 subscriber processes, against
           encoding alone (scripts/fanout.py)
 """
@@ -21,7 +23,8 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PARTS = ("storm", "pipeline", "daemon", "fanout")
+BATCH_REPEATS = 2  # rounds of the batch-delay sweep: each round is four storms and four latency runs
+PARTS = ("storm", "pipeline", "daemon", "batch", "fanout")
 
 
 def main() -> None:
@@ -55,6 +58,10 @@ def main() -> None:
             from bench_daemon import daemon_figures
 
             results["daemon"] = daemon_figures(binary, args.seconds)
+        if "batch" in parts:
+            from bench_batch import batch
+
+            results["batch"] = batch(binary, args.seconds, BATCH_REPEATS)
     if "fanout" in parts:
         from fanout import fanout
 

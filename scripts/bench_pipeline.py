@@ -1,14 +1,15 @@
 """The user-space pipeline alone (see bench.py): replay of recorded kernel records, and memory.
 
-throughput: a real exec storm is recorded with `sensor trace --record`, then replayed through
-decode, the caches, event building, a subscriber's filter and protobuf encoding, in one thread;
-the figure is events per second of CPU time of that thread (so per core). Each round replays it in
-a fresh process with the hot path compiled (sensor/compiled.py) and then interpreted
-(SENSOR_INTERPRETED=1), so the two are compared at the same moment of the host.
+throughput: a real exec storm of at least MIN_RECORDED_EXECS execs is recorded with `sensor trace
+--record`, then replayed through decode, the caches, event building, a subscriber's filter and
+protobuf encoding, in one thread; the figure is events per second of CPU time of that thread (so
+per core). Each round replays it in a fresh process with the hot path compiled
+(sensor/compiled.py) and then interpreted (SENSOR_INTERPRETED=1), so the two are compared at the
+same moment of the host.
 
 memory: synthetic records, made with the decoder's own layouts, drive the same pipeline in a
-fresh process: RSS with 100 000 live processes in the model, and RSS sampled while 1 000 000
-short-lived processes fork, exec and exit (flat when exited processes leave the model).
+fresh process: RSS with 100 000 live processes in the model, and RSS sampled while short-lived
+processes fork, exec and exit (bench.py --churn; flat when exited processes leave the model).
 """
 
 from __future__ import annotations
@@ -36,8 +37,13 @@ _EXEC = layout_struct(EXEC_FIELDS)
 _EXIT = layout_struct(EXIT_FIELDS)
 
 
+MIN_RECORDED_EXECS = 5_000  # a replay of fewer is over in milliseconds, at the mercy of one timer tick
+MAX_RECORDING_ROUNDS = 10
+
+
 def record_storm(binary: Path, recording: Path, seconds: float) -> int:
-    """Record the kernel's records of a `seconds` storm; returns the storm's execs."""
+    """Record the kernel's records of a storm of at least MIN_RECORDED_EXECS execs (run ``seconds`` at a
+    time, however slow the host is just then); returns the storm's execs."""
     trace = subprocess.Popen(
         [sys.executable, "-m", "sensor", "trace", "--record", str(recording), "--format", "json"],
         cwd=ROOT,
@@ -48,11 +54,16 @@ def record_storm(binary: Path, recording: Path, seconds: float) -> int:
     assert trace.stderr is not None
     if "ready" not in trace.stderr.readline():
         raise SystemExit(f"sensor trace --record did not start: {trace.stderr.read()}")
-    storm = subprocess.run([str(binary), str(seconds)], capture_output=True, text=True, check=True)
+    execs = 0
+    for _ in range(MAX_RECORDING_ROUNDS):
+        storm = subprocess.run([str(binary), str(seconds)], capture_output=True, text=True, check=True)
+        execs += int(storm.stdout.split()[1])
+        if execs >= MIN_RECORDED_EXECS:
+            break
     time.sleep(0.5)
     trace.terminate()
     trace.communicate(timeout=60)
-    return int(storm.stdout.split()[1])
+    return execs
 
 
 def replay_rate(records: list[bytes]) -> dict[str, float]:

@@ -9,6 +9,7 @@ and just after it (see storm()); the figure is the median of those ratios, with 
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import statistics
@@ -53,6 +54,7 @@ except grpc.RpcError:
     pass
 print(counts["fork"], counts["exec"], counts["exit"], counts["lost"], flush=True)
 """
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 BPFTRACE = 'tracepoint:sched:sched_process_exec { printf("%d %s\\n", pid, str(args->filename)); }'
 
 
@@ -70,6 +72,10 @@ class Observer:
     name = ""
 
     def start(self) -> None:
+        raise NotImplementedError
+
+    def pids(self) -> list[int]:
+        """The observer's processes, whose CPU time the storm pays for."""
         raise NotImplementedError
 
     def stop(self) -> Observation:
@@ -97,6 +103,9 @@ class SensorTrace(Observer):
             text=True,
         )
         _wait_for_line(self.proc.stderr, "ready", self.proc, "sensor trace")
+
+    def pids(self) -> list[int]:
+        return [self.proc.pid]
 
     def stop(self) -> Observation:
         self.proc.terminate()
@@ -134,8 +143,10 @@ class SensorDaemon(Observer):
         )
         _wait_for_line(self.client.stdout, "subscribed", self.client, "the subscriber")
 
+    def pids(self) -> list[int]:
+        return [self.proc.pid, self.client.pid]
+
     def stop(self) -> Observation:
-        time.sleep(0.3)  # what is in flight reaches the subscriber
         self.client.send_signal(signal.SIGTERM)
         fork, exec_, exit_, lost = (int(x) for x in self.client.communicate(timeout=60)[0].split())
         self.proc.terminate()
@@ -148,15 +159,27 @@ class Bpftrace(Observer):
     name = "bpftrace (printf per exec)"
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(
-            ["bpftrace", "-e", BPFTRACE], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-        )
-        _wait_for_line(self.proc.stdout, "Attaching", self.proc, "bpftrace")
+        # Its output goes to a file: a pipe nobody reads until the end fills at 64 KiB, and then
+        # bpftrace blocks on it and its perf buffer overflows (the bench would be losing its events).
+        self.dir = tempfile.TemporaryDirectory(prefix="sensor-bench-")
+        self.output = Path(self.dir.name) / "bpftrace.out"
+        with self.output.open("w") as output:
+            self.proc = subprocess.Popen(["bpftrace", "-e", BPFTRACE], stdout=output, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while "Attaching" not in self.output.read_text():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"bpftrace did not start (exit {self.proc.poll()})")
+            time.sleep(0.05)
+
+    def pids(self) -> list[int]:
+        return [self.proc.pid]
 
     def stop(self) -> Observation:
         self.proc.send_signal(signal.SIGINT)
-        out, _ = self.proc.communicate(timeout=60)
-        return Observation({"exec": sum(1 for line in out.splitlines() if line[:1].isdigit())})
+        self.proc.wait(timeout=60)
+        printed = sum(1 for line in self.output.read_text().splitlines() if line[:1].isdigit())
+        self.dir.cleanup()
+        return Observation({"exec": printed})
 
 
 class BccConsumer(Observer):
@@ -167,6 +190,9 @@ class BccConsumer(Observer):
             [sys.executable, str(ROOT / "scripts/peers/bcc_consumer.py")], stderr=subprocess.PIPE, text=True
         )
         _wait_for_line(self.proc.stderr, "ready", self.proc, "the bcc consumer")
+
+    def pids(self) -> list[int]:
+        return [self.proc.pid]
 
     def stop(self) -> Observation:
         self.proc.terminate()
@@ -184,6 +210,25 @@ class SensorDaemonBatched(SensorDaemon):
 
 
 OBSERVERS: tuple[Callable[[], Observer], ...] = (SensorTrace, SensorDaemon, SensorDaemonBatched, Bpftrace, BccConsumer)
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU time the processes have used so far, all their threads."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of proc(5))
+    return total / CLOCK_TICKS
+
+
+def observed_run(observer: Observer, binary: Path, workers: int, seconds: float) -> tuple[int, float, Observation]:
+    """The storm's execs under a started observer, the observer's CPU seconds meanwhile, what it saw."""
+    pids = observer.pids()
+    cpu_before = cpu_seconds(pids)
+    runs = storm_runs(binary, workers, seconds)
+    time.sleep(0.3)  # what is in flight reaches the observer, and is paid for
+    cpu = cpu_seconds(pids) - cpu_before
+    return runs, cpu, observer.stop()
 
 
 def build_storm(workdir: Path) -> Path:
@@ -215,15 +260,17 @@ def storm(binary: Path, seconds: float, repeats: int) -> dict[str, object]:
             for make in OBSERVERS if repeat % 2 == 0 else OBSERVERS[::-1]:
                 observer = make()
                 observer.start()
-                runs = storm_runs(binary, workers, seconds)
-                seen = observer.stop()
+                runs, cpu, seen = observed_run(observer, binary, workers, seconds)
                 after = storm_runs(binary, workers, seconds) / seconds
                 alone.append(after)
-                entry = per_observer.setdefault(observer.name, {"ratios": [], "rates": [], "obs": [], "runs": []})
+                entry = per_observer.setdefault(
+                    observer.name, {"ratios": [], "rates": [], "obs": [], "runs": [], "cpu": []}
+                )
                 entry["ratios"].append(runs / seconds / ((before + after) / 2))
                 entry["rates"].append(runs / seconds)
                 entry["obs"].append(seen)
                 entry["runs"].append(runs)
+                entry["cpu"].append(cpu)
                 before = after
         for name, entry in per_observer.items():
             ratios = entry["ratios"]
@@ -244,21 +291,23 @@ def storm(binary: Path, seconds: float, repeats: int) -> dict[str, object]:
                     "ratio_min": min(ratios),
                     "ratio_max": max(ratios),
                     "storm_execs": sum(entry["runs"]),
+                    "cpu_us_per_exec": sum(entry["cpu"]) / sum(entry["runs"]) * 1e6,
                     "seen": seen_total,
                     "lost": lost_total,
                 }
             )
     print(
-        "| storm workers | observer | alone execs/s | observed execs/s | ratio (median, min-max) | storm execs | "
-        "seen (fork/exec/exit) | lost |"
+        "| storm workers | observer | alone execs/s | observed execs/s | ratio (median, min-max) | "
+        "observer CPU per exec | storm execs | seen (fork/exec/exit) | lost |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         kinds = "/".join(str(r["seen"].get(k, "-")) for k in ("fork", "exec", "exit"))
         lost = ", ".join(f"{k} {v}" for k, v in r["lost"].items()) or "not counted"
         print(
             f"| {r['workers']} | {r['observer']} | {r['alone_per_s']:.0f} | {r['observed_per_s']:.0f} | "
-            f"{r['ratio_median']:.2f} ({r['ratio_min']:.2f}-{r['ratio_max']:.2f}) | {r['storm_execs']} | {kinds} | "
+            f"{r['ratio_median']:.2f} ({r['ratio_min']:.2f}-{r['ratio_max']:.2f}) | {r['cpu_us_per_exec']:.0f} µs | "
+            f"{r['storm_execs']} | {kinds} | "
             f"{lost} |"
         )
     return {"seconds": seconds, "repeats": repeats, "rows": rows}
