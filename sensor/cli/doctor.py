@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from sensor import HOT_PATH
+from sensor.cli.table import table_text
 from sensor.kernel.btf import Btf, BtfError
 from sensor.kernel.cgroupfs import CgroupLayoutError, detect_hierarchy
 from sensor.kernel.compiler import DEFAULT_CACHE_DIR, cache_path
@@ -177,12 +178,6 @@ def host_checks(docker_sockets: Sequence[str] = DEFAULT_DOCKER_SOCKETS) -> list[
     return checks
 
 
-def _table(rows: Sequence[tuple[str, ...]], header: tuple[str, ...]) -> str:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in [header, *rows]]
-    return "\n".join(lines)
-
-
 @click.command()
 @click.option(
     "--docker-socket",
@@ -205,9 +200,9 @@ def doctor(docker_sockets: tuple[str, ...]) -> None:
         *kernel_checks(features, compiled_programs(choices)),
         *host_checks(docker_sockets or DEFAULT_DOCKER_SOCKETS),
     ]
-    click.echo(_table([(c.name, c.found) for c in checks], ("check", "found")))
+    click.echo(table_text([("check", "found"), *((c.name, c.found) for c in checks)]))
     click.echo()
-    click.echo(_table(hook_rows(choices), ("hook", "backend", "why")))
+    click.echo(table_text([("hook", "backend", "why"), *hook_rows(choices)]))
     click.echo()
     for check in checks:
         if not check.ok and check.advice:

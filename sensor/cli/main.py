@@ -7,6 +7,7 @@ import click
 from sensor import __version__
 from sensor.cli.doctor import doctor
 from sensor.cli.run import run
+from sensor.cli.status import status
 from sensor.cli.top import top
 from sensor.cli.trace import trace
 from sensor.cli.workload_list import workload_list
@@ -26,6 +27,7 @@ def cli() -> None:
       sensor doctor         what this kernel offers and which hook uses what
       sensor trace          watch events live in this terminal
       sensor run            the daemon: gRPC TelemetryService on /run/sensor/sensor.sock
+      sensor status         what the daemon has seen and lost, and who is subscribed
       sensor workload-list  the processes and containers the sensor sees
       sensor top            containers' CPU, memory, tasks, network and IO, live
     """
@@ -42,6 +44,7 @@ cli.add_command(run)
 cli.add_command(workload_list)
 cli.add_command(top)
 cli.add_command(doctor)
+cli.add_command(status)
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ from sensor.kernel.compiler import DEFAULT_CACHE_DIR
 from sensor.kernel.features import Backend, KernelFeatureError
 from sensor.kernel.loader import MAX_BUFFER_BYTES
 from sensor.model.runtime.docker import DEFAULT_DOCKER_SOCKETS
-from sensor.server.address import AddressError, parse_address
+from sensor.server.address import DEFAULT_SOCKET, AddressError, parse_address
 from sensor.telemetry.capture import Capture, CaptureConfig
 from sensor.telemetry.events import EventKind
 from sensor.telemetry.subscription import MAX_BATCH_DELAY_NS, SubscriptionError
@@ -148,15 +148,32 @@ def capture_options(function: F) -> F:
 
 
 def connect_options(function: F) -> F:
-    """--connect and the client's TLS flags."""
+    """--connect and the client's TLS flags, for a command that can also work here on its own."""
+    connect = click.option(
+        "--connect",
+        metavar="ADDR",
+        help="Talk to a running `sensor run` instead of loading probes here: "
+        "unix:///run/sensor/sensor.sock or tcp://HOST:PORT.",
+    )
+    return connect(_with_tls_options(function))
+
+
+def daemon_options(function: F) -> F:
+    """--connect (the daemon's own socket by default) and the client's TLS flags, for a command that
+    only asks a running `sensor run`."""
+    connect = click.option(
+        "--connect",
+        metavar="ADDR",
+        default=f"unix://{DEFAULT_SOCKET}",
+        show_default=True,
+        help="The running `sensor run` to ask: unix:///PATH or tcp://HOST:PORT.",
+    )
+    return connect(_with_tls_options(function))
+
+
+def _with_tls_options(function: F) -> F:
     for option in reversed(
         (
-            click.option(
-                "--connect",
-                metavar="ADDR",
-                help="Talk to a running `sensor run` instead of loading probes here: "
-                "unix:///run/sensor/sensor.sock or tcp://HOST:PORT.",
-            ),
             click.option(
                 "--tls-ca", metavar="FILE", help="With --connect tcp://: the CA that signed the sensor's certificate."
             ),

@@ -155,6 +155,15 @@ def list_workloads(connection: Connection, include_stats: bool = False) -> api.L
         return response
 
 
+def sensor_info(connection: Connection) -> api.GetInfoResponse:
+    """The sensor's identity, hooks, counters and subscriptions. Raises grpc.RpcError."""
+    with connection.channel() as channel:
+        response: api.GetInfoResponse = service_pb2_grpc.TelemetryServiceStub(channel).GetInfo(
+            api.GetInfoRequest(), timeout=UNARY_TIMEOUT_S
+        )
+        return response
+
+
 def container_stats(connection: Connection, containers: list[str], max_age_ms: int) -> list[api.ContainerStats]:
     """Running containers' stats (all when none are named). Raises grpc.RpcError."""
     with connection.channel() as channel:

@@ -35,6 +35,7 @@ from sensor.cli.options import (
 )
 from sensor.cli.remote import Connection, container_stats, rpc_failure
 from sensor.cli.stats_view import human_bytes, network_total, tasks_text
+from sensor.cli.table import table_lines
 from sensor.server.container_stats import (
     FRESH_MS,
     AmbiguousContainer,
@@ -206,12 +207,7 @@ KEYS_HELP = "sort: c=cpu m=memory p=pids n=network i=io a=name  q=quit  (! = som
 def render(rows: list[Row], status: str, clock: str) -> Frame:
     """A summary line, the status (if any), and the table."""
     table = [list(COLUMNS), *(_cells(r) for r in rows)]
-    widths = [max(len(line[i]) for line in table) for i in range(len(COLUMNS))]
-    numeric = {2, 3, 4, 5, 6, 7, 8, 9, 10}
-    lines = [
-        "  ".join(cell.rjust(w) if i in numeric else cell.ljust(w) for i, (cell, w) in enumerate(zip(line, widths)))
-        for line in table
-    ]
+    lines = table_lines(table, right=range(2, 11))
     cpu = _sum([r.cpu_percent for r in rows])
     memory = _sum([r.memory for r in rows])
     summary = (

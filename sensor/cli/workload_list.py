@@ -24,6 +24,7 @@ from sensor.cli.options import (
 from sensor.cli.remote import list_workloads as remote_workloads
 from sensor.cli.remote import rpc_failure
 from sensor.cli.stats_view import cpu_cell, io_cell, memory_cell, network_cell, pids_cell
+from sensor.cli.table import table_text
 from sensor.server.container_stats import FRESH_MS, attach_stats, host_stats_cache, read_stats, stats_targets
 from sensor.server.workloads import list_workloads
 from sensor.telemetry.capture import Capture, CaptureConfig
@@ -47,13 +48,6 @@ def _local_workloads(config: CaptureConfig, include_stats: bool) -> api.ListWork
         return response
     finally:
         capture.close()
-
-
-def _table(rows: list[list[str]]) -> str:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1] for row in rows
-    ).rstrip()
 
 
 def _stats_cells(container: api.Container) -> list[str]:
@@ -80,7 +74,7 @@ def containers_table(response: api.ListWorkloadsResponse, with_stats: bool = Fal
         notes += [f"! {c.name or c.container_id[:12]}: {error}" for error in c.stats.errors]
     if len(rows) == 1:
         return "(no containers)"
-    return "\n".join([_table(rows), *notes])
+    return "\n".join([table_text(rows), *notes])
 
 
 def processes_table(response: api.ListWorkloadsResponse) -> str:
@@ -93,7 +87,7 @@ def processes_table(response: api.ListWorkloadsResponse) -> str:
         rows.append(
             [str(p.pid), str(p.ppid), str(p.credentials.uid), p.container_id[:12] or "-", p.language or "-", command]
         )
-    return _table(rows)
+    return table_text(rows)
 
 
 @click.command("workload-list")

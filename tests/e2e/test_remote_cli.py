@@ -144,6 +144,37 @@ def test_trace_reconnect_waits_for_a_subscriber_slot_while_the_sensor_is_full(tm
     assert [json.loads(line)["process"]["exec_command_line"] for line in out.splitlines()] == [["/bin/echo", mark]]
 
 
+def test_status_shows_what_the_daemon_read_and_lost_and_the_open_subscription(
+    daemon: SensorDaemon, address: str
+) -> None:
+    stream = Stream(stub(address), subscription(exec_filter()))
+    try:
+        subprocess.run(["/bin/true"], env=env_without_sensor())
+        text = sensor("status", "--connect", address)
+        document = sensor("status", "--connect", address, "--format", "json")
+    finally:
+        stream.cancel()
+    assert text.returncode == 0, text.stderr
+    summary, table = text.stdout.split("\n\n")
+    lines = {line.split(":")[0].split()[0]: line for line in summary.splitlines() if not line.startswith(" ")}
+    assert f"kernel {os.uname().release}, up " in lines["sensor"]
+    assert "exec=" in lines["hooks"] and "exec=none" not in lines["hooks"]
+    assert lines["lost"] == "lost: kernel 0, reader 0, undecodable 0, subscribers 0"
+    streaming = int(lines["subscriptions"].split()[1])  # ours, and any a test before it has not yet closed
+    header, *rows = table.splitlines()
+    assert header.split() == ["ID", "SENT", "LOST", "THROTTLED", "QUEUED", "PEER"]
+    assert streaming >= 1 and len(rows) == streaming
+    info = json.loads(document.stdout)
+    assert int(info["counters"]["records_read"]) > 0
+    assert info["subscriptions"] and all(s["peer"].startswith("unix:") for s in info["subscriptions"])
+
+
+def test_status_of_a_missing_daemon_exits_1_naming_the_address(tmp_path: Path) -> None:
+    result = sensor("status", "--connect", f"unix://{tmp_path}/none.sock")
+    assert result.returncode == 1
+    assert f"Error: cannot talk to the sensor at unix://{tmp_path}/none.sock: UNAVAILABLE" in result.stderr
+
+
 def test_workload_list_connect_shows_a_running_container(
     daemon: SensorDaemon, address: str, docker_daemon: DockerDaemon
 ) -> None:
