@@ -33,17 +33,15 @@ def batch(binary: Path, seconds: float, repeats: int) -> dict[str, object]:
         for delay in DELAYS_MS if repeat % 2 == 0 else DELAYS_MS[::-1]:
             observer = SensorDaemon()
             observer.batch_delay_ns = delay * 1_000_000
-            observer.start()
-            runs, cpu, _ = observed_run(observer, binary, WORKERS, seconds)
-            after = storm_runs(binary, WORKERS, seconds) / seconds
+            run = observed_run(observer, binary, WORKERS, seconds, before)
             paced = latency(binary, 1000, seconds, delay * 1_000_000)
             row = figures[delay]
-            row["ratio"].append(runs / seconds / ((before + after) / 2))
-            row["cpu_us_per_event"].append(cpu / (runs * EVENTS_PER_EXEC) * 1e6)
+            row["ratio"].append(run.ratio)
+            row["cpu_us_per_event"].append(run.cpu_s / (run.runs * EVENTS_PER_EXEC) * 1e6)
             row["p50_ms"].append(paced["p50_ms"])
             row["p99_ms"].append(paced["p99_ms"])
             row["paced_execs_per_s"].append(paced["execs_per_s"])
-            before = after
+            before = run.alone_after
     median = statistics.median
     print(
         f"\n| subscriber's batch delay | storm ratio, {WORKERS} workers (median, min-max) | "

@@ -26,12 +26,13 @@ import urllib.request
 from pathlib import Path
 
 from bench_pipeline import rss_bytes
+from bench_storm import SensorDaemonBatched
 from prometheus_client.parser import text_string_to_metric_families
 
 from sensor.kernel.bpf_stats import enable_stats
 
 ROOT = Path(__file__).resolve().parents[1]
-BATCH_DELAY_NS = 20_000_000  # as the storm benchmark's batched subscriber asks
+BATCH_DELAY_NS = SensorDaemonBatched.batch_delay_ns  # as the storm benchmark's batched subscriber asks
 SENSOR = [sys.executable, "-m", "sensor"]
 LATENCY_CLIENT = r"""
 import signal, sys, time, grpc

@@ -221,14 +221,29 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / CLOCK_TICKS
 
 
-def observed_run(observer: Observer, binary: Path, workers: int, seconds: float) -> tuple[int, float, Observation]:
-    """The storm's execs under a started observer, the observer's CPU seconds meanwhile, what it saw."""
+@dataclass
+class ObservedRun:
+    """One storm under an observer, and the storm alone right after it."""
+
+    runs: int  # the storm's execs under the observer
+    cpu_s: float  # the observer's CPU time meanwhile
+    seen: Observation
+    alone_after: float  # execs/s of the storm alone just after
+    ratio: float  # the observed rate against the mean of the alone runs either side
+
+
+def observed_run(observer: Observer, binary: Path, workers: int, seconds: float, alone_before: float) -> ObservedRun:
+    """Start ``observer``, storm under it, stop it, then storm alone; the ratio is against the mean of
+    ``alone_before`` and that last run (this host's speed drifts within minutes)."""
+    observer.start()
     pids = observer.pids()
     cpu_before = cpu_seconds(pids)
     runs = storm_runs(binary, workers, seconds)
     time.sleep(0.3)  # what is in flight reaches the observer, and is paid for
     cpu = cpu_seconds(pids) - cpu_before
-    return runs, cpu, observer.stop()
+    seen = observer.stop()
+    after = storm_runs(binary, workers, seconds) / seconds
+    return ObservedRun(runs, cpu, seen, after, runs / seconds / ((alone_before + after) / 2))
 
 
 def build_storm(workdir: Path) -> Path:
@@ -259,19 +274,17 @@ def storm(binary: Path, seconds: float, repeats: int) -> dict[str, object]:
         for repeat in range(repeats):
             for make in OBSERVERS if repeat % 2 == 0 else OBSERVERS[::-1]:
                 observer = make()
-                observer.start()
-                runs, cpu, seen = observed_run(observer, binary, workers, seconds)
-                after = storm_runs(binary, workers, seconds) / seconds
-                alone.append(after)
+                run = observed_run(observer, binary, workers, seconds, before)
+                alone.append(run.alone_after)
                 entry = per_observer.setdefault(
                     observer.name, {"ratios": [], "rates": [], "obs": [], "runs": [], "cpu": []}
                 )
-                entry["ratios"].append(runs / seconds / ((before + after) / 2))
-                entry["rates"].append(runs / seconds)
-                entry["obs"].append(seen)
-                entry["runs"].append(runs)
-                entry["cpu"].append(cpu)
-                before = after
+                entry["ratios"].append(run.ratio)
+                entry["rates"].append(run.runs / seconds)
+                entry["obs"].append(run.seen)
+                entry["runs"].append(run.runs)
+                entry["cpu"].append(run.cpu_s)
+                before = run.alone_after
         for name, entry in per_observer.items():
             ratios = entry["ratios"]
             seen_total: dict[str, int] = {}
