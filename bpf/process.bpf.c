@@ -185,6 +185,18 @@ int on_task_newtask(struct bpf_raw_tracepoint_args *ctx)
 	return 0;
 }
 
+/* The task's id in its own (innermost) pid namespace: 1 for the init of a container with one.
+ * A plain read, not MEMBER(): the index is a variable, which the verifier refuses on a BTF pointer. */
+static __always_inline u32 ns_pid(void *task)
+{
+	void *pid = read_ptr(task, OFF_TASK_THREAD_PID);
+	u32 level = 0;
+	u32 nr = 0;
+	READ(level, pid, OFF_PID_LEVEL);
+	READ(nr, pid, OFF_PID_NUMBERS + (u64)level * SIZE_UPID + OFF_UPID_NR);
+	return nr;
+}
+
 /* Appends the cwd's path components, leaf first, at data[0..]; returns the bytes written. */
 static __always_inline u32 read_cwd(void *task, char *data, u32 *flags)
 {
@@ -245,6 +257,7 @@ int on_sched_process_exec(struct bpf_raw_tracepoint_args *ctx)
 	fill_header(&rec->header, RECORD_EXEC);
 	rec->old_pid = old_pid;
 	rec->flags = 0;
+	rec->ns_tgid = ns_pid(task); /* after exec the task is its process's leader: its pid is the tgid */
 
 	int n = bpf_probe_read_kernel_str(rec->data, SENSOR_FILENAME_MAX, read_ptr(bprm, OFF_BPRM_FILENAME));
 	u32 filename_len = n > 0 ? n : 0;

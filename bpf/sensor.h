@@ -107,6 +107,8 @@ struct sensor_exec {
 	__u32 args_len;
 	__u32 args_size; /* the argument area's full size, arg_end - arg_start */
 	__u32 cwd_len;
+	__u32 ns_tgid;   /* the process id in its own pid namespace: 1 for a container's init */
+	__u32 _pad;
 	char data[SENSOR_FILENAME_MAX + SENSOR_ARGS_MAX + SENSOR_CWD_MAX];
 };
 

@@ -215,3 +215,7 @@ class Btf:
     def offset(self, path: str) -> int:
         """Byte offset of ``struct.member[.member...]``."""
         return self.member(path).offset
+
+    def size(self, struct_name: str) -> int:
+        """Byte size of a struct (or union), for stepping through an array of them."""
+        return self._size(self._struct_id(struct_name))

@@ -18,6 +18,11 @@ KERNEL_OFFSETS: dict[str, tuple[str, ...]] = {
     "OFF_TASK_EXIT_CODE": ("task_struct.exit_code",),
     "OFF_TASK_SIGNAL": ("task_struct.signal",),
     "OFF_TASK_COMM": ("task_struct.comm",),
+    # task->thread_pid->numbers[level].nr: the task's id in its own pid namespace.
+    "OFF_TASK_THREAD_PID": ("task_struct.thread_pid",),
+    "OFF_PID_LEVEL": ("pid.level",),
+    "OFF_PID_NUMBERS": ("pid.numbers",),
+    "OFF_UPID_NR": ("upid.nr",),
     "OFF_SIGNAL_LIVE": ("signal_struct.live",),
     "OFF_CRED_UID": ("cred.uid",),
     "OFF_MM_ARG_START": ("mm_struct.arg_start",),
@@ -47,8 +52,10 @@ CRED_FIELDS = ("uid", "gid", "suid", "sgid", "euid", "egid", "fsuid", "fsgid")
 
 
 def resolve_offsets(btf: Btf) -> dict[str, int]:
-    """Every ``OFF_*`` constant for this kernel; raises BtfError naming what is missing."""
+    """Every ``OFF_*`` constant for this kernel, and ``SIZE_UPID`` (the stride of ``pid.numbers``);
+    raises BtfError naming what is missing."""
     offsets = {name: _first_found(btf, paths) for name, paths in KERNEL_OFFSETS.items()}
+    offsets["SIZE_UPID"] = btf.size("upid")
     base = btf.offset("cred.uid")
     for i, field in enumerate(CRED_FIELDS):
         if btf.offset(f"cred.{field}") != base + 4 * i:

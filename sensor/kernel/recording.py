@@ -14,7 +14,9 @@ from typing import BinaryIO
 
 from sensor.kernel.ringbuf import BUSY_POLL_INTERVAL_MS, RecordReader
 
-MAGIC = b"sensor-records-v1\n"
+# The version names the record layout (bpf/sensor.h): v2 added the exec record's ns_tgid.
+MAGIC = b"sensor-records-v2\n"
+_MAGIC_PREFIX = b"sensor-records-v"
 _LENGTH = struct.Struct("<I")
 
 
@@ -53,6 +55,12 @@ def read_recording(path: Path) -> list[bytes]:
     """Every record of a recording, in order. Raises RecordingError, OSError."""
     data = path.read_bytes()
     if not data.startswith(MAGIC):
+        if data.startswith(_MAGIC_PREFIX):
+            version = data[len(_MAGIC_PREFIX) : data.find(b"\n")].decode(errors="replace")
+            raise RecordingError(
+                f"{path} holds records of layout v{version}, this sensor reads {MAGIC.decode().strip()}:"
+                " record it again with this version's `sensor trace --record`"
+            )
         raise RecordingError(f"{path} is not a sensor recording (made by `sensor trace --record`)")
     records = []
     at = len(MAGIC)

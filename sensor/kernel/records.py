@@ -102,6 +102,8 @@ EXEC_FIELDS = (
     ("args_len", "I"),
     ("args_size", "I"),
     ("cwd_len", "I"),
+    ("ns_tgid", "I"),
+    ("_pad", "I"),
 )
 EXEC_FAILED_FIELDS = (*HEADER_FIELDS, ("error", "i"), ("filename_len", "I"))
 EXIT_FIELDS = (*HEADER_FIELDS, ("exit_code", "I"), ("flags", "I"))
@@ -240,6 +242,7 @@ class ExecRecord(Record):
     argv: list[str]
     args_size: int
     cwd: str
+    ns_tgid: int  # the process id in its own pid namespace: 1 for a container's init
 
     # Written out, as Record's is (mypyc cannot mix a generated __init__ over a written one).
     def __init__(
@@ -260,6 +263,7 @@ class ExecRecord(Record):
         argv: list[str],
         args_size: int,
         cwd: str,
+        ns_tgid: int,
     ) -> None:
         Record.__init__(self, cpu, pid, ktime_ns, tgid, ppid, start_ns, parent_start_ns, cgroup_id, creds, comm)
         self.old_pid = old_pid
@@ -268,6 +272,7 @@ class ExecRecord(Record):
         self.argv = argv
         self.args_size = args_size
         self.cwd = cwd
+        self.ns_tgid = ns_tgid
 
 
 @dataclass(init=False, slots=True)
@@ -456,7 +461,7 @@ def _head(v: tuple[Any, ...]) -> _Head:
 
 def _decode_exec(buf: bytes) -> ExecRecord:
     v = _EXEC.unpack_from(buf)
-    old_pid, flags, filename_len, args_len, args_size, cwd_len = v[18:24]
+    old_pid, flags, filename_len, args_len, args_size, cwd_len, ns_tgid = v[18:25]
     data = buf[_EXEC.size :]
     filename = _c_strings[data[:filename_len]]
     args = data[filename_len : filename_len + args_len]
@@ -464,7 +469,7 @@ def _decode_exec(buf: bytes) -> ExecRecord:
     argv = _argvs[args, bool(flags & _ARGS_TRUNCATED)]
     return ExecRecord(
         v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], _creds_sets[v[9:17]], _c_strings[v[17]],
-        old_pid, _exec_flags[flags], filename, argv, args_size, _cwds[cwd, bool(flags & _CWD_TRUNCATED)],
+        old_pid, _exec_flags[flags], filename, argv, args_size, _cwds[cwd, bool(flags & _CWD_TRUNCATED)], ns_tgid,
     )  # fmt: skip
 
 

@@ -44,6 +44,7 @@ class ContainerInfo:
     metadata: ContainerMetadata | None = None
     resolving: bool = True  # metadata not found yet, and not given up on
     init_pid: int = 0
+    init_confirmed: bool = False  # init_pid is pid 1 of the container's pid namespace, or the runtime's word
     exit_code: int | None = None
     emitted_without_metadata: bool = False  # set by the event side; makes the late binding an UPDATED
 
@@ -150,21 +151,31 @@ class ContainerCache:
         if record.op is CgroupOp.ATTACH:
             if info.state is ContainerState.EXITED:
                 info.init_pid = 0  # restarted: its next exec is the new init
+                info.init_confirmed = False
                 info.exit_code = None
             changes += self._move(info, ContainerState.RUNNING, now)
         return changes
 
-    def process_seen(self, info: ContainerInfo, tgid: int, is_exec: bool, now: int) -> list[ContainerChange]:
-        """A process record from inside the container: the first exec there is its init."""
-        if is_exec and info.init_pid == 0:
+    def process_seen(self, info: ContainerInfo, tgid: int, exec_ns_tgid: int, now: int) -> list[ContainerChange]:
+        """A process record from inside the container; ``exec_ns_tgid`` is 0 unless it is an exec.
+
+        The init is the process that execs as pid 1 of its pid namespace. The runtime's own helpers
+        exec in the container's cgroup too, before that (runc's re-exec of itself, when runc moves
+        it in early), so until then the first exec stands in, unconfirmed: good for the host pid of
+        a container that shares the host's pid namespace, never taken as the container's end.
+        """
+        if exec_ns_tgid == 1 and not info.init_confirmed:
+            info.init_pid = tgid
+            info.init_confirmed = True
+        elif exec_ns_tgid and info.init_pid == 0:
             info.init_pid = tgid
         if info.state is ContainerState.CREATED:
             return self._move(info, ContainerState.RUNNING, now)
         return []
 
     def process_exited(self, info: ContainerInfo, tgid: int, raw_exit_code: int, now: int) -> list[ContainerChange]:
-        """A process in the container ended; when it was the init, so did the container."""
-        if tgid != info.init_pid or info.state is not ContainerState.RUNNING:
+        """A process in the container ended; when it was the confirmed init, so did the container."""
+        if tgid != info.init_pid or not info.init_confirmed or info.state is not ContainerState.RUNNING:
             return []
         return self._move(info, ContainerState.EXITED, now, exit_status(raw_exit_code))
 
@@ -222,6 +233,7 @@ class ContainerCache:
         info.runtime = metadata.runtime or info.runtime
         if metadata.init_pid and info.state is not ContainerState.EXITED:
             info.init_pid = metadata.init_pid
+            info.init_confirmed = True
 
     # -- the state machine ---------------------------------------------------------------------------
 

@@ -294,8 +294,9 @@ class Capture:
                 info.language = LANGUAGE_NAMES[language]
             if container is not None:
                 if is_exec or container.state is ContainerState.CREATED:
+                    exec_ns_tgid = record.ns_tgid if type(record) is ExecRecord else 0
                     self._changes(
-                        containers.process_seen(container, record.tgid, is_exec, record.ktime_ns),
+                        containers.process_seen(container, record.tgid, exec_ns_tgid, record.ktime_ns),
                         pending,
                         want_containers,
                     )

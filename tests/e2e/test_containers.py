@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from sensor.kernel.cgroupfs import detect_hierarchy
 from tests.containers import IMAGE, DockerDaemon, RuncBundle
 from tests.live_sensor import Event, LiveSensor, env_without_sensor, is_exec_of, process
 
@@ -31,6 +33,19 @@ def lifecycle_of(sensor: LiveSensor, container_id: str, count: int, ignore_updat
         return not (ignore_updated and container(e)["type"] == "UPDATED")
 
     return sensor.wait_for(wanted, count)
+
+
+def remove_cgroup(path: Path) -> None:
+    """rmdir a cgroup its processes have just left: the kernel lets go of a dead task a moment later."""
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            path.rmdir()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def marker() -> str:
@@ -218,6 +233,33 @@ def test_a_missing_docker_socket_is_a_warning_and_runc_containers_still_resolve(
         bundle.remove_cgroups()
     finally:
         assert live.stop() == 0
+
+
+def test_a_helper_that_execs_and_exits_in_the_cgroup_before_the_init_does_not_end_the_container(
+    sensor: LiveSensor,
+) -> None:
+    # runc moves its own `runc init` into the container's cgroup, and on a slow host that process
+    # re-executes itself there before the container's init (pid 1 of the new pid namespace) execs.
+    # The same order by hand: a host-namespace exec that exits, then the init in its own pid namespace.
+    container_id = uuid.uuid4().hex + uuid.uuid4().hex
+    cgroup = detect_hierarchy().mount / "sensor-test" / container_id
+    cgroup.mkdir(parents=True)
+    try:
+        join = f"echo $$ > {cgroup}/cgroup.procs && exec "
+        subprocess.run(["sh", "-c", join + "/bin/true"], check=True)
+        init = subprocess.run(["sh", "-c", join + "unshare --pid --fork /bin/sh -c 'exit 6'"])
+        assert init.returncode == 6
+    finally:
+        remove_cgroup(cgroup)
+        remove_cgroup(cgroup.parent)
+    events = lifecycle_of(sensor, container_id, 4)
+    assert [container(e)["type"] for e in events] == LIFECYCLE
+    assert container(events[2])["exit_code"] == 6
+    init_argv = ["/bin/sh", "-c", "exit 6"]
+    (init_exec,) = sensor.wait_for(
+        lambda e: e.get("container_id") == container_id and process(e).get("exec_command_line") == init_argv
+    )
+    assert container(events[2])["host_pid"] == init_exec["process_tgid"]
 
 
 def test_v1_cgroup_hierarchy_finds_the_same_containers(docker_daemon: DockerDaemon) -> None:

@@ -92,11 +92,12 @@ def test_sizes_come_from_the_member_type() -> None:
     assert btf.member("task_struct.comm").size == 16
     assert btf.member("task_struct.real_cred").size == 8
     assert btf.member("cred.euid").size == 4
+    assert btf.size("upid") == 16  # int nr, then a pointer: padded to 8-byte alignment
 
 
 def test_resolve_offsets_defines_every_constant() -> None:
     offsets = resolve_offsets(Btf.load())
-    assert set(offsets) == set(KERNEL_OFFSETS)
+    assert set(offsets) == {*KERNEL_OFFSETS, "SIZE_UPID"}
     assert offsets["OFF_CRED_UID"] == Btf.load().offset("cred.uid")
 
 

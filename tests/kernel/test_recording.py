@@ -66,6 +66,17 @@ def test_a_cut_recording_says_where(tmp_path: Path, tail: bytes, message: str) -
     assert str(error.value) == f"{path} {message}"
 
 
+def test_a_recording_of_an_older_record_layout_says_to_record_again(tmp_path: Path) -> None:
+    path = tmp_path / "old.bin"
+    path.write_bytes(b"sensor-records-v1\n\x05\x00\x00\x00abcde")
+    with pytest.raises(RecordingError) as error:
+        read_recording(path)
+    assert str(error.value) == (
+        f"{path} holds records of layout v1, this sensor reads sensor-records-v2:"
+        " record it again with this version's `sensor trace --record`"
+    )
+
+
 def test_recording_passes_the_busy_interval_on_to_the_reader_it_records() -> None:
     inner = ListReader([[b"a"], [b"b"]])
     recording = RecordingReader(inner, io.BytesIO())

@@ -94,7 +94,7 @@ def test_decode_fork() -> None:
     assert decode(raw) == ForkRecord(1, 101, 5_000, 100, 1, 7_000_000_000, 10, 3, ROOT, "bash", 200, 200, 9, 17)
 
 
-def test_decode_exec_splits_filename_args_and_cwd() -> None:
+def test_decode_exec_splits_filename_args_and_cwd_and_keeps_the_namespace_pid() -> None:
     data = b"/bin/ls\0ls\0-l\0\xff\0" + b"b\0a\0"
     fields = {
         **HEADER,
@@ -106,10 +106,13 @@ def test_decode_exec_splits_filename_args_and_cwd() -> None:
         "args_len": 8,
         "args_size": 8,
         "cwd_len": 4,
+        "ns_tgid": 1,
+        "_pad": 0,
     }
     record = decode(encode(2, LAYOUTS["sensor_exec"], fields, data))
     assert isinstance(record, ExecRecord)
     assert (record.filename, record.argv, record.cwd) == ("/bin/ls", ["ls", "-l", "\\xff"], "/a/b")
+    assert record.ns_tgid == 1
     assert record.flags == ExecFlags(0)
 
 

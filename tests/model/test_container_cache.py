@@ -35,7 +35,7 @@ def test_runc_lifecycle_from_the_kernel_alone_is_created_running_exited_destroye
     assert types(cache.apply_cgroup(cgroup(CgroupOp.ATTACH, 50, path, target_pid=99))) == ["RUNNING"]
     info = cache.container_of(50)
     assert info is not None and info.container_id == ID
-    assert cache.process_seen(info, 100, is_exec=True, now=2) == []
+    assert cache.process_seen(info, 100, exec_ns_tgid=1, now=2) == []
     assert info.init_pid == 100
     assert cache.process_exited(info, 101, 0, now=3) == []  # not the init
     exited = cache.process_exited(info, 100, 3 << 8, now=4)
@@ -44,10 +44,34 @@ def test_runc_lifecycle_from_the_kernel_alone_is_created_running_exited_destroye
     assert cache.get(ID) is None and cache.container_of(50) is None
 
 
+def test_a_runtime_helper_that_execs_and_exits_before_the_init_does_not_end_the_container() -> None:
+    cache = ContainerCache()
+    info = started(cache, f"/runc/{ID}")
+    cache.process_seen(info, 90, exec_ns_tgid=90, now=2)  # runc init re-executing itself, host pid namespace
+    assert (info.init_pid, info.init_confirmed) == (90, False)
+    assert cache.process_exited(info, 90, 0, now=3) == []
+    cache.process_seen(info, 92, exec_ns_tgid=1, now=4)  # the container's init, pid 1 of its namespace
+    assert (info.init_pid, info.init_confirmed, info.state) == (92, True, ContainerState.RUNNING)
+    cache.process_seen(info, 95, exec_ns_tgid=1, now=5)  # pid 1 of a namespace nested inside it
+    assert info.init_pid == 92
+    exited = cache.process_exited(info, 92, 4 << 8, now=6)
+    assert types(exited) == ["EXITED"] and exited[0].exit_code == 4
+
+
+def test_the_runtime_word_on_the_init_pid_confirms_it() -> None:
+    cache = ContainerCache()
+    info = started(cache)
+    cache.process_seen(info, 90, exec_ns_tgid=90, now=2)
+    meta = ContainerMetadata(name="web", image_id="sha256:1", image_name="nginx:1", runtime="docker", init_pid=92)
+    cache.apply_metadata(MetadataResult(ID, meta, final=True), now=3)
+    assert (info.init_pid, info.init_confirmed) == (92, True)
+    assert types(cache.process_exited(info, 92, 0, now=4)) == ["EXITED"]
+
+
 def test_a_docker_container_is_destroyed_by_docker_rm_not_by_its_cgroup_going() -> None:
     cache = ContainerCache()
     info = started(cache)
-    cache.process_seen(info, 100, is_exec=True, now=2)
+    cache.process_seen(info, 100, exec_ns_tgid=1, now=2)
     cache.process_exited(info, 100, 7 << 8, now=3)
     assert cache.apply_cgroup(cgroup(CgroupOp.RMDIR, 50, f"/docker/{ID}")) == []
     assert types(cache.apply_runtime_event(RuntimeEvent(ID, ContainerState.EXITED, 7, "docker"), now=5)) == []
@@ -66,7 +90,7 @@ def test_runtime_events_and_kernel_records_report_each_transition_once_whoever_c
     assert cache.apply_runtime_event(RuntimeEvent(ID, ContainerState.RUNNING, None, "docker"), now=3) == []
     died = cache.apply_runtime_event(RuntimeEvent(ID, ContainerState.EXITED, 137, "docker"), now=4)
     assert types(died) == ["EXITED"] and died[0].exit_code == 137
-    cache.process_seen(info, 100, is_exec=True, now=2)
+    cache.process_seen(info, 100, exec_ns_tgid=1, now=2)
     assert cache.process_exited(info, 100, 9, now=5) == []  # late kernel exit: already EXITED
     assert cache.apply_runtime_event(RuntimeEvent(ID, ContainerState.RUNNING, None, "docker"), now=6) == []
 
@@ -83,10 +107,10 @@ def test_a_skipped_transition_is_reported_on_the_way() -> None:
 def test_a_restart_after_exit_is_running_again_with_a_new_init() -> None:
     cache = ContainerCache()
     info = started(cache)
-    cache.process_seen(info, 100, is_exec=True, now=2)
+    cache.process_seen(info, 100, exec_ns_tgid=1, now=2)
     cache.process_exited(info, 100, 0, now=3)
     assert types(cache.apply_cgroup(cgroup(CgroupOp.ATTACH, 50, f"/docker/{ID}", target_pid=200))) == ["RUNNING"]
-    cache.process_seen(info, 201, is_exec=True, now=4)
+    cache.process_seen(info, 201, exec_ns_tgid=1, now=4)
     assert info.init_pid == 201 and info.exit_code is None
 
 

@@ -55,6 +55,7 @@ def exec_(
         argv,
         0,
         cwd,
+        pid,
     )
 
 
