@@ -130,6 +130,8 @@ def synthetic(pid: int, start_ns: int, parent: int, exits: bool, ktime_ns: int) 
             len(args),
             len(args),
             len(cwd),
+            pid,  # ns_tgid: the host's pid namespace
+            0,
         )
         + filename
         + args

@@ -300,7 +300,8 @@ def test_list_workloads_has_this_process_and_a_running_container(target: str, do
         while True:
             response = stub(target).ListWorkloads(api.ListWorkloadsRequest())
             containers = [c for c in response.containers if c.name == name]
-            if containers or time.monotonic() > deadline:
+            # Docker's create event can name it CREATED a moment before the kernel's attach is read.
+            if any(c.state != "CREATED" for c in containers) or time.monotonic() > deadline:
                 break
             time.sleep(0.2)
     finally:
