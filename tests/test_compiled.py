@@ -149,7 +149,7 @@ def test_written_out_inits_take_every_field_in_order_and_set_each() -> None:
     assert run.stdout.splitlines() == [
         "Record 10",
         "ForkRecord 14",
-        "ExecRecord 16",
+        "ExecRecord 17",
         "ExecFailedRecord 12",
         "ExitRecord 12",
         "CredsRecord 12",
