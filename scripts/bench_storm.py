@@ -155,6 +155,9 @@ class SensorDaemon(Observer):
         return Observation({"fork": fork, "exec": exec_, "exit": exit_}, {"subscriber": lost})
 
 
+BPFTRACE_EXIT_S = 120
+
+
 class Bpftrace(Observer):
     name = "bpftrace (printf per exec)"
 
@@ -176,7 +179,13 @@ class Bpftrace(Observer):
 
     def stop(self) -> Observation:
         self.proc.send_signal(signal.SIGINT)
-        self.proc.wait(timeout=60)
+        try:
+            self.proc.wait(timeout=BPFTRACE_EXIT_S)
+        except subprocess.TimeoutExpired:
+            # Seen once in a slow spell: still detaching after a minute. What it printed still counts.
+            print(f"bpftrace still running {BPFTRACE_EXIT_S} s after SIGINT; killed it", file=sys.stderr)
+            self.proc.kill()
+            self.proc.wait()
         printed = sum(1 for line in self.output.read_text().splitlines() if line[:1].isdigit())
         self.dir.cleanup()
         return Observation({"exec": printed})
