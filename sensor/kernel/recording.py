@@ -14,9 +14,9 @@ from typing import BinaryIO
 
 from sensor.kernel.ringbuf import BUSY_POLL_INTERVAL_MS, RecordReader
 
-# The version names the record layout (bpf/sensor.h): v2 added the exec record's ns_tgid.
-MAGIC = b"sensor-records-v2\n"
 _MAGIC_PREFIX = b"sensor-records-v"
+# The version names the record layout (bpf/sensor.h): v2 added the exec record's ns_tgid.
+MAGIC = _MAGIC_PREFIX + b"2\n"
 _LENGTH = struct.Struct("<I")
 
 
