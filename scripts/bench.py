@@ -9,38 +9,58 @@ pipeline  a recorded storm replayed through decode, caches, build, filter and en
           (scripts/bench_pipeline.py)
 daemon    start-up to ready, idle RSS, kernel-to-subscriber latency at 1 000 execs/s and at full
           speed, BPF run time per hook (scripts/bench_daemon.py)
-batch     what a subscriber's batch delay costs and buys: storm ratio, CPU per event and latency at
-          1 000 execs/s for each delay (scripts/bench_batch.py)
 fanout    replayed events through the TelemetryService to 1 and 10 subscriber processes, against
           encoding alone (scripts/fanout.py)
+batch     what a subscriber's batch delay costs and buys: storm ratio, CPU per event and latency at
+          1 000 execs/s for each delay (scripts/bench_batch.py); not in the default run (about
+          three more minutes): --only batch, or --all
+
+The default run takes about five minutes on a 2-core VM; each part's time goes to stderr and the
+JSON. For tighter figures give the storm more rounds (--repeats 5) or longer runs (--seconds 3).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BATCH_REPEATS = 2  # rounds of the batch-delay sweep: each round is four storms and four latency runs
-PARTS = ("storm", "pipeline", "daemon", "batch", "fanout")
+DEFAULT_PARTS = ("storm", "pipeline", "daemon", "fanout")
+PARTS = (*DEFAULT_PARTS, "batch")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=3.0, help="length of each storm run (default 3)")
+    parser.add_argument("--seconds", type=float, default=2.0, help="length of each storm run (default 2)")
     parser.add_argument("--repeats", type=int, default=3, help="alone/observed rounds per worker count (default 3)")
     parser.add_argument("--events", type=int, default=50_000, help="events replayed per fanout run")
     parser.add_argument("--live", type=int, default=100_000, help="live processes put in the model for RSS")
-    parser.add_argument("--churn", type=int, default=200_000, help="short-lived processes for the RSS churn run")
-    parser.add_argument("--only", choices=PARTS, action="append", help="run this part (repeatable); default all")
+    parser.add_argument(
+        "--churn", type=int, default=1_000_000, help="short-lived processes for the RSS churn run (default 1 000 000)"
+    )
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--only", choices=PARTS, action="append", help="run this part (repeatable)")
+    which.add_argument("--all", action="store_true", help="run every part, the batch sweep too")
     args = parser.parse_args()
-    parts = args.only or list(PARTS)
+    parts = args.only or (PARTS if args.all else DEFAULT_PARTS)
     out = ROOT / "bench-results"
     out.mkdir(exist_ok=True)
     results_file = out / "bench.json"
     results: dict[str, object] = json.loads(results_file.read_text()) if results_file.exists() else {}
+    durations: dict[str, float] = {}
+
+    def timed(part: str, run: Callable[[], object]) -> None:
+        started = time.monotonic()
+        results[part] = run()
+        durations[part] = round(time.monotonic() - started, 1)
+        print(f"({part}: {durations[part]:.0f} s)", file=sys.stderr, flush=True)
+
     # The parts import the sensor (and bcc) only when they run.
     with tempfile.TemporaryDirectory(prefix="sensor-bench-") as tmp:
         from bench_storm import build_storm
@@ -49,23 +69,24 @@ def main() -> None:
         if "storm" in parts:
             from bench_storm import storm
 
-            results["storm"] = storm(binary, args.seconds, args.repeats)
+            timed("storm", lambda: storm(binary, args.seconds, args.repeats))
         if "pipeline" in parts:
             from bench_pipeline import pipeline
 
-            results["pipeline"] = pipeline(binary, args.seconds, args.live, args.churn)
+            timed("pipeline", lambda: pipeline(binary, args.seconds, args.live, args.churn))
         if "daemon" in parts:
             from bench_daemon import daemon_figures
 
-            results["daemon"] = daemon_figures(binary, args.seconds)
+            timed("daemon", lambda: daemon_figures(binary, args.seconds))
         if "batch" in parts:
             from bench_batch import batch
 
-            results["batch"] = batch(binary, args.seconds, BATCH_REPEATS)
+            timed("batch", lambda: batch(binary, args.seconds, BATCH_REPEATS))
     if "fanout" in parts:
         from fanout import fanout
 
-        results["fanout"] = fanout(args.events)
+        timed("fanout", lambda: fanout(args.events))
+    results["durations_s"] = durations
     results_file.write_text(json.dumps(results, indent=2) + "\n")
     print(f"\nfigures written to {results_file.relative_to(ROOT)}")
 

@@ -224,11 +224,13 @@ def memory_run(live: int, churn: int) -> dict[str, object]:
     span_ns = 120 * 10**9
     first_ns = time.monotonic_ns() - span_ns
     for done in range(0, churn, step):
-        records = []
-        for i in range(done, min(churn, done + step)):
-            pid = 1_000_000 + (i % 3_000_000)
-            records += synthetic(pid, first_ns + i * 100, 1, True, first_ns + i * (span_ns // max(churn, 1)))
-        _drain(capture, replay, records)
+        for first in range(done, min(churn, done + step), chunk):
+            records = []
+            for i in range(first, min(churn, done + step, first + chunk)):
+                pid = 1_000_000 + (i % 3_000_000)
+                records += synthetic(pid, first_ns + i * 100, 1, True, first_ns + i * (span_ns // max(churn, 1)))
+            _drain(capture, replay, records)
+        del records
         capture.cache.expire(time.monotonic_ns())
         samples.append({"processes": done + step, "rss_bytes": rss_bytes(), "in_model": len(capture.cache)})
     capture.close()

@@ -155,7 +155,7 @@ class SensorDaemon(Observer):
         return Observation({"fork": fork, "exec": exec_, "exit": exit_}, {"subscriber": lost})
 
 
-BPFTRACE_EXIT_S = 120
+BPFTRACE_EXIT_S = 10
 
 
 class Bpftrace(Observer):
@@ -178,14 +178,14 @@ class Bpftrace(Observer):
         return [self.proc.pid]
 
     def stop(self) -> Observation:
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(timeout=BPFTRACE_EXIT_S)
-        except subprocess.TimeoutExpired:
-            # Seen once in a slow spell: still detaching after a minute. What it printed still counts.
-            print(f"bpftrace still running {BPFTRACE_EXIT_S} s after SIGINT; killed it", file=sys.stderr)
-            self.proc.kill()
-            self.proc.wait()
+        # Twice in slow spells it ignored SIGINT for minutes; SIGTERM is its other graceful exit.
+        for stop_signal in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+            self.proc.send_signal(stop_signal)
+            try:
+                self.proc.wait(timeout=BPFTRACE_EXIT_S)
+                break
+            except subprocess.TimeoutExpired:
+                print(f"bpftrace still running {BPFTRACE_EXIT_S} s after {stop_signal.name}", file=sys.stderr)
         printed = sum(1 for line in self.output.read_text().splitlines() if line[:1].isdigit())
         self.dir.cleanup()
         return Observation({"exec": printed})
