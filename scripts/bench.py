@@ -15,8 +15,8 @@ batch     what a subscriber's batch delay costs and buys: storm ratio, CPU per e
           1 000 execs/s for each delay (scripts/bench_batch.py); not in the default run (about
           three more minutes): --only batch, or --all
 
-The default run takes about five minutes on a 2-core VM; each part's time goes to stderr and the
-JSON. For tighter figures give the storm more rounds (--repeats 5) or longer runs (--seconds 3).
+The default run takes about seven minutes on a 2-core VM; each part's time goes to stderr and the
+JSON. For tighter figures give the storm more rounds (--repeats 5) or longer runs (--seconds 5).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ PARTS = (*DEFAULT_PARTS, "batch")
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=2.0, help="length of each storm run (default 2)")
+    parser.add_argument("--seconds", type=float, default=3.0, help="length of each storm run (default 3)")
     parser.add_argument("--repeats", type=int, default=3, help="alone/observed rounds per worker count (default 3)")
     parser.add_argument("--events", type=int, default=50_000, help="events replayed per fanout run")
     parser.add_argument("--live", type=int, default=100_000, help="live processes put in the model for RSS")
