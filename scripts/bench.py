@@ -12,8 +12,8 @@ daemon    start-up to ready, idle RSS, kernel-to-subscriber latency at 1 000 exe
 fanout    replayed events through the TelemetryService to 1 and 10 subscriber processes, against
           encoding alone (scripts/fanout.py)
 batch     what a subscriber's batch delay costs and buys: storm ratio, CPU per event and latency at
-          1 000 execs/s for each delay (scripts/bench_batch.py); not in the default run (about
-          three more minutes): --only batch, or --all
+          1 000 execs/s for each delay (scripts/bench_batch.py); not in the default run (two to
+          three minutes more): --only batch, or --all
 
 The default run takes about seven minutes on a 2-core VM; each part's time goes to stderr and the
 JSON. For tighter figures give the storm more rounds (--repeats 5) or longer runs (--seconds 5).
