@@ -147,6 +147,18 @@ def capture_options(function: F) -> F:
     return function
 
 
+def output_format_option(formats: dict[str, str]) -> Callable[[F], F]:
+    """``--format``: one of ``formats`` (each name with what it prints); the first is the default."""
+    return click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(list(formats)),
+        default=next(iter(formats)),
+        show_default=True,
+        help="; ".join(f"{name}: {what}" for name, what in formats.items()) + ".",
+    )
+
+
 def connect_options(function: F) -> F:
     """--connect and the client's TLS flags, for a command that can also work here on its own."""
     connect = click.option(

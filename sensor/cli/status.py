@@ -11,7 +11,7 @@ from google.protobuf import json_format
 
 from sensor.api.v1 import service_pb2 as api
 from sensor.cli.logs import log_format_option, setup_logging
-from sensor.cli.options import connection, daemon_options
+from sensor.cli.options import connection, daemon_options, output_format_option
 from sensor.cli.remote import rpc_failure, sensor_info
 from sensor.cli.table import table_lines
 
@@ -54,14 +54,7 @@ def status_text(info: api.GetInfoResponse) -> str:
 
 
 @click.command()
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="text: for people; json: the GetInfoResponse (protobuf JSON, proto field names).",
-)
+@output_format_option({"text": "for people", "json": "the GetInfoResponse (protobuf JSON, proto field names)"})
 @daemon_options
 @log_format_option
 def status(**flags: Any) -> None:

@@ -25,6 +25,7 @@ from sensor.cli.options import (
     connection,
     describe_backends,
     explain_rejection,
+    output_format_option,
     parse_batch_ns,
     parse_duration_ns,
     parse_kinds,
@@ -147,13 +148,11 @@ class Printer:
 
 
 @click.command()
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["compact", "json"]),
-    default="compact",
-    show_default=True,
-    help="compact: one readable line per event; json: one TelemetryEvent per line (protobuf JSON, proto field names).",
+@output_format_option(
+    {
+        "compact": "one readable line per event",
+        "json": "one TelemetryEvent per line (protobuf JSON, proto field names)",
+    }
 )
 @click.option(
     "--event",

@@ -19,6 +19,7 @@ from sensor.cli.options import (
     check_flags_fit_side,
     connect_options,
     connection,
+    output_format_option,
     start_or_exit,
 )
 from sensor.cli.remote import list_workloads as remote_workloads
@@ -91,14 +92,7 @@ def processes_table(response: api.ListWorkloadsResponse) -> str:
 
 
 @click.command("workload-list")
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="table: for people; json: the ListWorkloadsResponse (protobuf JSON, proto field names).",
-)
+@output_format_option({"table": "for people", "json": "the ListWorkloadsResponse (protobuf JSON, proto field names)"})
 @click.option(
     "--only",
     type=click.Choice(["containers", "processes"]),
