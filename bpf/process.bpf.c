@@ -2,10 +2,11 @@
  *
  * Compiled by bcc once per kernel (sensor/kernel/compiler.py). Kernel structs are opaque here: every
  * member is read at an offset that sensor/kernel/loader.py resolved from the running kernel's BTF
- * and defined as OFF_*. Also defined by the loader: USE_RINGBUF and RINGBUF_PAGES (else the perf
- * buffer), EXEC_SYSCALLS (failed execs from the execve/execveat syscall exits), and one of
- * CREDS_KPROBE (commit_creds) or CREDS_SYSCALLS (the set*id/setgroups/capset syscall exits, and
- * setuid execs). CGROUP_V1_SUBSYS, only on hosts without a unified cgroup hierarchy: the index of
+ * and defined as OFF_*. Also defined by the loader: USE_RINGBUF (else the perf buffer; the ring's
+ * size is set when the loader creates the map, so one object serves every size), EXEC_SYSCALLS
+ * (failed execs from the execve/execveat syscall exits), EXIT_GROUP_DEAD_ARG (sched_process_exit
+ * passes group_dead, 6.16+), and one of CREDS_KPROBE (commit_creds) or CREDS_SYSCALLS (the
+ * set*id/setgroups/capset syscall exits, and setuid execs). CGROUP_V1_SUBSYS, only on hosts without a unified cgroup hierarchy: the index of
  * the v1 controller whose cgroup ids the records carry.
  */
 #include <linux/capability.h> /* types of the capset tracepoint arguments */
@@ -13,7 +14,8 @@
 #include "sensor.h"
 
 #ifdef USE_RINGBUF
-BPF_RINGBUF_OUTPUT(records, RINGBUF_PAGES);
+/* One page here; the loader gives the map its real size (--buffer-size) when it creates it. */
+BPF_RINGBUF_OUTPUT(records, 1);
 #else
 BPF_PERF_OUTPUT(records);
 #endif
@@ -27,6 +29,7 @@ BPF_ARRAY(sensor_tgid, u32, 1);
 /* Scratch space for records too large for the 512-byte BPF stack. */
 BPF_PERCPU_ARRAY(exec_scratch, struct sensor_exec, 1);
 BPF_PERCPU_ARRAY(exec_failed_scratch, struct sensor_exec_failed, 1);
+BPF_PERCPU_ARRAY(creds_scratch, struct sensor_creds_change, 1);
 
 /* State carried from a syscall's entry to its exit, by thread (pid_tgid). LRU: a thread killed
  * inside the syscall never reaches the exit, and its entry must not pin memory. */
@@ -35,7 +38,11 @@ struct exec_entry {
 	u64 filename; /* user pointer */
 };
 BPF_TABLE("lru_hash", u64, struct exec_entry, exec_entries, 10240);
-BPF_TABLE("lru_hash", u64, struct sensor_creds, creds_entries, 10240);
+struct creds_entry {
+	struct sensor_creds creds;
+	struct sensor_groups groups;
+};
+BPF_TABLE("lru_hash", u64, struct creds_entry, creds_entries, 10240);
 
 #define READ(dst, base, off) bpf_probe_read_kernel(&(dst), sizeof(dst), (void *)(base) + (off))
 
@@ -70,8 +77,9 @@ static __always_inline void *member_ptr(void *base, u32 off)
 
 /* Sends one record and counts it as sent or lost for its hook.
  * A reader wake-up costs an inter-processor interrupt per record (a VM exit under virtualization:
- * it made each hook ~10x slower here), so the reader is never woken: it looks on a short timer
- * (POLL_INTERVAL_MS in sensor/kernel/ringbuf.py), which also bounds how long records wait. */
+ * it made each hook ~10x slower here), so the reader is never woken: a thread of its own looks on a
+ * short timer (sensor/kernel/ringbuf.py, sensor/kernel/backlog.py), which also bounds how long
+ * records wait, and moves them to user space whatever the pipeline is doing. */
 static __always_inline void send(void *ctx, u32 hook, void *rec, u32 size)
 {
 #ifdef USE_RINGBUF
@@ -104,6 +112,24 @@ static __always_inline void current_creds(struct sensor_creds *creds)
 #else
 	bpf_probe_read_kernel(creds, sizeof(*creds), cred + OFF_CRED_UID);
 #endif
+}
+
+/* The first SENSOR_GROUPS_MAX supplementary groups of a struct group_info, and how many it has. */
+static __always_inline void read_groups(void *group_info, struct sensor_groups *out)
+{
+	int n = 0;
+	READ(n, group_info, OFF_GROUP_INFO_NGROUPS);
+	out->ngroups = n > 0 ? n : 0;
+	u64 bytes = (u64)out->ngroups * sizeof(__u32); /* 64 bits: the verifier tracks the bound on this register */
+	if (bytes > sizeof(out->gids))
+		bytes = sizeof(out->gids);
+	if (bytes > 0)
+		bpf_probe_read_kernel(out->gids, bytes, group_info + OFF_GROUP_INFO_GID);
+}
+
+static __always_inline void current_groups(struct sensor_groups *out)
+{
+	read_groups(read_ptr(read_ptr(CURRENT_TASK(), OFF_TASK_REAL_CRED), OFF_CRED_GROUP_INFO), out);
 }
 
 static __always_inline int creds_equal(const struct sensor_creds *a, const struct sensor_creds *b)
@@ -297,13 +323,15 @@ int on_sched_process_exec(struct bpf_raw_tracepoint_args *ctx)
 	/* A set-user-ID exec changes credentials without a set*id call: compare with the caller's. */
 	u64 key = ((u64)rec->header.tgid << 32) | old_pid;
 	struct exec_entry *entry = exec_entries.lookup(&key);
-	if (entry && !creds_equal(&entry->creds, &rec->header.creds)) {
-		struct sensor_creds_change change = {};
-		__builtin_memcpy(&change.header, &rec->header, sizeof(change.header));
-		change.header.type = RECORD_CREDS;
-		change.old = entry->creds;
-		change.cause = CREDS_EXEC;
-		send(ctx, HOOK_CREDS, &change, sizeof(change));
+	struct sensor_creds_change *change = creds_scratch.lookup(&zero);
+	if (entry && change && !creds_equal(&entry->creds, &rec->header.creds)) {
+		__builtin_memcpy(&change->header, &rec->header, sizeof(change->header));
+		change->header.type = RECORD_CREDS;
+		change->old = entry->creds;
+		change->cause = CREDS_EXEC;
+		current_groups(&change->groups); /* exec keeps the groups */
+		change->old_groups = change->groups;
+		send(ctx, HOOK_CREDS, change, sizeof(*change));
 	}
 #endif
 	return 0;
@@ -353,32 +381,46 @@ TRACEPOINT_PROBE(syscalls, sys_enter_execveat) { return exec_enter(args->filenam
 TRACEPOINT_PROBE(syscalls, sys_exit_execveat) { return exec_exit(args, args->ret); }
 #endif
 
-/* sched_process_exit(struct task_struct *p, ...); current is the exiting thread. */
+#ifndef EXIT_GROUP_DEAD_ARG
+/* Processes whose end was reported, by (signal_struct, leader start time): see on_sched_process_exit. */
+struct group_key {
+	u64 signal;
+	u64 start_ns;
+};
+BPF_TABLE("lru_hash", struct group_key, u8, groups_ended, 4096);
+#endif
+
+/* sched_process_exit(struct task_struct *p, bool group_dead); current is the exiting thread.
+ * group_dead is do_exit()'s own atomic_dec_and_test(&signal->live): true for exactly one thread.
+ * Kernels before 6.16 do not pass it. There, reading signal->live at the tracepoint is racy:
+ * threads exiting together all find it zero once the last has decremented it. So the first of
+ * them to claim the process in groups_ended reports its end; the key holds the leader's start
+ * time, so a signal_struct reused by a later process is a new key. */
 int on_sched_process_exit(struct bpf_raw_tracepoint_args *ctx)
 {
 	if (is_sensor())
 		return 0;
 	void *task = CURRENT_TASK(); /* the tracepoint's task argument */
 	struct sensor_exit rec = {};
-	int live = 1;
 
 	fill_header(&rec.header, RECORD_EXIT);
 	MEMBER(rec.exit_code, task, OFF_TASK_EXIT_CODE);
-	/* do_exit() decrements signal->live before this tracepoint: zero means the whole process is gone. */
-	MEMBER(live, member_ptr(task, OFF_TASK_SIGNAL), OFF_SIGNAL_LIVE);
-	if (live == 0)
+#ifdef EXIT_GROUP_DEAD_ARG
+	if (ctx->args[1])
 		rec.flags |= EXIT_GROUP_DEAD;
+#else
+	int live = 1;
+	void *signal = member_ptr(task, OFF_TASK_SIGNAL);
+	MEMBER(live, signal, OFF_SIGNAL_LIVE);
+	if (live == 0) {
+		struct group_key key = {(u64)signal, rec.header.start_ns};
+		u8 ended = 1;
+		if (groups_ended.insert(&key, &ended) == 0)
+			rec.flags |= EXIT_GROUP_DEAD;
+	}
+#endif
 	send(ctx, HOOK_EXIT, &rec, sizeof(rec));
 	return 0;
-}
-
-static __always_inline void send_creds_change(void *ctx, struct sensor_creds *old, u32 cause)
-{
-	struct sensor_creds_change rec = {};
-	fill_header(&rec.header, RECORD_CREDS);
-	rec.old = *old;
-	rec.cause = cause;
-	send(ctx, HOOK_CREDS, &rec, sizeof(rec));
 }
 
 #ifdef CREDS_KPROBE
@@ -387,17 +429,24 @@ int on_commit_creds(struct pt_regs *ctx)
 {
 	if (is_sensor())
 		return 0;
+	void *new_cred = (void *)PT_REGS_PARM1(ctx);
 	struct sensor_creds old = {}, new = {};
 	current_creds(&old);
-	bpf_probe_read_kernel(&new, sizeof(new), (void *)PT_REGS_PARM1(ctx) + OFF_CRED_UID);
-	if (creds_equal(&old, &new))
+	bpf_probe_read_kernel(&new, sizeof(new), new_cred + OFF_CRED_UID);
+	u32 zero = 0;
+	struct sensor_creds_change *rec = creds_scratch.lookup(&zero);
+	if (!rec)
 		return 0;
-	struct sensor_creds_change rec = {};
-	fill_header(&rec.header, RECORD_CREDS);
-	rec.header.creds = new;
-	rec.old = old;
-	rec.cause = CREDS_COMMIT_CREDS;
-	send(ctx, HOOK_CREDS, &rec, sizeof(rec));
+	current_groups(&rec->old_groups);
+	read_groups(read_ptr(new_cred, OFF_CRED_GROUP_INFO), &rec->groups);
+	if (creds_equal(&old, &new) && read_ptr(new_cred, OFF_CRED_GROUP_INFO) ==
+	    read_ptr(read_ptr(CURRENT_TASK(), OFF_TASK_REAL_CRED), OFF_CRED_GROUP_INFO))
+		return 0;
+	fill_header(&rec->header, RECORD_CREDS);
+	rec->header.creds = new;
+	rec->old = old;
+	rec->cause = CREDS_COMMIT_CREDS;
+	send(ctx, HOOK_CREDS, rec, sizeof(*rec));
 	return 0;
 }
 #endif
@@ -408,23 +457,30 @@ static __always_inline int creds_enter(void)
 	if (is_sensor())
 		return 0;
 	u64 key = bpf_get_current_pid_tgid();
-	struct sensor_creds creds = {};
-	current_creds(&creds);
-	creds_entries.update(&key, &creds);
+	struct creds_entry entry = {};
+	current_creds(&entry.creds);
+	current_groups(&entry.groups);
+	creds_entries.update(&key, &entry);
 	return 0;
 }
 
-/* setgroups and capset change what struct sensor_creds does not hold: report every success. */
+/* setgroups and capset change what the ids do not show: report every success (with the groups). */
 static __always_inline int creds_exit(void *ctx, long ret, u32 cause, int always)
 {
 	u64 key = bpf_get_current_pid_tgid();
-	struct sensor_creds *old = creds_entries.lookup(&key);
-	if (!old)
+	struct creds_entry *old = creds_entries.lookup(&key);
+	u32 zero = 0;
+	struct sensor_creds_change *rec = creds_scratch.lookup(&zero);
+	if (!old || !rec)
 		return 0;
-	struct sensor_creds now = {};
-	current_creds(&now);
-	if ((always && ret == 0) || !creds_equal(old, &now))
-		send_creds_change(ctx, old, cause);
+	fill_header(&rec->header, RECORD_CREDS);
+	if ((always && ret == 0) || !creds_equal(&old->creds, &rec->header.creds)) {
+		rec->old = old->creds;
+		rec->cause = cause;
+		rec->old_groups = old->groups;
+		current_groups(&rec->groups);
+		send(ctx, HOOK_CREDS, rec, sizeof(*rec));
+	}
 	creds_entries.delete(&key);
 	return 0;
 }

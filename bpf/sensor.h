@@ -15,6 +15,7 @@
 #define SENSOR_CWD_NAME_MAX 256
 #define SENSOR_CWD_DEPTH 32
 #define SENSOR_CGROUP_PATH_MAX 1024 /* the kernel's TRACE_CGROUP_PATH_LEN */
+#define SENSOR_GROUPS_MAX 32 /* supplementary groups carried by a creds record; ngroups says if there were more */
 
 enum sensor_record_type {
 	RECORD_FORK = 1,
@@ -126,10 +127,18 @@ struct sensor_exit {
 	__u32 flags;     /* EXIT_* */
 };
 
+/* A task's supplementary groups (struct group_info): the first SENSOR_GROUPS_MAX of ngroups. */
+struct sensor_groups {
+	__u32 ngroups;
+	__u32 gids[SENSOR_GROUPS_MAX];
+};
+
 struct sensor_creds_change {
 	struct sensor_header header; /* header.creds are the new credentials */
 	struct sensor_creds old;
 	__u32 cause;     /* enum sensor_creds_cause */
+	struct sensor_groups old_groups;
+	struct sensor_groups groups; /* the new ones */
 	__u32 _pad;
 };
 

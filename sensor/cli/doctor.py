@@ -23,7 +23,7 @@ from sensor.kernel.features import (
     choose_backends,
     probe_kernel,
 )
-from sensor.kernel.loader import DEFAULT_BUFFER_BYTES, compile_request
+from sensor.kernel.loader import compile_request
 from sensor.kernel.privileges import allows_bpf, effective_capabilities
 from sensor.model.runtime.docker import DEFAULT_DOCKER_SOCKETS, DockerClient
 from sensor.model.runtime.metadata import RuntimeUnavailable
@@ -73,10 +73,12 @@ def permission_checks() -> list[Check]:
     return [*checks, Check("kernel lockdown", mode, ok, advice, fatal=True)]
 
 
-def compiled_programs(choices: list[HookChoice], cache_dir: Path = DEFAULT_CACHE_DIR) -> Path | None:
+def compiled_programs(
+    features: KernelFeatures, choices: list[HookChoice], cache_dir: Path = DEFAULT_CACHE_DIR
+) -> Path | None:
     """The cached object the next start would load, or None when it has to compile first."""
     try:
-        request = compile_request(choices, Btf.load(), DEFAULT_BUFFER_BYTES, detect_hierarchy())
+        request = compile_request(choices, Btf.load(), detect_hierarchy(), features.exit_group_dead_arg)
     except (BtfError, KernelFeatureError, CgroupLayoutError, KeyError):
         return None
     path = cache_path(request, cache_dir)
@@ -115,7 +117,6 @@ def kernel_checks(features: KernelFeatures, compiled: Path | None = None) -> lis
             features.kprobes,
             "credentials come from syscall exits instead of commit_creds (kernel-internal changes are not seen)",
         ),
-        Check("fentry", "yes" if features.fentry else f"no ({features.fentry_error})", features.fentry),
         Check(
             "compiled programs",
             f"cached ({compiled})" if compiled else f"not yet: the first start compiles them into {DEFAULT_CACHE_DIR}",
@@ -197,7 +198,7 @@ def doctor(docker_sockets: tuple[str, ...]) -> None:
     choices = choose_backends(features)
     checks = [
         *permission_checks(),
-        *kernel_checks(features, compiled_programs(choices)),
+        *kernel_checks(features, compiled_programs(features, choices)),
         *host_checks(docker_sockets or DEFAULT_DOCKER_SOCKETS),
     ]
     click.echo(table_text([("check", "found"), *((c.name, c.found) for c in checks)]))

@@ -14,15 +14,13 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
-from sensor.kernel.btf import VMLINUX_BTF, Btf, BtfError, BtfKind
-from sensor.kernel.syscalls import BPF_PROG_LOAD, BPF_RAW_TRACEPOINT_OPEN, MapSpec, bpf, create_map
+from sensor.kernel.btf import VMLINUX_BTF, Btf, BtfError
+from sensor.kernel.syscalls import BPF_PROG_LOAD, MapSpec, bpf, create_map
 
 TRACEFS_ROOTS = (Path("/sys/kernel/tracing"), Path("/sys/kernel/debug/tracing"))
 
 _BPF_MAP_TYPE_RINGBUF = 27
 _BPF_PROG_TYPE_RAW_TRACEPOINT = 17
-_BPF_PROG_TYPE_TRACING = 26
-_BPF_TRACE_FENTRY = 24
 _BPF_FUNC_GET_CURRENT_TASK_BTF = 158
 
 
@@ -64,8 +62,7 @@ class KernelFeatures:
     tracefs: Path | None
     tracepoints: dict[str, bool] = field(default_factory=dict)
     kprobes: bool = False
-    fentry: bool = False
-    fentry_error: str = ""
+    exit_group_dead_arg: bool = False  # sched_process_exit passes group_dead (6.16+)
     ring_buffer: bool = False
     task_btf: bool = False
 
@@ -133,34 +130,13 @@ def probe_task_btf() -> bool:
     return True
 
 
-def probe_fentry(btf: Btf | None, function: str = "commit_creds") -> tuple[bool, str]:
-    """Load and attach an empty fentry program on ``function``: (works, why not)."""
-    if btf is None:
-        return False, "needs BTF"
-    type_id = btf.type_id(function, BtfKind.FUNC)
-    if type_id is None:
-        return False, f"{function} not in BTF"
-    insns = bytes.fromhex("b7000000000000009500000000000000")  # r0 = 0; exit
-    insns_buf = ctypes.create_string_buffer(insns, len(insns))
-    license = ctypes.create_string_buffer(b"GPL")
-    attr = bytearray(128)
-    struct.pack_into(
-        "<IIQQ", attr, 0, _BPF_PROG_TYPE_TRACING, 2, ctypes.addressof(insns_buf), ctypes.addressof(license)
-    )
-    struct.pack_into("<I", attr, 68, _BPF_TRACE_FENTRY)
-    struct.pack_into("<I", attr, 108, type_id)
+def _tracepoint_has_field(tracefs: Path, tracepoint: str, name: str) -> bool:
+    category, event = tracepoint.split(":")
     try:
-        prog_fd = bpf(BPF_PROG_LOAD, bytes(attr))
-    except OSError as error:
-        return False, f"program load refused: {error.strerror}"
-    try:
-        link_fd = bpf(BPF_RAW_TRACEPOINT_OPEN, struct.pack("<QI", 0, prog_fd).ljust(16, b"\0"))
-        os.close(link_fd)
-    except OSError as error:
-        return False, f"attach refused: {error.strerror}"
-    finally:
-        os.close(prog_fd)
-    return True, ""
+        format_text = (tracefs / "events" / category / event / "format").read_text()
+    except OSError:
+        return False
+    return f" {name};" in format_text
 
 
 def probe_kernel(btf: Btf | None = None) -> KernelFeatures:
@@ -181,7 +157,7 @@ def probe_kernel(btf: Btf | None = None) -> KernelFeatures:
     features.kprobes = os.path.exists("/sys/bus/event_source/devices/kprobe") or (
         tracefs is not None and os.path.exists(tracefs / "kprobe_events")
     )
-    features.fentry, features.fentry_error = probe_fentry(btf)
+    features.exit_group_dead_arg = tracefs is not None and _tracepoint_has_field(tracefs, EXIT_TRACEPOINT, "group_dead")
     features.ring_buffer = probe_ring_buffer()
     features.task_btf = features.btf and probe_task_btf()
     return features
@@ -194,7 +170,7 @@ def choose_backends(
     choices = [
         _raw_tracepoint_choice(features, "fork", FORK_TRACEPOINT),
         _raw_tracepoint_choice(features, "exec", EXEC_TRACEPOINT),
-        _raw_tracepoint_choice(features, "exit", EXIT_TRACEPOINT),
+        _exit_choice(features),
         _syscalls_choice(features, "exec_failed", EXEC_SYSCALLS, required=False),
         _creds_choice(features),
         _cgroups_choice(features),
@@ -209,6 +185,14 @@ def _raw_tracepoint_choice(features: KernelFeatures, hook: str, tracepoint: str)
         why = "tracefs is not mounted" if features.tracefs is None else f"tracepoint {tracepoint} not found"
         return HookChoice(hook, Backend.NONE, why, required=True)
     return HookChoice(hook, Backend.RAW_TRACEPOINT, f"{tracepoint} (raw: task_struct access)", required=True)
+
+
+def _exit_choice(features: KernelFeatures) -> HookChoice:
+    choice = _raw_tracepoint_choice(features, "exit", EXIT_TRACEPOINT)
+    if choice.backend is Backend.NONE:
+        return choice
+    how = "group_dead from the tracepoint" if features.exit_group_dead_arg else "a process's end claimed once"
+    return HookChoice("exit", choice.backend, f"{EXIT_TRACEPOINT} (raw: task_struct access; {how})", required=True)
 
 
 def _syscalls_choice(features: KernelFeatures, hook: str, syscalls: tuple[str, ...], required: bool) -> HookChoice:

@@ -13,7 +13,7 @@ import os
 import platform
 import re
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sensor.kernel.bpf_stats import ProgInfoLayout, ProgramRunStats, program_run_stats
@@ -81,11 +81,12 @@ def _buffer_pages(buffer_bytes: int) -> int:
 
 
 def compile_request(
-    choices: list[HookChoice], btf: Btf, buffer_bytes: int, hierarchy: CgroupHierarchy | None
+    choices: list[HookChoice], btf: Btf, hierarchy: CgroupHierarchy | None, exit_group_dead_arg: bool = True
 ) -> CompileRequest:
     """The source, with this kernel's offsets and the chosen backends defined, and its attach points.
 
-    Raises KernelFeatureError when the BTF lacks an offset, ValueError for a bad buffer size.
+    The buffer's size is not in it: the loader sets it when it creates the map, so one compiled
+    object serves every size. Raises KernelFeatureError when the BTF lacks an offset.
     """
     backends = {c.hook: c.backend for c in choices}
     try:
@@ -94,7 +95,6 @@ def compile_request(
         raise KernelFeatureError(str(error)) from None
     if backends["transport"] is Backend.RING_BUFFER:
         defines["USE_RINGBUF"] = 1
-        defines["RINGBUF_PAGES"] = _buffer_pages(buffer_bytes)
     if backends.get("exec_failed") is Backend.SYSCALL_TRACEPOINTS:
         defines["EXEC_SYSCALLS"] = 1
     attach = {name: (ProgType.RAW_TRACEPOINT, tp.split(":")[1]) for name, tp in _RAW_TRACEPOINTS.items()}
@@ -103,6 +103,8 @@ def compile_request(
         attach[_CREDS_KPROBE[0]] = (ProgType.KPROBE, _CREDS_KPROBE[1])
     elif backends.get("credentials") is Backend.SYSCALL_TRACEPOINTS:
         defines["CREDS_SYSCALLS"] = 1
+    if exit_group_dead_arg:
+        defines["EXIT_GROUP_DEAD_ARG"] = 1
     if backends.get("task_reads") is Backend.BTF_LOADS:
         defines["TASK_BTF"] = 1
     defines["CGROUP_HIERARCHY_ID"] = hierarchy.hierarchy_id if hierarchy else UNIFIED_HIERARCHY_ID
@@ -124,7 +126,11 @@ def _kernel_version_code() -> int:
 
 
 class LoadedProbes:
-    """The attached programs, their record reader and counters; ``close()`` detaches everything."""
+    """The attached programs, their record reader and counters; ``close()`` detaches everything.
+
+    ``exit_group_dead_arg``: sched_process_exit passes group_dead (KernelFeatures); else the exit
+    program finds the process's end itself.
+    """
 
     def __init__(
         self,
@@ -134,25 +140,32 @@ class LoadedProbes:
         ignore_tgid: int | None = None,
         hierarchy: CgroupHierarchy | None = None,
         cache_dir: Path = DEFAULT_CACHE_DIR,
+        exit_group_dead_arg: bool = True,
     ) -> None:
+        pages = _buffer_pages(buffer_bytes)  # a bad size is refused before anything is compiled
         try:
             btf = btf or Btf.load()
         except BtfError as error:
             raise KernelFeatureError(str(error)) from None
         self._prog_info = ProgInfoLayout.from_btf(btf)
-        obj = compiled_object(compile_request(choices, btf, buffer_bytes, hierarchy), cache_dir)
-        pages = _buffer_pages(buffer_bytes)
+        obj = compiled_object(compile_request(choices, btf, hierarchy, exit_group_dead_arg), cache_dir)
+        ring_buffer = {c.hook: c.backend for c in choices}["transport"] is Backend.RING_BUFFER
         self._fds: list[int] = []  # maps, programs, links and perf events: closing them detaches
         self._programs: dict[str, int] = {}
         self.reader: RecordReader
         try:
-            map_fds = [self._keep(create_map(spec)) for spec in obj.maps]
+            records_index = obj.map_index("records")
+            map_fds = []
+            for index, spec in enumerate(obj.maps):
+                if ring_buffer and index == records_index:
+                    spec = replace(spec, max_entries=pages * mmap.PAGESIZE)
+                map_fds.append(self._keep(create_map(spec)))
             self._counters_fd = map_fds[obj.map_index("counters")]
             tgid = os.getpid() if ignore_tgid is None else ignore_tgid
             map_update(map_fds[obj.map_index("sensor_tgid")], struct.pack("<I", 0), struct.pack("<I", tgid))
-            records_fd = map_fds[obj.map_index("records")]
+            records_fd = map_fds[records_index]
             # The reader first: a perf buffer's per-CPU events must be in place before any program runs.
-            if {c.hook: c.backend for c in choices}["transport"] is Backend.RING_BUFFER:
+            if ring_buffer:
                 self.reader = RingBufferReader(records_fd, pages * mmap.PAGESIZE)
             else:
                 per_cpu = max(1, pages // (os.cpu_count() or 1))

@@ -15,8 +15,9 @@ from typing import BinaryIO
 from sensor.kernel.ringbuf import BUSY_POLL_INTERVAL_MS, RecordReader
 
 _MAGIC_PREFIX = b"sensor-records-v"
-# The version names the record layout (bpf/sensor.h): v2 added the exec record's ns_tgid.
-MAGIC = _MAGIC_PREFIX + b"2\n"
+# The version names the record layout (bpf/sensor.h): v2 added the exec record's ns_tgid, v3 the
+# creds record's supplementary groups.
+MAGIC = _MAGIC_PREFIX + b"3\n"
 _LENGTH = struct.Struct("<I")
 
 

@@ -20,6 +20,7 @@ FILENAME_MAX = 4096
 ARGS_MAX = 16384
 CWD_MAX = 4096
 CGROUP_PATH_MAX = 1024
+GROUPS_MAX = 32
 
 
 class RecordType(IntEnum):
@@ -107,7 +108,16 @@ EXEC_FIELDS = (
 )
 EXEC_FAILED_FIELDS = (*HEADER_FIELDS, ("error", "i"), ("filename_len", "I"))
 EXIT_FIELDS = (*HEADER_FIELDS, ("exit_code", "I"), ("flags", "I"))
-CREDS_FIELDS = (*HEADER_FIELDS, ("old", "8I"), ("cause", "I"), ("_pad", "I"))
+CREDS_FIELDS = (
+    *HEADER_FIELDS,
+    ("old", "8I"),
+    ("cause", "I"),
+    ("old_groups.ngroups", "I"),
+    ("old_groups.gids", f"{GROUPS_MAX}I"),
+    ("groups.ngroups", "I"),
+    ("groups.gids", f"{GROUPS_MAX}I"),
+    ("_pad", "I"),
+)
 CGROUP_FIELDS = (
     *HEADER_FIELDS,
     ("id", "Q"),
@@ -333,10 +343,17 @@ class ExitRecord(Record):
 
 @dataclass(init=False, slots=True)
 class CredsRecord(Record):
-    """A credential change: ``creds`` are the new ones."""
+    """A credential change: ``creds`` and ``groups`` are the new ones.
+
+    Groups are the supplementary groups, at most GROUPS_MAX of each; ``groups_truncated`` when
+    either list had more.
+    """
 
     old: Creds
     cause: CredsCause
+    old_groups: tuple[int, ...]
+    groups: tuple[int, ...]
+    groups_truncated: bool
 
     # Written out, as Record's is (mypyc cannot mix a generated __init__ over a written one).
     def __init__(
@@ -353,10 +370,16 @@ class CredsRecord(Record):
         comm: str,
         old: Creds,
         cause: CredsCause,
+        old_groups: tuple[int, ...] = (),
+        groups: tuple[int, ...] = (),
+        groups_truncated: bool = False,
     ) -> None:
         Record.__init__(self, cpu, pid, ktime_ns, tgid, ppid, start_ns, parent_start_ns, cgroup_id, creds, comm)
         self.old = old
         self.cause = cause
+        self.old_groups = old_groups
+        self.groups = groups
+        self.groups_truncated = groups_truncated
 
 
 class CgroupOp(IntEnum):
@@ -497,7 +520,17 @@ def _decode_exit(buf: bytes) -> ExitRecord:
 
 def _decode_creds(buf: bytes) -> CredsRecord:
     v = _CREDS.unpack_from(buf)
-    return CredsRecord(*_head(v), _creds_sets[v[18:26]], CredsCause(v[26]))
+    old_count = v[27]
+    new_at = 28 + GROUPS_MAX
+    new_count = v[new_at]
+    return CredsRecord(
+        *_head(v),
+        _creds_sets[v[18:26]],
+        CredsCause(v[26]),
+        old_groups=v[28 : 28 + min(old_count, GROUPS_MAX)],
+        groups=v[new_at + 1 : new_at + 1 + min(new_count, GROUPS_MAX)],
+        groups_truncated=max(old_count, new_count) > GROUPS_MAX,
+    )
 
 
 def _decode_cgroup(buf: bytes) -> CgroupRecord:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from sensor.kernel.backlog import BackloggedReader
 from sensor.kernel.bpf_stats import ProgramRunStats
 from sensor.kernel.btf import Btf, BtfError
 from sensor.kernel.cgroupfs import CgroupHierarchy, cgroup_path_of, detect_hierarchy, scan_cgroups
@@ -181,10 +182,12 @@ class Capture:
             buffer_bytes=self.config.buffer_bytes,
             hierarchy=self.hierarchy,
             cache_dir=self.config.bpf_cache_dir,
+            exit_group_dead_arg=self.features.exit_group_dead_arg,
         )
-        self._reader = self._probes.reader
+        reader: RecordReader = self._probes.reader
         if recording is not None:
-            self._reader = RecordingReader(self._reader, recording)
+            reader = RecordingReader(reader, recording)
+        self._reader = BackloggedReader(reader)
         self.cache.load_snapshot(scan_processes())
         self._load_container_snapshot()
         self._resolver.start()
@@ -424,7 +427,7 @@ class Capture:
         """Detach the probes and stop asking the runtimes."""
         self._resolver.stop()
         if self._reader is not None and (self._probes is None or self._reader is not self._probes.reader):
-            self._reader.close()  # a recording's file, or a replay; the probes close their own reader
+            self._reader.close()  # the backlog's thread, a recording's file, or a replay
         self._reader = None
         if self._probes is not None:
             self._probes.close()

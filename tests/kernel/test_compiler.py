@@ -28,8 +28,8 @@ EXIT = struct.pack("<BBhi", 0x95, 0, 0, 0)
 @pytest.fixture(scope="module")
 def request_for_this_kernel() -> CompileRequest:
     btf = Btf.load()
-    choices = choose_backends(probe_kernel(btf), None)
-    return compile_request(choices, btf, 16 * 1024 * 1024, detect_hierarchy())
+    features = probe_kernel(btf)
+    return compile_request(choose_backends(features, None), btf, detect_hierarchy(), features.exit_group_dead_arg)
 
 
 @pytest.fixture(scope="module")

@@ -72,7 +72,7 @@ def test_a_recording_of_an_older_record_layout_says_to_record_again(tmp_path: Pa
     with pytest.raises(RecordingError) as error:
         read_recording(path)
     assert str(error.value) == (
-        f"{path} holds records of layout v1, this sensor reads sensor-records-v2:"
+        f"{path} holds records of layout v1, this sensor reads sensor-records-v3:"
         " record it again with this version's `sensor trace --record`"
     )
 

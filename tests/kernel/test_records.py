@@ -9,6 +9,7 @@ from typing import cast
 import pytest
 
 from sensor.kernel.records import (
+    GROUPS_MAX,
     LAYOUTS,
     Creds,
     CredsCause,
@@ -73,7 +74,7 @@ def encode(
     flat: list[object] = [record_type]
     for name, fmt in fields[1:]:
         value = values[name.removeprefix("header.")]
-        flat.extend(cast("Creds", value) if fmt == "8I" else [value])
+        flat.extend(cast("tuple[int, ...]", value) if fmt[0].isdigit() and fmt[-1] == "I" else [value])
     return layout_struct(fields).pack(*flat) + data
 
 
@@ -121,11 +122,43 @@ def test_decode_exit_and_creds() -> None:
     assert decode(exit_raw) == ExitRecord(1, 101, 5_000, 100, 1, 7_000_000_000, 10, 3, ROOT, "sh", 768, True)
     new = Creds(1000, 0, 1000, 0, 1000, 0, 1000, 0)
     creds_raw = encode(
-        5, LAYOUTS["sensor_creds_change"], {**HEADER, "creds": new, "comm": b"su", "old": ROOT, "cause": 5, "_pad": 0}
+        5,
+        LAYOUTS["sensor_creds_change"],
+        {
+            **HEADER,
+            "creds": new,
+            "comm": b"su",
+            "old": ROOT,
+            "cause": 9,
+            "old_groups.ngroups": 1,
+            "old_groups.gids": (27,) + (0,) * (GROUPS_MAX - 1),
+            "groups.ngroups": 3,
+            "groups.gids": (27, 100, 1000) + (0,) * (GROUPS_MAX - 3),
+            "_pad": 0,
+        },
     )
     assert decode(creds_raw) == CredsRecord(
-        1, 101, 5_000, 100, 1, 7_000_000_000, 10, 3, new, "su", ROOT, CredsCause.SETRESUID
+        1, 101, 5_000, 100, 1, 7_000_000_000, 10, 3, new, "su", ROOT, CredsCause.SETGROUPS, (27,), (27, 100, 1000)
     )
+
+
+def test_groups_past_the_bound_are_flagged() -> None:
+    many = tuple(range(100, 100 + GROUPS_MAX))
+    fields = {
+        **HEADER,
+        "creds": ROOT,
+        "comm": b"id",
+        "old": ROOT,
+        "cause": 9,
+        "old_groups.ngroups": 0,
+        "old_groups.gids": (0,) * GROUPS_MAX,
+        "groups.ngroups": GROUPS_MAX + 8,
+        "groups.gids": many,
+        "_pad": 0,
+    }
+    record = decode(encode(5, LAYOUTS["sensor_creds_change"], fields))
+    assert isinstance(record, CredsRecord)
+    assert (record.old_groups, record.groups, record.groups_truncated) == ((), many, True)
 
 
 def test_truncated_args_keep_the_partial_last_argument() -> None:

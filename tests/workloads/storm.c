@@ -1,8 +1,10 @@
 /* Fork+exec+exit storm: runs PROGRAM (default /bin/true) in a loop for SECONDS, at most RATE
- * times a second when RATE is given (default: as fast as it can), then prints
- * "<own pid> <children run>". Used by the storm test and scripts/bench. */
+ * times a second when RATE is given and not 0 (default: as fast as it can), with one argument of
+ * ARG_BYTES bytes when given (large exec records), then prints "<own pid> <children run>".
+ * Used by the storm and burst tests and scripts/bench. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -17,12 +19,23 @@ static double now(void)
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		fprintf(stderr, "usage: %s SECONDS [PROGRAM [RATE]]\n", argv[0]);
+		fprintf(stderr, "usage: %s SECONDS [PROGRAM [RATE [ARG_BYTES]]]\n", argv[0]);
 		return 2;
 	}
 	double seconds = atof(argv[1]);
 	const char *program = argc > 2 ? argv[2] : "/bin/true";
 	double rate = argc > 3 ? atof(argv[3]) : 0;
+	long arg_bytes = argc > 4 ? atol(argv[4]) : 0;
+	char *arg = NULL;
+	if (arg_bytes > 0) {
+		arg = malloc(arg_bytes + 1);
+		if (arg == NULL) {
+			perror("malloc");
+			return 1;
+		}
+		memset(arg, 'x', arg_bytes);
+		arg[arg_bytes] = '\0';
+	}
 	double start = now();
 	double end = start + seconds;
 	long runs = 0;
@@ -41,7 +54,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		if (pid == 0) {
-			execl(program, program, (char *)NULL);
+			execl(program, program, arg, (char *)NULL);
 			_exit(127);
 		}
 		int status;
