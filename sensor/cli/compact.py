@@ -39,12 +39,19 @@ def _command(argv: list[str], fallback: str) -> str:
     return " ".join(shlex.quote(p) for p in parts)
 
 
-def _creds_change(old: Creds, new: Creds) -> str:
+def _groups(groups: tuple[int, ...]) -> str:
+    return ",".join(map(str, groups)) or "none"
+
+
+def _creds_change(p: ProcessPayload, old: Creds, new: Creds) -> str:
     changes = [
         f"{name} {getattr(old, name)}->{getattr(new, name)}"
         for name in _CRED_FIELDS
         if getattr(old, name) != getattr(new, name)
     ]
+    if p.old_groups != p.new_groups:
+        more = "..." if p.groups_truncated else ""
+        changes.append(f"groups {_groups(p.old_groups)}{more}->{_groups(p.new_groups)}{more}")
     return " ".join(changes) or "no uid/gid change"
 
 
@@ -110,6 +117,8 @@ class CompactFormatter:
         if p.type is ProcessEventType.EXEC:
             truncated = " [truncated]" if p.exec_command_line_truncated else ""
             parent = f"  parent={event.parent_pid}" if event.parent_pid else ""
+            if event.creator_pid:
+                parent += f" (made by {event.creator_pid})"
             cmd = _command(p.exec_command_line, p.exec_filename)
             return f"exec      {who} {p.exec_filename}: {cmd}{truncated}  cwd={event.cwd}{parent}"
         if p.type is ProcessEventType.FORK:
@@ -123,6 +132,6 @@ class CompactFormatter:
                 how = f"status={p.exit_status}"
             return f"{kind} {who} {program} {how}"
         if p.type is ProcessEventType.CREDENTIALS and p.old_credentials and p.new_credentials:
-            change = _creds_change(p.old_credentials, p.new_credentials)
+            change = _creds_change(p, p.old_credentials, p.new_credentials)
             return f"creds     {who} {program} {change} ({p.credentials_cause})"
         return f"{p.type.value.lower():<9} {who} {program}"

@@ -435,8 +435,35 @@ class DecodeError(ValueError):
 
 
 def text(raw: bytes) -> str:
-    """Kernel bytes as text: UTF-8, with undecodable bytes kept visible as ``\\xNN``."""
+    """Kernel bytes as text: UTF-8, where a byte that is not UTF-8 appears as ``\\xNN`` and a
+    backslash as ``\\\\``, so that :func:`text_bytes` gives the very bytes back."""
+    if b"\\" in raw:
+        raw = raw.replace(b"\\", b"\\\\")  # 0x5C is never part of a multi-byte UTF-8 character
     return raw.decode("utf-8", "backslashreplace")
+
+
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+
+
+def text_bytes(rendered: str) -> bytes:
+    """The bytes :func:`text` rendered: ``\\\\`` is a backslash, ``\\xNN`` the byte NN, the rest UTF-8.
+
+    Raises ValueError for a backslash that starts neither (not a rendering of the sensor's).
+    """
+    out = bytearray()
+    at = 0
+    while (escape := rendered.find("\\", at)) >= 0:
+        out += rendered[at:escape].encode()
+        follows = rendered[escape + 1 : escape + 4]
+        if follows[:1] == "\\":
+            out += b"\\"
+            at = escape + 2
+        elif len(follows) == 3 and follows[0] == "x" and set(follows[1:]) <= _HEX_DIGITS:
+            out.append(int(follows[1:], 16))
+            at = escape + 4
+        else:
+            raise ValueError(f"a backslash at {escape} starts neither \\\\ nor \\xNN")
+    return bytes(out + rendered[at:].encode())
 
 
 def _c_string(raw: bytes) -> str:

@@ -16,17 +16,19 @@ from sensor.kernel.records import (
     AnyRecord,
     Creds,
     CredsRecord,
+    ExecFlags,
     ExecRecord,
     ExitRecord,
     ForkRecord,
     Record,
 )
-from sensor.model.procfs import ProcSnapshot, make_process_id, read_process, start_ticks
+from sensor.model.procfs import ProcSnapshot, make_process_id, read_parent, read_process, start_ticks
 
 CLONE_THREAD = 0x10000
 DEFAULT_EXIT_GRACE_NS = 30_000_000_000
 DEFAULT_CAPACITY = 200_000
 MAX_ANCESTORS = 32
+_CWD_TRUNCATED = int(ExecFlags.CWD_TRUNCATED)
 
 
 @dataclass(init=False, slots=True)
@@ -68,13 +70,19 @@ class ProcessInfo:
     pid: int
     start_ticks: int
     start_ns: int  # exact start_boottime when seen by the hooks; 0 when found in /proc (ticks only)
-    ppid: int
+    ppid: int  # the current parent, as getppid() says
     parent_process_id: str
     comm: str
     filename: str
     argv: list[str]
     cwd: str
     creds: Creds
+    # Set once the kernel has reparented the process: the parent that made it.
+    creator_pid: int
+    creator_process_id: str
+    cwd_truncated: bool  # cwd holds only the last directories (the exec record's bound)
+    # The exited parent against which /proc was last asked for the current one (see lineage()).
+    orphan_checked: str
     # Every thread id, leader included, once a second thread is seen; None for a process that is
     # its leader alone (most are), which saves a set per process.
     thread_set: set[int] | None
@@ -99,6 +107,10 @@ class ProcessInfo:
         argv: list[str],
         cwd: str,
         creds: Creds,
+        creator_pid: int = 0,
+        creator_process_id: str = "",
+        cwd_truncated: bool = False,
+        orphan_checked: str = "",
         thread_set: set[int] | None = None,
         exited_ns: int = 0,
         exit_code: int | None = None,
@@ -118,6 +130,10 @@ class ProcessInfo:
         self.argv = argv
         self.cwd = cwd
         self.creds = creds
+        self.creator_pid = creator_pid
+        self.creator_process_id = creator_process_id
+        self.cwd_truncated = cwd_truncated
+        self.orphan_checked = orphan_checked
         self.thread_set = thread_set
         self.exited_ns = exited_ns
         self.exit_code = exit_code
@@ -210,14 +226,50 @@ class ProcessInfoCache:
         return list(self._by_id.values())
 
     def lineage(self, info: ProcessInfo) -> list[ProcessRef]:
-        """Its ancestors as refs, parent first, as far back as the cache knows (bounded, safe against cycles)."""
+        """Its ancestors as refs, parent first, as far back as the cache knows (bounded, safe against cycles).
+
+        Every record names its process's current parent, so ``info``'s own is fresh. An ancestor
+        that has not sent a record since its parent exited has been reparented unseen: /proc is
+        asked once who its parent is now.
+        """
         out: list[ProcessRef] = []
         by_id = self._by_id
+        node = info
         parent = by_id.get(info.parent_process_id)
         while parent is not None and len(out) < MAX_ANCESTORS and parent is not info:
+            if parent.exited_ns and not node.exited_ns and node.orphan_checked != node.parent_process_id:
+                self._ask_proc_for_parent(node)
+                parent = by_id.get(node.parent_process_id)
+                if parent is None or parent is info:
+                    break
             out.append(parent.ref())
+            node = parent
             parent = by_id.get(parent.parent_process_id)
         return out
+
+    def _ask_proc_for_parent(self, info: ProcessInfo) -> None:
+        info.orphan_checked = info.parent_process_id
+        if not self._read_proc:
+            return
+        found = read_parent(info.pid)
+        if found is None or found[0] != info.start_ticks or found[1] == info.ppid:
+            return  # gone (its exit record is on its way), or the parent's exit is not through yet
+        ppid = found[1]
+        parent = self._by_pid.get(ppid)
+        if parent is not None and parent.alive:
+            self._reparent(info, ppid, parent.process_id)
+            return
+        parent_found = read_parent(ppid)
+        if parent_found is not None:
+            self._reparent(info, ppid, make_process_id(self.boot_id, ppid, parent_found[0]))
+
+    def _reparent(self, info: ProcessInfo, ppid: int, parent_process_id: str) -> None:
+        """The kernel gave ``info`` a new parent (its own exited): the first one stays as its creator."""
+        if not info.creator_process_id and info.parent_process_id:
+            info.creator_pid = info.ppid
+            info.creator_process_id = info.parent_process_id
+        info.ppid = ppid
+        info.parent_process_id = parent_process_id
 
     # -- loading -----------------------------------------------------------------------------
 
@@ -251,6 +303,10 @@ class ProcessInfoCache:
     def apply(self, record: AnyRecord) -> ProcessInfo:
         """Fold one record into the model; returns the process the record is about."""
         info = self.process_of(record)
+        if record.ppid != info.ppid and record.ppid:
+            self._reparent(
+                info, record.ppid, make_process_id(self.boot_id, record.ppid, start_ticks(record.parent_start_ns))
+            )
         if isinstance(record, ForkRecord):
             self._fork(info, record)
         elif isinstance(record, ExecRecord):
@@ -259,6 +315,7 @@ class ProcessInfoCache:
             info.filename = sys.intern(record.filename)
             info.argv = record.argv
             info.cwd = sys.intern(record.cwd)
+            info.cwd_truncated = bool(int(record.flags) & _CWD_TRUNCATED)
             info.creds = record.creds
             info.cgroup_id = record.cgroup_id
             if record.old_pid != record.pid:
@@ -329,6 +386,7 @@ class ProcessInfoCache:
                 argv=parent.argv,
                 cwd=parent.cwd,
                 creds=record.creds,
+                cwd_truncated=parent.cwd_truncated,
                 cgroup_id=record.cgroup_id,
                 language=parent.language,
             )

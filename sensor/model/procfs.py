@@ -51,6 +51,15 @@ def read_stat(proc_dir: Path) -> tuple[str, int, int]:
     return text(raw[open_paren + 1 : close_paren]), int(fields[1]), int(fields[19])
 
 
+def read_parent(pid: int, proc: Path = Path("/proc")) -> tuple[int, int] | None:
+    """(start time ticks, ppid) of a live process, or None when it is gone."""
+    try:
+        _comm, ppid, ticks = read_stat(proc / str(pid))
+    except (OSError, ValueError, IndexError):
+        return None
+    return ticks, ppid
+
+
 def _read_creds(proc_dir: Path) -> Creds:
     uid = gid = [0, 0, 0, 0]
     for line in (proc_dir / "status").read_text(errors="replace").splitlines():

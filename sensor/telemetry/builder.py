@@ -123,6 +123,9 @@ class EventBuilder:
             parent_process_id=info.parent_process_id,
             parent_pid=ancestors[0].pid if ancestors else info.ppid,
             ancestors=ancestors,
+            creator_process_id=info.creator_process_id,
+            creator_pid=info.creator_pid,
+            cwd_truncated=info.cwd_truncated,
         )
 
     def _payload(self, record: AnyRecord) -> ProcessPayload:
@@ -161,6 +164,9 @@ class EventBuilder:
             old_credentials=record.old,
             new_credentials=record.creds,
             credentials_cause=record.cause.name.lower(),
+            old_groups=record.old_groups,
+            new_groups=record.groups,
+            groups_truncated=record.groups_truncated,
         )
 
     def container(self, change: ContainerChange, snapshot: bool = False) -> TelemetryEvent:

@@ -61,6 +61,9 @@ class ProcessPayload:
     old_credentials: Creds | None
     new_credentials: Creds | None
     credentials_cause: str
+    old_groups: tuple[int, ...]
+    new_groups: tuple[int, ...]
+    groups_truncated: bool
 
     # Written out, not generated: see sensor/compiled.py.
     def __init__(
@@ -83,6 +86,9 @@ class ProcessPayload:
         old_credentials: Creds | None = None,
         new_credentials: Creds | None = None,
         credentials_cause: str = "",
+        old_groups: tuple[int, ...] = (),
+        new_groups: tuple[int, ...] = (),
+        groups_truncated: bool = False,
     ) -> None:
         self.type = type
         self.fork_child_pid = fork_child_pid
@@ -102,6 +108,9 @@ class ProcessPayload:
         self.old_credentials = old_credentials
         self.new_credentials = new_credentials
         self.credentials_cause = credentials_cause
+        self.old_groups = old_groups
+        self.new_groups = new_groups
+        self.groups_truncated = groups_truncated
 
 
 @dataclass(slots=True)
@@ -170,6 +179,9 @@ class TelemetryEvent:
     parent_pid: int
     ancestors: list[ProcessRef]
     snapshot: bool
+    creator_process_id: str  # set when the kernel reparented the process: the parent that made it
+    creator_pid: int
+    cwd_truncated: bool
     # The protobuf encoding, made on first send and shared by every subscriber (see sensor.telemetry.wire).
     encoded: bytes = field(repr=False, compare=False)
 
@@ -199,6 +211,9 @@ class TelemetryEvent:
         parent_pid: int = 0,
         ancestors: list[ProcessRef] | None = None,
         snapshot: bool = False,
+        creator_process_id: str = "",
+        creator_pid: int = 0,
+        cwd_truncated: bool = False,
         encoded: bytes = b"",
     ) -> None:
         self.sensor_id = sensor_id
@@ -224,6 +239,9 @@ class TelemetryEvent:
         self.parent_pid = parent_pid
         self.ancestors = [] if ancestors is None else ancestors
         self.snapshot = snapshot
+        self.creator_process_id = creator_process_id
+        self.creator_pid = creator_pid
+        self.cwd_truncated = cwd_truncated
         self.encoded = encoded
 
     @property
@@ -261,7 +279,11 @@ ContextKey = tuple[str, int, str, str, str, str, str, str, int]
 
 
 def context_key(event: TelemetryEvent) -> ContextKey:
-    """The scalar fields every event of one process version shares (its command line aside)."""
+    """The scalar fields every event of one process version shares (its command line aside).
+
+    The creator and cwd_truncated need no place: a process gains a creator only as its parent
+    changes, and a truncated cwd is the only kind that does not start with '/'.
+    """
     return (
         event.process_id,
         event.process_tgid,

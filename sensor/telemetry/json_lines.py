@@ -71,6 +71,16 @@ def _context_json(event: TelemetryEvent) -> str:
     return out
 
 
+def _context_tail_json(event: TelemetryEvent) -> str:
+    """The context fields after ancestors and snapshot, in field order; nearly always empty."""
+    out = ""
+    if event.creator_process_id:
+        out += f',"creator_process_id":{encode_basestring(event.creator_process_id)},"creator_pid":{event.creator_pid}'
+    if event.cwd_truncated:
+        out += ',"cwd_truncated":true'
+    return out
+
+
 _TYPE_NAMES: Final = {t: t.value for t in ProcessEventType}  # .value is interpreted (enum.py)
 _contexts: Final = ContextMemo(_context_json, MAX_FRAGMENTS)
 
@@ -130,6 +140,12 @@ def _process_payload(p: ProcessPayload) -> str:
         if p.new_credentials is not None:
             out += ',"new_credentials":' + _creds_json[p.new_credentials]
         out += ',"credentials_cause":' + encode_basestring(p.credentials_cause)
+        if p.old_groups:
+            out += ',"old_groups":' + _dumps(p.old_groups)
+        if p.new_groups:
+            out += ',"new_groups":' + _dumps(p.new_groups)
+        if p.groups_truncated:
+            out += ',"groups_truncated":true'
     else:
         out = f'{{"type":"{_TYPE_NAMES[t]}","exec_filename":{_string_json[p.exec_filename]}'
         if p.exec_command_line:
@@ -198,6 +214,8 @@ def json_line(event: TelemetryEvent) -> str:
         out += _process_part(event)
     if event.snapshot:
         out += ',"snapshot":true'
+    if event.creator_process_id or event.cwd_truncated:
+        out += _context_tail_json(event)
     return out + _payload(event) + "}"
 
 

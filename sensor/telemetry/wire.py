@@ -57,6 +57,9 @@ def _process(p: ProcessPayload) -> pb.ProcessEvent:
         if p.new_credentials is not None:
             out.new_credentials.CopyFrom(creds_proto(p.new_credentials))
         out.credentials_cause = p.credentials_cause
+        out.old_groups.extend(p.old_groups)
+        out.new_groups.extend(p.new_groups)
+        out.groups_truncated = p.groups_truncated
     else:
         out.exec_filename = p.exec_filename
         out.exec_command_line.extend(p.exec_command_line)
@@ -191,6 +194,9 @@ def process_context_bytes(event: TelemetryEvent) -> bytes:
             _string_field(b"\xba\x01", event.cwd),  # 23
             _string_field(b"\xc2\x01", event.parent_process_id),  # 24
             _int_field(b"\xc8\x01", event.parent_pid),  # 25
+            _string_field(b"\xe2\x01", event.creator_process_id),  # 28
+            _int_field(b"\xe8\x01", event.creator_pid),  # 29
+            _bool_field(b"\xf0\x01", event.cwd_truncated),  # 30
         )
     )
 
@@ -333,6 +339,9 @@ def _from_process(p: pb.ProcessEvent) -> ProcessPayload:
         old_credentials=_from_creds(p.old_credentials) if p.HasField("old_credentials") else None,
         new_credentials=_from_creds(p.new_credentials) if p.HasField("new_credentials") else None,
         credentials_cause=p.credentials_cause,
+        old_groups=tuple(p.old_groups),
+        new_groups=tuple(p.new_groups),
+        groups_truncated=p.groups_truncated,
     )
 
 
@@ -390,4 +399,7 @@ def from_proto(message: pb.TelemetryEvent) -> TelemetryEvent:
         parent_pid=message.parent_pid,
         ancestors=[ProcessRef(a.process_id, a.pid, a.comm, a.filename) for a in message.ancestors],
         snapshot=message.snapshot,
+        creator_process_id=message.creator_process_id,
+        creator_pid=message.creator_pid,
+        cwd_truncated=message.cwd_truncated,
     )

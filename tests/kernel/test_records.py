@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import cast
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sensor.kernel.records import (
     GROUPS_MAX,
@@ -23,6 +25,8 @@ from sensor.kernel.records import (
     join_cwd,
     layout_struct,
     split_args,
+    text,
+    text_bytes,
 )
 
 BPF_DIR = Path(__file__).resolve().parents[2] / "bpf"
@@ -178,3 +182,19 @@ def test_short_and_unknown_records_are_rejected_by_name() -> None:
         decode(b"\x63\x00" + bytes(200))
     with pytest.raises(DecodeError, match="EXIT record of 10 bytes"):
         decode(b"\x04\x00" + bytes(8))
+
+
+def test_a_literal_backslash_x_and_a_byte_that_is_not_utf8_render_apart() -> None:
+    assert text(b"\\xff") == "\\\\xff"
+    assert text(b"\xff") == "\\xff"
+    assert text("café".encode()) == "café"
+
+
+@given(st.binary(max_size=300))
+def test_any_bytes_rendered_and_parsed_back_are_the_same_bytes(raw: bytes) -> None:
+    assert text_bytes(text(raw)) == raw
+
+
+def test_a_lone_backslash_is_not_a_rendering() -> None:
+    with pytest.raises(ValueError, match="a backslash at 1"):
+        text_bytes("a\\q")

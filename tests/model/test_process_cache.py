@@ -60,9 +60,16 @@ def exec_(
 
 
 def exit_(
-    pid: int, start: int, code: int = 0, t: int = 3, tid: int | None = None, group_dead: bool = True
+    pid: int,
+    start: int,
+    code: int = 0,
+    t: int = 3,
+    tid: int | None = None,
+    group_dead: bool = True,
+    ppid: int = 1,
+    parent_start: int = 0,
 ) -> ExitRecord:
-    return ExitRecord(0, tid or pid, t, pid, 1, start, 0, 0, ROOT, "x", code, group_dead)
+    return ExitRecord(0, tid or pid, t, pid, ppid, start, parent_start, 0, ROOT, "x", code, group_dead)
 
 
 def test_process_id_is_boot_pid_and_start_ticks() -> None:
@@ -180,3 +187,41 @@ def test_snapshot_processes_link_to_their_parents() -> None:
     assert [a.filename for a in c.lineage(sshd)] == ["/sbin/init"]
     # A record for the same process (same start tick) finds the snapshot entry.
     assert c.apply(exit_(50, 3 * SECOND)) is sshd
+
+
+def test_a_reparented_process_names_its_new_parent_and_keeps_its_creator() -> None:
+    c = cache()
+    c.apply(exec_(100, 50 * SECOND, 1, 0, ["/bin/sh"]))
+    c.apply(fork(100, 50 * SECOND, 200, 60 * SECOND))
+    c.apply(exit_(100, 50 * SECOND))  # the double fork's middle process leaves its child behind
+    c.apply(exec_(200, 60 * SECOND, 1, 0, ["/bin/sleep", "60"]))  # the kernel's real_parent: init
+    child = c.by_pid(200)
+    assert child is not None
+    assert (child.ppid, child.parent_process_id) == (1, "boot-1-0")
+    assert (child.creator_pid, child.creator_process_id) == (100, "boot-100-5000")
+    c.apply(exit_(200, 60 * SECOND, ppid=300, parent_start=70 * SECOND))  # a subreaper took it later
+    assert (child.ppid, child.parent_process_id) == (300, "boot-300-7000")
+    assert (child.creator_pid, child.creator_process_id) == (100, "boot-100-5000")
+
+
+def test_a_process_that_keeps_its_parent_has_no_creator() -> None:
+    c = cache()
+    c.apply(exec_(100, 50 * SECOND, 1, 0, ["/bin/sh"]))
+    c.apply(fork(100, 50 * SECOND, 200, 60 * SECOND))
+    c.apply(exit_(200, 60 * SECOND, ppid=100, parent_start=50 * SECOND))
+    child = c.by_pid(200)
+    assert child is not None
+    assert (child.ppid, child.creator_pid, child.creator_process_id) == (100, 0, "")
+
+
+def test_a_cwd_cut_at_the_depth_bound_is_flagged_and_inherited() -> None:
+    c = cache()
+    deep = exec_(100, 50 * SECOND, 1, 0, ["/bin/sh"], cwd=".../d31/d32")
+    deep.flags = ExecFlags.CWD_TRUNCATED
+    c.apply(deep)
+    c.apply(fork(100, 50 * SECOND, 200, 60 * SECOND))
+    child = c.by_pid(200)
+    assert child is not None
+    assert (child.cwd, child.cwd_truncated) == (".../d31/d32", True)
+    c.apply(exec_(200, 60 * SECOND, 100, 50 * SECOND, ["/bin/ls"], cwd="/tmp"))
+    assert (child.cwd, child.cwd_truncated) == ("/tmp", False)

@@ -44,6 +44,8 @@ def event(payload: AnyPayload) -> TelemetryEvent:
         image_name="nginx:1.25",
         pod_uid="5e0b6a64-4f1b-4b0c-9d3e-2a1f0c9b8e7d",
         language="python",
+        creator_process_id="boot-41-99",
+        creator_pid=41,
     )
 
 
@@ -54,6 +56,15 @@ PAYLOADS: list[AnyPayload] = [
     ProcessPayload(ProcessEventType.EXIT, exit_code=0x300, exit_status=3, exit_thread_only=True),
     ProcessPayload(
         ProcessEventType.CREDENTIALS, old_credentials=ROOT, new_credentials=USER, credentials_cause="setresuid"
+    ),
+    ProcessPayload(
+        ProcessEventType.CREDENTIALS,
+        old_credentials=USER,
+        new_credentials=USER,
+        credentials_cause="setgroups",
+        old_groups=(100,),
+        new_groups=(100, 27, 2**32 - 2),
+        groups_truncated=True,
     ),
     LostPayload(lost=7, stage="kernel", hook="exec"),
     ContainerPayload(

@@ -146,6 +146,7 @@ def _fields(payload: ProcessPayload) -> dict[str, Any]:
         {},
         {"command_line": ["", "ü" * 200, "x"], "process_tgid": 2**31 - 1, "parent_pid": 0, "language": ""},
         {"container_id": "", "pod_uid": "", "cwd": "/" + "d" * 300, "parent_process_id": "boot-1-1"},
+        {"creator_process_id": "", "creator_pid": 0, "cwd": ".../a/b", "cwd_truncated": True},
     ],
     ids=repr,
 )
@@ -167,6 +168,11 @@ def test_a_process_context_is_written_by_hand_exactly_as_protobuf_writes_it(cont
         original.filename,
     )
     assert (message.parent_process_id, message.parent_pid) == (original.parent_process_id, original.parent_pid)
+    assert (message.creator_process_id, message.creator_pid, message.cwd_truncated) == (
+        original.creator_process_id,
+        original.creator_pid,
+        original.cwd_truncated,
+    )
 
 
 @pytest.mark.parametrize(

@@ -40,7 +40,7 @@ class ProcessRef(_message.Message):
     def __init__(self, process_id: _Optional[str] = ..., pid: _Optional[int] = ..., comm: _Optional[str] = ..., filename: _Optional[str] = ...) -> None: ...
 
 class ProcessEvent(_message.Message):
-    __slots__ = ("type", "fork_child_pid", "fork_child_id", "fork_clone_flags", "fork_thread", "exec_filename", "exec_command_line", "exec_command_line_truncated", "exec_errno", "exec_old_pid", "exit_code", "exit_status", "exit_signal", "exit_core_dumped", "exit_thread_only", "old_credentials", "new_credentials", "credentials_cause")
+    __slots__ = ("type", "fork_child_pid", "fork_child_id", "fork_clone_flags", "fork_thread", "exec_filename", "exec_command_line", "exec_command_line_truncated", "exec_errno", "exec_old_pid", "exit_code", "exit_status", "exit_signal", "exit_core_dumped", "exit_thread_only", "old_credentials", "new_credentials", "credentials_cause", "old_groups", "new_groups", "groups_truncated")
     class ProcessEventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         PROCESS_EVENT_TYPE_UNKNOWN: _ClassVar[ProcessEvent.ProcessEventType]
@@ -73,6 +73,9 @@ class ProcessEvent(_message.Message):
     OLD_CREDENTIALS_FIELD_NUMBER: _ClassVar[int]
     NEW_CREDENTIALS_FIELD_NUMBER: _ClassVar[int]
     CREDENTIALS_CAUSE_FIELD_NUMBER: _ClassVar[int]
+    OLD_GROUPS_FIELD_NUMBER: _ClassVar[int]
+    NEW_GROUPS_FIELD_NUMBER: _ClassVar[int]
+    GROUPS_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
     type: ProcessEvent.ProcessEventType
     fork_child_pid: int
     fork_child_id: str
@@ -91,7 +94,10 @@ class ProcessEvent(_message.Message):
     old_credentials: Credentials
     new_credentials: Credentials
     credentials_cause: str
-    def __init__(self, type: _Optional[_Union[ProcessEvent.ProcessEventType, str]] = ..., fork_child_pid: _Optional[int] = ..., fork_child_id: _Optional[str] = ..., fork_clone_flags: _Optional[int] = ..., fork_thread: _Optional[bool] = ..., exec_filename: _Optional[str] = ..., exec_command_line: _Optional[_Iterable[str]] = ..., exec_command_line_truncated: _Optional[bool] = ..., exec_errno: _Optional[int] = ..., exec_old_pid: _Optional[int] = ..., exit_code: _Optional[int] = ..., exit_status: _Optional[int] = ..., exit_signal: _Optional[int] = ..., exit_core_dumped: _Optional[bool] = ..., exit_thread_only: _Optional[bool] = ..., old_credentials: _Optional[_Union[Credentials, _Mapping]] = ..., new_credentials: _Optional[_Union[Credentials, _Mapping]] = ..., credentials_cause: _Optional[str] = ...) -> None: ...
+    old_groups: _containers.RepeatedScalarFieldContainer[int]
+    new_groups: _containers.RepeatedScalarFieldContainer[int]
+    groups_truncated: bool
+    def __init__(self, type: _Optional[_Union[ProcessEvent.ProcessEventType, str]] = ..., fork_child_pid: _Optional[int] = ..., fork_child_id: _Optional[str] = ..., fork_clone_flags: _Optional[int] = ..., fork_thread: _Optional[bool] = ..., exec_filename: _Optional[str] = ..., exec_command_line: _Optional[_Iterable[str]] = ..., exec_command_line_truncated: _Optional[bool] = ..., exec_errno: _Optional[int] = ..., exec_old_pid: _Optional[int] = ..., exit_code: _Optional[int] = ..., exit_status: _Optional[int] = ..., exit_signal: _Optional[int] = ..., exit_core_dumped: _Optional[bool] = ..., exit_thread_only: _Optional[bool] = ..., old_credentials: _Optional[_Union[Credentials, _Mapping]] = ..., new_credentials: _Optional[_Union[Credentials, _Mapping]] = ..., credentials_cause: _Optional[str] = ..., old_groups: _Optional[_Iterable[int]] = ..., new_groups: _Optional[_Iterable[int]] = ..., groups_truncated: _Optional[bool] = ...) -> None: ...
 
 class LostRecordEvent(_message.Message):
     __slots__ = ("lost", "stage", "hook")
@@ -163,7 +169,7 @@ class TickerEvent(_message.Message):
     def __init__(self, seconds: _Optional[int] = ..., nanos: _Optional[int] = ...) -> None: ...
 
 class TelemetryEvent(_message.Message):
-    __slots__ = ("id", "sensor_id", "sensor_sequence_number", "sensor_monotime_nanos", "process_id", "process_pid", "process_tgid", "cpu", "credentials", "container_id", "container_name", "image_id", "image_name", "pod_uid", "language", "comm", "filename", "command_line", "cwd", "parent_process_id", "parent_pid", "ancestors", "snapshot", "process", "lost", "container", "ticker")
+    __slots__ = ("id", "sensor_id", "sensor_sequence_number", "sensor_monotime_nanos", "process_id", "process_pid", "process_tgid", "cpu", "credentials", "container_id", "container_name", "image_id", "image_name", "pod_uid", "language", "comm", "filename", "command_line", "cwd", "parent_process_id", "parent_pid", "ancestors", "snapshot", "creator_process_id", "creator_pid", "cwd_truncated", "process", "lost", "container", "ticker")
     ID_FIELD_NUMBER: _ClassVar[int]
     SENSOR_ID_FIELD_NUMBER: _ClassVar[int]
     SENSOR_SEQUENCE_NUMBER_FIELD_NUMBER: _ClassVar[int]
@@ -187,6 +193,9 @@ class TelemetryEvent(_message.Message):
     PARENT_PID_FIELD_NUMBER: _ClassVar[int]
     ANCESTORS_FIELD_NUMBER: _ClassVar[int]
     SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
+    CREATOR_PROCESS_ID_FIELD_NUMBER: _ClassVar[int]
+    CREATOR_PID_FIELD_NUMBER: _ClassVar[int]
+    CWD_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
     PROCESS_FIELD_NUMBER: _ClassVar[int]
     LOST_FIELD_NUMBER: _ClassVar[int]
     CONTAINER_FIELD_NUMBER: _ClassVar[int]
@@ -214,8 +223,11 @@ class TelemetryEvent(_message.Message):
     parent_pid: int
     ancestors: _containers.RepeatedCompositeFieldContainer[ProcessRef]
     snapshot: bool
+    creator_process_id: str
+    creator_pid: int
+    cwd_truncated: bool
     process: ProcessEvent
     lost: LostRecordEvent
     container: ContainerEvent
     ticker: TickerEvent
-    def __init__(self, id: _Optional[str] = ..., sensor_id: _Optional[str] = ..., sensor_sequence_number: _Optional[int] = ..., sensor_monotime_nanos: _Optional[int] = ..., process_id: _Optional[str] = ..., process_pid: _Optional[int] = ..., process_tgid: _Optional[int] = ..., cpu: _Optional[int] = ..., credentials: _Optional[_Union[Credentials, _Mapping]] = ..., container_id: _Optional[str] = ..., container_name: _Optional[str] = ..., image_id: _Optional[str] = ..., image_name: _Optional[str] = ..., pod_uid: _Optional[str] = ..., language: _Optional[str] = ..., comm: _Optional[str] = ..., filename: _Optional[str] = ..., command_line: _Optional[_Iterable[str]] = ..., cwd: _Optional[str] = ..., parent_process_id: _Optional[str] = ..., parent_pid: _Optional[int] = ..., ancestors: _Optional[_Iterable[_Union[ProcessRef, _Mapping]]] = ..., snapshot: _Optional[bool] = ..., process: _Optional[_Union[ProcessEvent, _Mapping]] = ..., lost: _Optional[_Union[LostRecordEvent, _Mapping]] = ..., container: _Optional[_Union[ContainerEvent, _Mapping]] = ..., ticker: _Optional[_Union[TickerEvent, _Mapping]] = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., sensor_id: _Optional[str] = ..., sensor_sequence_number: _Optional[int] = ..., sensor_monotime_nanos: _Optional[int] = ..., process_id: _Optional[str] = ..., process_pid: _Optional[int] = ..., process_tgid: _Optional[int] = ..., cpu: _Optional[int] = ..., credentials: _Optional[_Union[Credentials, _Mapping]] = ..., container_id: _Optional[str] = ..., container_name: _Optional[str] = ..., image_id: _Optional[str] = ..., image_name: _Optional[str] = ..., pod_uid: _Optional[str] = ..., language: _Optional[str] = ..., comm: _Optional[str] = ..., filename: _Optional[str] = ..., command_line: _Optional[_Iterable[str]] = ..., cwd: _Optional[str] = ..., parent_process_id: _Optional[str] = ..., parent_pid: _Optional[int] = ..., ancestors: _Optional[_Iterable[_Union[ProcessRef, _Mapping]]] = ..., snapshot: _Optional[bool] = ..., creator_process_id: _Optional[str] = ..., creator_pid: _Optional[int] = ..., cwd_truncated: _Optional[bool] = ..., process: _Optional[_Union[ProcessEvent, _Mapping]] = ..., lost: _Optional[_Union[LostRecordEvent, _Mapping]] = ..., container: _Optional[_Union[ContainerEvent, _Mapping]] = ..., ticker: _Optional[_Union[TickerEvent, _Mapping]] = ...) -> None: ...
