@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.containers import DockerDaemon
-from tests.live_sensor import ROOT, SENSOR, LiveSensor
+from tests.live_sensor import ROOT, SENSOR, LiveSensor, SensorView
 
 WORKLOADS = Path(__file__).parent / "workloads"
 
@@ -28,7 +28,7 @@ def compiled_programs() -> None:
 
 
 @pytest.fixture(scope="session")
-def live_sensor() -> Iterator[LiveSensor]:
+def session_sensor() -> Iterator[LiveSensor]:
     """`sensor trace --format json` running on this kernel for the whole session."""
     if os.geteuid() != 0:
         pytest.fail("the live tests load BPF programs: run them as root (scripts/test)")
@@ -37,12 +37,28 @@ def live_sensor() -> Iterator[LiveSensor]:
     sensor.stop()
 
 
+@pytest.fixture
+def live_sensor(session_sensor: LiveSensor) -> SensorView:
+    """The session's sensor, showing a test only the events that arrived after it began."""
+    return session_sensor.since_now()
+
+
+def _compile_workload(tmp_path_factory: pytest.TempPathFactory, name: str, *flags: str) -> Path:
+    out = tmp_path_factory.mktemp("workloads") / name
+    subprocess.run(["gcc", "-O2", *flags, "-o", str(out), str(WORKLOADS / f"{name}.c")], check=True)
+    return out
+
+
 @pytest.fixture(scope="session")
 def storm_binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """tests/workloads/storm.c, compiled."""
-    out = tmp_path_factory.mktemp("workloads") / "storm"
-    subprocess.run(["gcc", "-O2", "-o", str(out), str(WORKLOADS / "storm.c")], check=True)
-    return out
+    return _compile_workload(tmp_path_factory, "storm")
+
+
+@pytest.fixture(scope="session")
+def threads_exit_binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tests/workloads/threads_exit.c, compiled."""
+    return _compile_workload(tmp_path_factory, "threads_exit", "-pthread")
 
 
 @pytest.fixture(scope="session")

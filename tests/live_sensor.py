@@ -1,7 +1,9 @@
 """A real `sensor trace --format json` process, for tests on the live kernel.
 
-Tests start their workloads and wait for the events they expect; every workload carries a unique
-marker so that tests sharing one sensor find only their own events.
+Tests start their workloads and wait for the events they expect. Many tests share one sensor, and
+pids wrap (pid_max is 32768 on many hosts, and the storm tests run thousands of processes), so a
+test matches its events by identity: a unique marker in the argv, a ``process_id``, or a pid among
+the events that arrived after the test began (:meth:`LiveSensor.since_now`), never by pid alone.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ class LiveSensor:
         self.stderr_lines: list[str] = []
         self._changed = threading.Condition()
         self._ready = threading.Event()
+        self._reading = threading.Event()  # cleared: stdout is left unread, as a stalled consumer would
+        self._reading.set()
         self._threads = [
             threading.Thread(target=self._read_stdout, daemon=True),
             threading.Thread(target=self._read_stderr, daemon=True),
@@ -53,6 +57,7 @@ class LiveSensor:
     def _read_stdout(self) -> None:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
+            self._reading.wait()
             with self._changed:
                 self.events.append(json.loads(line))
                 self._changed.notify_all()
@@ -65,12 +70,33 @@ class LiveSensor:
                 self._ready.set()
         self._ready.set()
 
-    def wait_for(self, predicate: Callable[[Event], bool], count: int = 1, timeout: float = 15.0) -> list[Event]:
-        """The events matching ``predicate``, once there are at least ``count`` (or fail)."""
+    def stall_reading(self, seconds: float) -> None:
+        """Leave the sensor's output unread for ``seconds``: its pipe fills and its writes block."""
+        self._reading.clear()
+        try:
+            time.sleep(seconds)
+        finally:
+            self._reading.set()
+
+    def since_now(self) -> SensorView:
+        """A view of the events that arrive from now on."""
+        with self._changed:
+            return SensorView(self, len(self.events))
+
+    def wait_for(
+        self, predicate: Callable[[Event], bool], count: int = 1, timeout: float = 15.0, since: int = 0
+    ) -> list[Event]:
+        """The events from index ``since`` on matching ``predicate``, once there are ``count`` (or fail).
+
+        Each event is tested once, as it arrives.
+        """
         deadline = time.monotonic() + timeout
+        found: list[Event] = []
+        seen = since
         with self._changed:
             while True:
-                found = [e for e in self.events if predicate(e)]
+                found.extend(e for e in self.events[seen:] if predicate(e))
+                seen = len(self.events)
                 if len(found) >= count:
                     return found
                 left = deadline - time.monotonic()
@@ -95,6 +121,31 @@ class LiveSensor:
         return code
 
 
+class SensorView:
+    """The events of a shared :class:`LiveSensor` from one index on: what one test may match."""
+
+    def __init__(self, sensor: LiveSensor, since: int) -> None:
+        self.sensor = sensor
+        self.since = since
+
+    @property
+    def events(self) -> list[Event]:
+        """The events that arrived since the view was made."""
+        return self.sensor.events[self.since :]
+
+    def wait_for(self, predicate: Callable[[Event], bool], count: int = 1, timeout: float = 15.0) -> list[Event]:
+        """As :meth:`LiveSensor.wait_for`, over this view's events."""
+        return self.sensor.wait_for(predicate, count, timeout, self.since)
+
+
+def process_id_of(pid: int) -> str:
+    """The ``process_id`` of a live process, as the sensor names it (read while it runs)."""
+    boot_id = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    stat = Path(f"/proc/{pid}/stat").read_bytes()
+    start_ticks = int(stat[stat.rindex(b")") + 2 :].split()[19])
+    return f"{boot_id}-{pid}-{start_ticks}"
+
+
 def process(event: Event) -> dict[str, Any]:
     """The ``process`` payload of an event ({} for other payloads)."""
     payload: dict[str, Any] = event.get("process", {})
@@ -107,9 +158,21 @@ def is_exec_of(event: Event, marker: str) -> bool:
     return p.get("type") == "EXEC" and not p.get("exec_errno") and marker in p.get("exec_command_line", [])
 
 
+def of_process(event: Event, process_id: str, event_type: str) -> bool:
+    """An event of ``event_type`` about the process ``process_id``."""
+    return event.get("process_id") == process_id and process(event).get("type") == event_type
+
+
 def of_pid(event: Event, pid: int, event_type: str) -> bool:
-    """An event of ``event_type`` from process ``pid``."""
+    """An event of ``event_type`` from process ``pid``: only over a test's own events (a SensorView),
+    for a process that never exec'd with a marker and is gone before /proc can name it."""
     return event.get("process_tgid") == pid and process(event).get("type") == event_type
+
+
+def first_exec_id(sensor: LiveSensor | SensorView, marker: str) -> str:
+    """The ``process_id`` of the process that exec'd with ``marker`` in its argv."""
+    process_id: str = sensor.wait_for(lambda e: is_exec_of(e, marker))[0]["process_id"]
+    return process_id
 
 
 def env_without_sensor() -> dict[str, str]:

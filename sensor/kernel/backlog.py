@@ -16,6 +16,7 @@ from collections import deque
 from sensor.kernel.ringbuf import BUSY_POLL_INTERVAL_MS, RecordReader
 
 DEFAULT_BACKLOG_BYTES = 256 * 1024 * 1024
+MAX_RECORDS_PER_READ = 4096  # after a stall, the pipeline catches up in batches it can print as it goes
 _LOOK_MS = 100  # the drain thread's longest wait in the reader: how soon close() is noticed
 
 
@@ -25,7 +26,7 @@ class BackloggedReader:
     def __init__(self, inner: RecordReader, max_bytes: int = DEFAULT_BACKLOG_BYTES) -> None:
         self._inner = inner
         self._max_bytes = max_bytes
-        self._batches: deque[list[bytes]] = deque()
+        self._records: deque[bytes] = deque()
         self._bytes = 0
         self._peak_bytes = 0
         self._busy_poll_ms = BUSY_POLL_INTERVAL_MS
@@ -46,35 +47,39 @@ class BackloggedReader:
                     if self._stopping:
                         return
                     busy_poll_ms = self._busy_poll_ms
-                records = inner.read(_LOOK_MS, busy_poll_ms)
-                if not records:
-                    continue
-                size = sum(map(len, records))
-                with changed:
-                    self._batches.append(records)
-                    self._bytes += size
-                    self._peak_bytes = max(self._peak_bytes, self._bytes)
-                    changed.notify_all()
+                self._keep(inner.read(_LOOK_MS, busy_poll_ms))
         except BaseException as error:  # handed to the pipeline's thread by read()
             with changed:
                 self._failure = error
                 changed.notify_all()
 
+    def _keep(self, records: list[bytes]) -> None:
+        if not records:
+            return
+        size = sum(map(len, records))
+        with self._changed:
+            self._records.extend(records)
+            self._bytes += size
+            self._peak_bytes = max(self._peak_bytes, self._bytes)
+            self._changed.notify_all()
+
     def read(self, timeout_ms: int, busy_poll_ms: int = BUSY_POLL_INTERVAL_MS) -> list[bytes]:
-        """Every record taken so far; when there are none, waits up to ``timeout_ms`` for some."""
+        """The records taken so far, oldest first, at most MAX_RECORDS_PER_READ; when there are none,
+        waits up to ``timeout_ms`` for some."""
         with self._changed:
             self._busy_poll_ms = busy_poll_ms
-            if not self._batches and timeout_ms > 0 and self._failure is None:
+            if not self._records and timeout_ms > 0 and self._failure is None:
                 self._changed.wait(timeout_ms / 1000)
             if self._failure is not None:
                 raise self._failure
-            batches = self._batches
-            if len(batches) == 1:
-                records = batches.popleft()
+            held = self._records
+            if len(held) <= MAX_RECORDS_PER_READ:
+                records = list(held)
+                held.clear()
+                self._bytes = 0
             else:
-                records = [record for batch in batches for record in batch]
-                batches.clear()
-            self._bytes = 0
+                records = [held.popleft() for _ in range(MAX_RECORDS_PER_READ)]
+                self._bytes -= sum(map(len, records))
             self._changed.notify_all()
         return records
 
@@ -89,6 +94,15 @@ class BackloggedReader:
 
     def fill(self) -> tuple[int, int] | None:
         return self._inner.fill()
+
+    def stop(self) -> None:
+        """Stop the thread and take what the kernel still holds: reads after this return the rest, then nothing."""
+        with self._changed:
+            self._stopping = True
+            self._changed.notify_all()
+        self._thread.join()
+        while records := self._inner.read(0):
+            self._keep(records)
 
     def close(self) -> None:
         """Stop the thread, then close the reader it drained."""

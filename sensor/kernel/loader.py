@@ -39,6 +39,7 @@ from sensor.kernel.syscalls import (
     create_map,
     load_program,
     map_lookup,
+    map_spec,
     map_update,
     open_kprobe_event,
     open_raw_tracepoint,
@@ -163,7 +164,7 @@ class LoadedProbes:
             self._counters_fd = map_fds[obj.map_index("counters")]
             tgid = os.getpid() if ignore_tgid is None else ignore_tgid
             map_update(map_fds[obj.map_index("sensor_tgid")], struct.pack("<I", 0), struct.pack("<I", tgid))
-            records_fd = map_fds[records_index]
+            records_fd = self._records_fd = map_fds[records_index]
             # The reader first: a perf buffer's per-CPU events must be in place before any program runs.
             if ring_buffer:
                 self.reader = RingBufferReader(records_fd, pages * mmap.PAGESIZE)
@@ -205,6 +206,11 @@ class LoadedProbes:
             attach_perf_event(event_fd, prog_fd)
         except OSError as error:
             raise OSError(error.errno, f"attaching {program.name} to {program.attach_to}: {error.strerror}") from None
+
+    @property
+    def buffer_bytes(self) -> int:
+        """The ring buffer's size as the kernel holds it; 0 for per-CPU perf buffers."""
+        return map_spec(self._records_fd).max_entries if isinstance(self.reader, RingBufferReader) else 0
 
     def counters(self) -> dict[Hook, HookCounters]:
         """Sent and lost records per hook, summed over CPUs."""

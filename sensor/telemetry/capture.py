@@ -15,7 +15,7 @@ import logging
 import os
 import time
 from collections import deque
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -324,6 +324,22 @@ class Capture:
     def flush(self) -> list[TelemetryEvent]:
         """Every event still waiting for metadata, as it is (at shutdown)."""
         return self._release([], None)
+
+    def finish(self, kinds: Collection[EventKind] | None = None) -> Iterator[list[TelemetryEvent]]:
+        """At a stop: the events of every record the kernel sent before it, in batches, then the held ones.
+
+        Nothing the kernel counted as sent is left unread, so the loss summary adds up.
+        """
+        if isinstance(self._reader, BackloggedReader):
+            self._reader.stop()
+        while True:
+            read_before = self._records_read
+            events = self.poll(0, kinds)
+            if events:
+                yield events
+            if self._records_read == read_before:
+                break
+        yield self.flush()
 
     def _changes(self, changes: list[ContainerChange], pending: list[Pending], wanted: bool) -> None:
         for change in changes:

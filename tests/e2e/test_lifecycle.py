@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import time
@@ -13,24 +14,26 @@ from pathlib import Path
 
 import pytest
 
-from tests.live_sensor import LiveSensor, is_exec_of, of_pid, process
+from tests.live_sensor import LiveSensor, SensorView, is_exec_of, of_process, process, process_id_of
 from tests.sensor_daemon import SensorDaemon
 
 
 def test_a_process_started_before_the_sensor_has_its_context_from_proc(tmp_path: Path) -> None:
     tag = f"before-{uuid.uuid4().hex[:8]}"
     proc = subprocess.Popen(["/bin/sh", "-c", "read line", tag], stdin=subprocess.PIPE, cwd=tmp_path)
+    process_id = process_id_of(proc.pid)
+    program = os.readlink(f"/proc/{proc.pid}/exe")  # the shell /bin/sh is on this host (dash on Debian)
     sensor = LiveSensor("--event", "exit")
     try:
         assert proc.stdin is not None
         proc.stdin.close()  # read returns: the shell exits 1
         proc.wait()
-        (event,) = sensor.wait_for(lambda e: of_pid(e, proc.pid, "EXIT"))
+        (event,) = sensor.wait_for(lambda e: of_process(e, process_id, "EXIT"))
     finally:
         sensor.stop()
     assert event["command_line"] == ["/bin/sh", "-c", "read line", tag]
     assert event["cwd"] == str(tmp_path.resolve())
-    assert event["filename"] == "/usr/bin/dash"  # from /proc/<pid>/exe
+    assert event["filename"] == program
     assert process(event)["exit_status"] == 1
 
 
@@ -45,7 +48,7 @@ def _spawn_with_pid(pid: int, argv: list[str]) -> subprocess.Popen[bytes] | None
     return None
 
 
-def test_a_reused_pid_never_inherits_the_dead_process_context(live_sensor: LiveSensor, tmp_path: Path) -> None:
+def test_a_reused_pid_never_inherits_the_dead_process_context(live_sensor: SensorView, tmp_path: Path) -> None:
     first_tag, second_tag = f"first-{uuid.uuid4().hex[:8]}", f"second-{uuid.uuid4().hex[:8]}"
     first = subprocess.Popen(["/bin/sh", "-c", "read line", first_tag], stdin=subprocess.PIPE, cwd=tmp_path)
     pid = first.pid
@@ -63,9 +66,8 @@ def test_a_reused_pid_never_inherits_the_dead_process_context(live_sensor: LiveS
     second.wait()
     (first_exec,) = live_sensor.wait_for(lambda e: is_exec_of(e, first_tag))
     (second_exec,) = live_sensor.wait_for(lambda e: is_exec_of(e, second_tag))
-    exits = live_sensor.wait_for(lambda e: of_pid(e, pid, "EXIT") and e["process_id"] != "", count=2)
-    first_exit = next(e for e in exits if e["process_id"] == first_exec["process_id"])
-    second_exit = next(e for e in exits if e["process_id"] == second_exec["process_id"])
+    (first_exit,) = live_sensor.wait_for(lambda e: of_process(e, first_exec["process_id"], "EXIT"))
+    (second_exit,) = live_sensor.wait_for(lambda e: of_process(e, second_exec["process_id"], "EXIT"))
     assert first_exec["process_tgid"] == second_exec["process_tgid"] == pid
     assert first_exec["process_id"] != second_exec["process_id"]
     assert first_exit["command_line"] == ["/bin/sh", "-c", "read line", first_tag]
@@ -132,24 +134,25 @@ def test_two_parallel_storms_for_10_seconds_lose_nothing(storm_binary: Path, tmp
     sensor = LiveSensor("--transport", transport, "--event", "fork,exec,exit")
     try:
         storms = [subprocess.Popen([str(storm_binary), "10"], stdout=subprocess.PIPE, text=True) for _ in range(2)]
+        ids = [process_id_of(storm.pid) for storm in storms]  # each worker runs for 10 s
         results = [s.communicate(timeout=60)[0].split() for s in storms]
-        workers = {int(pid): int(runs) for pid, runs in results}
-        for pid in workers:
-            sensor.wait_for(partial(of_pid, pid=pid, event_type="EXIT"), timeout=60)
+        workers = {process_id: int(runs) for process_id, (_pid, runs) in zip(ids, results, strict=True)}
+        for process_id in workers:
+            sensor.wait_for(partial(of_process, process_id=process_id, event_type="EXIT"), timeout=60)
     finally:
         code = sensor.stop()
     assert code == 0
-    forks: Counter[int] = Counter()
-    execs: Counter[int] = Counter()
-    exits: Counter[int] = Counter()
+    forks: Counter[str] = Counter()
+    execs: Counter[str] = Counter()
+    exits: Counter[str] = Counter()
     for e in sensor.events:
         p = process(e)
-        if p.get("type") == "FORK" and e["process_tgid"] in workers:
-            forks[e["process_tgid"]] += 1
-        elif p.get("type") == "EXEC" and e.get("parent_pid") in workers and p["exec_filename"] == "/bin/true":
-            execs[e["parent_pid"]] += 1
-        elif p.get("type") == "EXIT" and e.get("parent_pid") in workers:
-            exits[e["parent_pid"]] += 1
+        if p.get("type") == "FORK" and e["process_id"] in workers:
+            forks[e["process_id"]] += 1
+        elif p.get("type") == "EXEC" and e.get("parent_process_id") in workers and p["exec_filename"] == "/bin/true":
+            execs[e["parent_process_id"]] += 1
+        elif p.get("type") == "EXIT" and e.get("parent_process_id") in workers:
+            exits[e["parent_process_id"]] += 1
     assert forks == workers
     assert execs == workers
     assert exits == workers
@@ -158,6 +161,34 @@ def test_two_parallel_storms_for_10_seconds_lose_nothing(storm_binary: Path, tmp
     assert summary.group(1) == "0" and summary.group(3) == "0" and summary.group(4) == "0"
     total = sum(workers.values())
     print(f"storm: {total} fork+exec+exit in 10 s by 2 workers = {total / 10:.0f}/s, {3 * total / 10:.0f} events/s")
+
+
+HOOK_COUNTS = re.compile(r"(\w+) (\d+)/(\d+)")
+READ = re.compile(r"(\d+) records read")
+
+
+def test_a_burst_of_large_execs_under_a_stalled_reader_loses_nothing(storm_binary: Path) -> None:
+    sensor = LiveSensor("--event", "fork,exec,exit")  # the default buffer, 16 MiB
+    try:
+        # Two workers exec'ing with a 5 000-byte argument as fast as they can: ~10 MB/s of records here.
+        burst = [str(storm_binary), "5", "/bin/true", "0", "5000"]
+        storms = [subprocess.Popen(burst, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+        time.sleep(1)
+        sensor.stall_reading(3)  # the sensor's output blocks: what it takes meanwhile must wait in memory
+        results = [s.communicate(timeout=60)[0].split() for s in storms]
+        time.sleep(1)
+    finally:
+        code = sensor.stop()
+    assert code == 0
+    summary = SUMMARY.search("".join(sensor.stderr_lines))
+    read = READ.search("".join(sensor.stderr_lines))
+    assert summary is not None and read is not None, sensor.stderr_lines
+    counts = {hook: (int(lost), int(sent)) for hook, lost, sent in HOOK_COUNTS.findall(summary.group(2))}
+    assert {hook: lost for hook, (lost, _) in counts.items()} == dict.fromkeys(counts, 0)
+    assert int(read.group(1)) == sum(sent for _, sent in counts.values())
+    runs = sum(int(runs) for _pid, runs in results)
+    assert counts["exec"][1] >= runs
+    print(f"burst: {runs} execs of 5 000-byte arguments in 5 s, {read.group(1)} records, none lost")
 
 
 def test_the_first_start_compiles_once_and_the_daemon_never_maps_llvm(tmp_path: Path) -> None:

@@ -106,14 +106,15 @@ def test_this_kernel_is_probed_truthfully() -> None:
     reason="kprobes are not in this kernel (CONFIG_KPROBES); runs in the vagrant VM's stock kernel",
 )
 def test_commit_creds_kprobe_reports_a_setuid() -> None:
-    from tests.live_sensor import LiveSensor, of_pid, process
+    from tests.live_sensor import LiveSensor, process
 
     sensor = LiveSensor("--event", "credentials")
     try:
         tag = uuid.uuid4().hex
-        proc = subprocess.Popen([sys.executable, "-c", f"import os; os.setuid(1000)  # {tag}"])
-        proc.wait()
-        (event,) = sensor.wait_for(lambda e: of_pid(e, proc.pid, "CREDENTIALS"))
+        subprocess.run([sys.executable, "-c", "import os; os.setuid(1000)", tag], check=True)
+        (event,) = sensor.wait_for(
+            lambda e: tag in e.get("command_line", []) and process(e).get("type") == "CREDENTIALS"
+        )
     finally:
         sensor.stop()
     assert process(event)["credentials_cause"] == "commit_creds"
