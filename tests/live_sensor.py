@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -195,3 +196,31 @@ def record_trace(recording: Path, workload: list[str]) -> str:
     subprocess.run(workload, env=env_without_sensor(), check=False)
     out, _ = trace.communicate(timeout=60)
     return out
+
+
+def check_filters_pick_their_kinds(*trace_args: str) -> None:
+    """`sensor trace [trace_args] --filter EXPR` without --event: the kinds with the filter's fields, exactly."""
+    mark = f"kinds-{uuid.uuid4().hex[:8]}"
+    true_execs = LiveSensor(*trace_args, "--filter", 'exec_filename == "/bin/true"')
+    failed_exits = LiveSensor(*trace_args, "--filter", "exit_code != 0")
+    try:
+        for argv in (["/bin/true", mark], ["/bin/sh", "-c", "exit 3", mark], ["/bin/sh", "-c", "exit 0", mark]):
+            subprocess.run(argv, env=env_without_sensor(), check=False)
+        true_execs.wait_for(lambda e: is_exec_of(e, mark))
+        failed_exits.wait_for(lambda e: mark in e.get("command_line", []) and "exit_code" in process(e))
+    finally:
+        assert (true_execs.stop(), failed_exits.stop()) == (0, 0)
+    kept = [e for e in true_execs.events if "lost" not in e]
+    assert kept and {(process(e)["type"], process(e)["exec_filename"]) for e in kept} == {("EXEC", "/bin/true")}
+    assert [e["command_line"] for e in kept if mark in e["command_line"]] == [["/bin/true", mark]]
+    failures = [e for e in failed_exits.events if "lost" not in e]
+    assert all(process(e)["type"] == "EXIT" and process(e)["exit_code"] != 0 for e in failures if "process" in e)
+    assert all(e["container"]["exit_code"] != 0 for e in failures if "container" in e)
+    assert [process(e)["exit_status"] for e in failures if mark in e.get("command_line", [])] == [3]
+
+
+AMBIGUOUS_FILTER = ("--filter", 'exec_filename == "x" AND exit_code == 1')
+AMBIGUOUS_FILTER_ERROR = (
+    "Error: --filter: no event kind has every field it names "
+    "(exec_filename is on exec events; exit_code is on exit and container events)"
+)

@@ -21,7 +21,9 @@ from sensor.kernel.loader import MAX_BUFFER_BYTES
 from sensor.model.runtime.docker import DEFAULT_DOCKER_SOCKETS
 from sensor.server.address import DEFAULT_SOCKET, AddressError, parse_address
 from sensor.telemetry.capture import Capture, CaptureConfig
+from sensor.telemetry.event_fields import kinds_having
 from sensor.telemetry.events import EventKind
+from sensor.telemetry.expression import FilterError, field_names
 from sensor.telemetry.subscription import MAX_BATCH_DELAY_NS, SubscriptionError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -54,6 +56,32 @@ def parse_kinds(values: tuple[str, ...], default: tuple[EventKind, ...] = SELECT
                 raise click.BadParameter(f"unknown event kind {name!r} (choose from {valid})", param_hint="--event")
             chosen.add(kind)
     return [k for k in SELECTABLE_KINDS if k in chosen] if values else list(default)
+
+
+def kinds_for_filter(expression: str) -> list[EventKind]:
+    """The kinds a --filter given without --event selects: those that have every field it names.
+
+    Raises click.UsageError when no kind has them all, saying which kinds have each field. An
+    unknown field or a syntax error is left to the subscription's own check, which explains it.
+    """
+    try:
+        names = field_names(expression)
+    except FilterError:
+        return list(PROCESS_KINDS)
+    if any(not kinds_having([name]) for name in names):
+        return list(PROCESS_KINDS)
+    chosen = kinds_having(names)
+    if not chosen:
+        owners = "; ".join(f"{name} is on {_kind_list(kinds_having([name]))}" for name in names)
+        raise click.UsageError(f"--filter: no event kind has every field it names ({owners})")
+    return chosen
+
+
+def _kind_list(kinds: list[EventKind]) -> str:
+    names = [kind.value for kind in kinds]
+    if len(names) == len(SELECTABLE_KINDS):
+        return "every kind"
+    return (", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]) + " events"
 
 
 def parse_size(value: str) -> int:

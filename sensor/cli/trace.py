@@ -16,8 +16,6 @@ from sensor.api.v1 import subscription_pb2 as sub
 from sensor.cli.compact import CompactFormatter
 from sensor.cli.logs import log, log_format_option, setup_logging
 from sensor.cli.options import (
-    PROCESS_KINDS,
-    SELECTABLE_KINDS,
     build_subscription,
     capture_config,
     capture_options,
@@ -26,6 +24,7 @@ from sensor.cli.options import (
     connection,
     describe_backends,
     explain_rejection,
+    kinds_for_filter,
     output_format_option,
     parse_batch_ns,
     parse_duration_ns,
@@ -186,7 +185,7 @@ class Printer:
     multiple=True,
     metavar="KIND[,KIND]",
     help="Only these kinds: fork, exec (failed execs included), exit, credentials, container. Repeatable. "
-    "Default: all (with --filter: the process kinds).",
+    "Default: all; with --filter, the kinds that have every field it names.",
 )
 @click.option(
     "--filter",
@@ -252,7 +251,10 @@ def trace(**flags: Any) -> None:
       sensor trace --image 'nginx:*' --include-existing
       sensor trace --connect unix:///run/sensor/sensor.sock --reconnect
     """
-    kinds = parse_kinds(flags["events"], PROCESS_KINDS if flags["expression"] else SELECTABLE_KINDS)
+    if flags["expression"] and not flags["events"]:
+        kinds = kinds_for_filter(flags["expression"])
+    else:
+        kinds = parse_kinds(flags["events"])
     subscription = build_subscription(
         kinds,
         flags["expression"],

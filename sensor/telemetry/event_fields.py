@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from sensor.telemetry.events import ProcessEventType
+from sensor.telemetry.events import EventKind, ProcessEventType
 
 
 class FieldType(str, Enum):
@@ -120,3 +120,18 @@ def process_fields(event_type: ProcessEventType | None) -> dict[str, Field]:
 def types_having(name: str) -> list[ProcessEventType]:
     """The process event types that have this type-specific field (for error messages)."""
     return [t for t, fields in PROCESS_BY_TYPE.items() if name in fields and t is not ProcessEventType.UPDATE]
+
+
+# The fields of each kind `sensor trace --event` selects (exec's UPDATE events have exec's fields).
+KIND_FIELDS: dict[EventKind, dict[str, Field]] = {
+    EventKind.FORK: process_fields(ProcessEventType.FORK),
+    EventKind.EXEC: process_fields(ProcessEventType.EXEC),
+    EventKind.EXIT: process_fields(ProcessEventType.EXIT),
+    EventKind.CREDENTIALS: process_fields(ProcessEventType.CREDENTIALS),
+    EventKind.CONTAINER: CONTAINER,
+}
+
+
+def kinds_having(names: list[str]) -> list[EventKind]:
+    """The kinds that have every one of these fields, in KIND_FIELDS order."""
+    return [kind for kind, fields in KIND_FIELDS.items() if all(name in fields for name in names)]

@@ -123,6 +123,11 @@ def tokenize(text: str) -> list[Token]:
     return tokens
 
 
+def field_names(text: str) -> list[str]:
+    """The field names ``text`` mentions, in order, each once. Raises FilterError for a bad token."""
+    return list(dict.fromkeys(token.value for token in tokenize(text) if token.kind is Tok.FIELD))
+
+
 def _string(text: str, start: int) -> tuple[str, int]:
     quote = text[start]
     out: list[str] = []

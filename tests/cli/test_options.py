@@ -6,7 +6,7 @@ import click
 import pytest
 
 from sensor.api.v1 import telemetry_pb2 as pb
-from sensor.cli.options import build_subscription, parse_batch_ns
+from sensor.cli.options import PROCESS_KINDS, build_subscription, kinds_for_filter, parse_batch_ns
 from sensor.telemetry.events import EventKind
 
 
@@ -29,3 +29,29 @@ def test_batch_takes_durations_up_to_one_second(value: str, expected_ns: int) ->
 def test_batch_over_one_second_is_refused_naming_the_bound() -> None:
     with pytest.raises(click.BadParameter, match="'1m' is over the longest batch delay, 1s"):
         parse_batch_ns("1m")
+
+
+@pytest.mark.parametrize(
+    ("expression", "kinds"),
+    [
+        ('exec_filename == "/bin/true"', [EventKind.EXEC]),
+        ("exit_code != 0", [EventKind.EXIT, EventKind.CONTAINER]),
+        ('comm == "sh"', [EventKind.FORK, EventKind.EXEC, EventKind.EXIT, EventKind.CREDENTIALS]),
+        ('container_name LIKE "web*"', [*PROCESS_KINDS, EventKind.CONTAINER]),
+        ("old_uid == 0 AND uid != 0", [EventKind.CREDENTIALS]),
+        ("bogus == 1", list(PROCESS_KINDS)),  # the subscription's check names the unknown field
+    ],
+)
+def test_a_filter_without_event_selects_the_kinds_that_have_all_its_fields(
+    expression: str, kinds: list[EventKind]
+) -> None:
+    assert kinds_for_filter(expression) == kinds
+
+
+def test_a_filter_no_kind_can_hold_is_refused_naming_each_field_s_kinds() -> None:
+    with pytest.raises(click.UsageError) as refused:
+        kinds_for_filter('fork_thread AND exit_code == 0 AND comm == "x"')
+    assert refused.value.message == (
+        "--filter: no event kind has every field it names (fork_thread is on fork events; "
+        "exit_code is on exit and container events; comm is on fork, exec, exit and credentials events)"
+    )

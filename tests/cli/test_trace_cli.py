@@ -12,7 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.live_sensor import ROOT, SENSOR, LiveSensor
+from tests.live_sensor import (
+    AMBIGUOUS_FILTER,
+    AMBIGUOUS_FILTER_ERROR,
+    ROOT,
+    SENSOR,
+    LiveSensor,
+    check_filters_pick_their_kinds,
+)
 
 
 def sensor(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -56,6 +63,16 @@ def test_bad_flags_fail_fast_with_a_specific_message(args: list[str], message: s
     assert result.returncode == 2
     assert message in result.stderr
     assert result.stdout == ""
+
+
+def test_a_filter_without_event_picks_the_kinds_that_have_its_fields() -> None:
+    check_filters_pick_their_kinds()
+
+
+def test_a_filter_whose_fields_no_kind_has_together_names_each_field_s_kinds() -> None:
+    result = sensor("trace", *AMBIGUOUS_FILTER)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.strip().endswith(AMBIGUOUS_FILTER_ERROR)
 
 
 def test_a_record_file_that_cannot_be_written_stops_trace_before_any_probe_is_loaded(tmp_path: Path) -> None:

@@ -16,7 +16,15 @@ from pathlib import Path
 import pytest
 
 from tests.containers import IMAGE, DockerDaemon
-from tests.live_sensor import SENSOR, LiveSensor, env_without_sensor, is_exec_of
+from tests.live_sensor import (
+    AMBIGUOUS_FILTER,
+    AMBIGUOUS_FILTER_ERROR,
+    SENSOR,
+    LiveSensor,
+    check_filters_pick_their_kinds,
+    env_without_sensor,
+    is_exec_of,
+)
 from tests.sensor_daemon import SensorDaemon, Stream, exec_filter, stub, subscription
 
 pytestmark = pytest.mark.live
@@ -52,6 +60,15 @@ def test_trace_connect_with_a_filter_prints_only_matching_events(daemon: SensorD
     assert [e["process"]["exec_command_line"] for e in remote.events] == [["/bin/echo", mark]]
     assert found[0]["process_tgid"] > 0
     assert "ready (subscribed to" in "".join(remote.stderr_lines)
+
+
+def test_trace_connect_with_a_filter_and_no_event_picks_the_kinds_that_have_its_fields(
+    daemon: SensorDaemon, address: str
+) -> None:
+    check_filters_pick_their_kinds("--connect", address)
+    result = sensor("trace", "--connect", address, *AMBIGUOUS_FILTER)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.strip().endswith(AMBIGUOUS_FILTER_ERROR)
 
 
 def test_trace_connect_with_batch_holds_events_until_the_oldest_is_that_old(daemon: SensorDaemon, address: str) -> None:
