@@ -35,6 +35,7 @@ HOT_PATH = [
     "sensor/telemetry/events.py",
     "sensor/telemetry/builder.py",  # record + model -> event
     "sensor/telemetry/capture.py",  # the loop over records
+    "sensor/telemetry/metadata_hold.py",  # events waiting for their container's name
     "sensor/telemetry/expression.py",  # filters
     "sensor/telemetry/subscription.py",
     "sensor/telemetry/hub.py",  # fan-out to subscribers

@@ -14,7 +14,6 @@ import gc
 import logging
 import os
 import time
-from collections import deque
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +47,7 @@ from sensor.model.runtime.metadata import ContainerState, RuntimeEvent
 from sensor.model.runtime.resolver import MetadataResolver
 from sensor.telemetry.builder import EventBuilder, add_container_context, default_sensor_id, kind_of
 from sensor.telemetry.events import EventKind, TelemetryEvent
+from sensor.telemetry.metadata_hold import MetadataHold, Pending
 
 COUNTER_CHECK_NS = 1_000_000_000
 CGROUP_RETRY_NS = 1_000_000_000
@@ -114,9 +114,6 @@ class CaptureStats:
     runtime_errors: dict[str, int]  # runtime socket -> failed requests
 
 
-Pending = tuple[TelemetryEvent, ContainerInfo | None]
-
-
 class Capture:
     """Probes attached, live process and container caches; :meth:`poll` yields events.
 
@@ -147,13 +144,9 @@ class Capture:
         self._builder: EventBuilder
         self._decode_errors = 0
         self._records_read = 0
-        self._container_events = 0
-        self._without_metadata = 0
         self._reported: dict[tuple[str, str], int] = {}
         self._next_counter_check = 0
-        # Events waiting for their container's metadata: (deadline, event, container), in order.
-        self._held: deque[tuple[int, TelemetryEvent, ContainerInfo]] = deque()
-        self._held_per_container: dict[str, int] = {}
+        self._hold = MetadataHold(self.config.metadata_wait_ns)
         # cgroup id -> when /proc last failed to name it: asked again only after CGROUP_RETRY_NS.
         self._unnamed_cgroups: dict[int, int] = {}
 
@@ -313,17 +306,18 @@ class Capture:
                 pending.append((builder.build(record, info, container), container))
         now = time.monotonic_ns()
         self._runtime_answers(now, pending, want_containers)
-        events = self._release(pending, now)
+        events = self._hold.release(pending, now)
         if now >= self._next_counter_check:
             self._next_counter_check = now + COUNTER_CHECK_NS
             cache.expire(now)
+            self._forget_unnamed_cgroups(now)
             if kinds is None or EventKind.LOST in kinds:
                 events.extend(self._lost_events(now))
         return events
 
     def flush(self) -> list[TelemetryEvent]:
         """Every event still waiting for metadata, as it is (at shutdown)."""
-        return self._release([], None)
+        return self._hold.release([], None)
 
     def finish(self, kinds: Collection[EventKind] | None = None) -> Iterator[list[TelemetryEvent]]:
         """At a stop: the events of every record the kernel sent before it, in batches, then the held ones.
@@ -367,40 +361,18 @@ class Capture:
         self._unnamed_cgroups.pop(cgroup_id, None)
         return self.containers.add_cgroup(cgroup_id, path)
 
+    def _forget_unnamed_cgroups(self, now: int) -> None:
+        """Failures old enough to be asked again are dropped: the map holds only recent ones."""
+        stale = [cgroup_id for cgroup_id, failed in self._unnamed_cgroups.items() if now - failed >= CGROUP_RETRY_NS]
+        for cgroup_id in stale:
+            del self._unnamed_cgroups[cgroup_id]
+
     def _runtime_answers(self, now: int, pending: list[Pending], wanted: bool) -> None:
         for answer in self._resolver.drain():
             if isinstance(answer, RuntimeEvent):
                 self._changes(self.containers.apply_runtime_event(answer, now), pending, wanted)
             else:
                 self._changes(self.containers.apply_metadata(answer, now), pending, wanted)
-
-    def _release(self, pending: list[Pending], now: int | None) -> list[TelemetryEvent]:
-        """Events ready to go out: held ones whose metadata arrived or whose wait ran out, then the new ones."""
-        ready: list[TelemetryEvent] = []
-        held = self._held
-        while held and (now is None or not held[0][2].resolving or held[0][0] <= now):
-            _, waiting, owner = held.popleft()
-            self._held_per_container[owner.container_id] -= 1
-            ready.append(self._finish(waiting, owner))
-        deadline = (now or 0) + self.config.metadata_wait_ns
-        for event, container in pending:
-            if container is None:
-                ready.append(event)
-            elif now is not None and (container.resolving or self._held_per_container.get(container.container_id)):
-                held.append((deadline, event, container))
-                self._held_per_container[container.container_id] = (
-                    self._held_per_container.get(container.container_id, 0) + 1
-                )
-            else:
-                ready.append(self._finish(event, container))
-        return ready
-
-    def _finish(self, event: TelemetryEvent, container: ContainerInfo) -> TelemetryEvent:
-        self._container_events += 1
-        if not add_container_context(event, container):
-            self._without_metadata += 1
-            container.emitted_without_metadata = True
-        return event
 
     def _lost_events(self, now: int) -> list[TelemetryEvent]:
         """A `lost` event for each stage and hook whose loss grew since the last check."""
@@ -423,8 +395,8 @@ class Capture:
             reader_lost=self._reader.lost,
             decode_errors=self._decode_errors,
             records_read=self._records_read,
-            container_events=self._container_events,
-            without_container_metadata=self._without_metadata,
+            container_events=self._hold.container_events,
+            without_container_metadata=self._hold.without_metadata,
         )
 
     def stats(self) -> CaptureStats:

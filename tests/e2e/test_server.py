@@ -22,6 +22,7 @@ from grpc_reflection.v1alpha import reflection_pb2
 from sensor.api.v1 import service_pb2 as api
 from sensor.api.v1 import subscription_pb2 as sub
 from sensor.api.v1 import telemetry_pb2 as pb
+from sensor.kernel.features import choose_backends, probe_kernel
 from tests.containers import IMAGE, DockerDaemon
 from tests.live_sensor import ROOT, SENSOR, env_without_sensor
 from tests.sensor_daemon import SensorDaemon, Stream, argv_has, exec_filter, free_port, scrape, stub, subscription
@@ -128,15 +129,15 @@ def test_limit_ends_the_stream_with_a_status_after_n_events(target: str) -> None
     assert stream.call.code() is grpc.StatusCode.OK
 
 
-def _responses_until(stream: Stream, count: int) -> list[int]:
-    """How many events each response held, until ``count`` events have come."""
-    sizes = []
+def _batches_until(stream: Stream, count: int) -> list[list[int]]:
+    """The kernel times of the events each response held, until ``count`` events have come."""
+    batches: list[list[int]] = []
     for response in stream.responses():
         if response.events:
-            sizes.append(len(response.events))
-        if sum(sizes) >= count:
-            return sizes
-    raise AssertionError(f"the stream ended after {sizes}")
+            batches.append([e.sensor_monotime_nanos for e in response.events])
+        if sum(map(len, batches)) >= count:
+            return batches
+    raise AssertionError(f"the stream ended after {batches}")
 
 
 def test_a_batch_delay_gathers_a_spread_out_burst_into_one_response(target: str) -> None:
@@ -147,8 +148,13 @@ def test_a_batch_delay_gathers_a_spread_out_burst_into_one_response(target: str)
     for _ in range(5):
         run("/bin/true", mark)
         time.sleep(0.03)  # a few polls apart: separate responses without a batch delay
-    assert _responses_until(batched, 5) == [5]
-    assert len(_responses_until(immediate, 5)) > 1
+    batches = _batches_until(batched, 5)
+    # The promise: a response goes out once its oldest event is max_delay old, not before, so events
+    # that happened within a second of the first share its response (a slow host may spread them wider).
+    assert all(batch[-1] - batch[0] <= 1_000_000_000 for batch in batches)
+    if batches[-1][-1] - batches[0][0] < 900_000_000:
+        assert [len(batch) for batch in batches] == [5]
+    assert len(_batches_until(immediate, 5)) > 1
     batched.cancel()
     immediate.cancel()
 
@@ -276,7 +282,7 @@ def test_a_client_that_never_reads_loses_events_counted_while_another_gets_all(t
     stalled_info = [s for s in info.subscriptions if s.lost > 0]
     assert len(stalled_info) == 1
     counted_loss = stalled_info[0].lost
-    assert stalled_info[0].queued == QUEUE_EVENTS  # its queue is full, no more
+    assert 0 < stalled_info[0].queued <= QUEUE_EVENTS  # bounded; how full it is now rests on gRPC's windows
     delivered = 0
     told_lost = 0
     for event in stalled.events():
@@ -314,8 +320,9 @@ def test_list_workloads_has_this_process_and_a_running_container(target: str, do
 def test_get_info_reports_hooks_kernel_and_counters(target: str) -> None:
     info = stub(target).GetInfo(api.GetInfoRequest())
     assert info.kernel == os.uname().release
-    assert info.transport == "ring_buffer"
-    assert {h.hook: h.backend for h in info.hooks}["credentials"] == "syscall_tracepoints"
+    probed = {c.hook: c.backend.value for c in choose_backends(probe_kernel())}  # what this kernel offers
+    assert info.transport == probed["transport"]
+    assert {h.hook: h.backend for h in info.hooks}["credentials"] == probed["credentials"]
     assert info.counters.records_read > 0
     assert info.counters.events_published > 0
     assert info.counters.lost_kernel == 0
