@@ -152,12 +152,12 @@ def test_written_out_inits_take_every_field_in_order_and_set_each() -> None:
         "ExecRecord 17",
         "ExecFailedRecord 12",
         "ExitRecord 12",
-        "CredsRecord 12",
+        "CredsRecord 15",
         "CgroupRecord 15",
         "ProcessRef 6",
-        "ProcessInfo 18",
-        "ProcessPayload 18",
-        "TelemetryEvent 24",
+        "ProcessInfo 22",
+        "ProcessPayload 21",
+        "TelemetryEvent 27",
     ]
 
 
