@@ -77,9 +77,9 @@ static __always_inline void *member_ptr(void *base, u32 off)
 
 /* Sends one record and counts it as sent or lost for its hook.
  * A reader wake-up costs an inter-processor interrupt per record (a VM exit under virtualization:
- * it made each hook ~10x slower here), so the reader is never woken: a thread of its own looks on a
- * short timer (sensor/kernel/ringbuf.py, sensor/kernel/backlog.py), which also bounds how long
- * records wait, and moves them to user space whatever the pipeline is doing. */
+ * it made each hook ~10x slower here), so the reader is never woken: it looks on a short timer
+ * (sensor/kernel/ringbuf.py), which also bounds how long records wait, and a watchdog thread moves
+ * them into memory when the pipeline stalls (sensor/kernel/backlog.py). */
 static __always_inline void send(void *ctx, u32 hook, void *rec, u32 size)
 {
 #ifdef USE_RINGBUF
