@@ -28,7 +28,7 @@ static __always_inline struct sensor_cgroup *cgroup_record(u16 type, int root, u
 static __always_inline void send_cgroup(void *ctx, struct sensor_cgroup *rec, int n)
 {
 	rec->path_len = n > 0 ? n : 0;
-	send(ctx, HOOK_CGROUP, rec, sizeof(*rec));
+	send(ctx, HOOK_CGROUPS, rec, sizeof(*rec));
 }
 
 /* cgroup_mkdir and cgroup_rmdir share one format: root, id, level, path. */

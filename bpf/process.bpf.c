@@ -331,7 +331,7 @@ int on_sched_process_exec(struct bpf_raw_tracepoint_args *ctx)
 		change->cause = CREDS_EXEC;
 		current_groups(&change->groups); /* exec keeps the groups */
 		change->old_groups = change->groups;
-		send(ctx, HOOK_CREDS, change, sizeof(*change));
+		send(ctx, HOOK_CREDENTIALS, change, sizeof(*change));
 	}
 #endif
 	return 0;
@@ -446,7 +446,7 @@ int on_commit_creds(struct pt_regs *ctx)
 	rec->header.creds = new;
 	rec->old = old;
 	rec->cause = CREDS_COMMIT_CREDS;
-	send(ctx, HOOK_CREDS, rec, sizeof(*rec));
+	send(ctx, HOOK_CREDENTIALS, rec, sizeof(*rec));
 	return 0;
 }
 #endif
@@ -479,7 +479,7 @@ static __always_inline int creds_exit(void *ctx, long ret, u32 cause, int always
 		rec->cause = cause;
 		rec->old_groups = old->groups;
 		current_groups(&rec->groups);
-		send(ctx, HOOK_CREDS, rec, sizeof(*rec));
+		send(ctx, HOOK_CREDENTIALS, rec, sizeof(*rec));
 	}
 	creds_entries.delete(&key);
 	return 0;

@@ -34,8 +34,8 @@ enum sensor_hook {
 	HOOK_EXEC = 1,
 	HOOK_EXEC_FAILED = 2,
 	HOOK_EXIT = 3,
-	HOOK_CREDS = 4,
-	HOOK_CGROUP = 5,
+	HOOK_CREDENTIALS = 4,
+	HOOK_CGROUPS = 5,
 	HOOK_COUNT = 6,
 };
 

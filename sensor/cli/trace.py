@@ -54,7 +54,7 @@ REMOTE_ONLY_FLAGS = ("reconnect", "batch")
 
 def loss_summary(report: LossReport, printed: int) -> str:
     """The closing line: what was seen and what was lost, by stage."""
-    per_hook = ", ".join(f"{hook.name.lower()} {c.lost}/{c.sent}" for hook, c in report.kernel.items())
+    per_hook = ", ".join(f"{hook.label} {c.lost}/{c.sent}" for hook, c in report.kernel.items())
     return (
         f"{printed} events printed, {report.records_read} records read; "
         f"lost: kernel {report.kernel_lost} (lost/sent by hook: {per_hook}), "

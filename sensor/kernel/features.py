@@ -15,6 +15,7 @@ from enum import Enum
 from pathlib import Path
 
 from sensor.kernel.btf import VMLINUX_BTF, Btf, BtfError
+from sensor.kernel.records import Hook
 from sensor.kernel.syscalls import BPF_PROG_LOAD, MapSpec, bpf, create_map
 
 TRACEFS_ROOTS = (Path("/sys/kernel/tracing"), Path("/sys/kernel/debug/tracing"))
@@ -168,10 +169,10 @@ def choose_backends(
 ) -> list[HookChoice]:
     """One backend per hook (and for the transport and task reads), with the reason; NONE where nothing fits."""
     choices = [
-        _raw_tracepoint_choice(features, "fork", FORK_TRACEPOINT),
-        _raw_tracepoint_choice(features, "exec", EXEC_TRACEPOINT),
+        _raw_tracepoint_choice(features, Hook.FORK.label, FORK_TRACEPOINT),
+        _raw_tracepoint_choice(features, Hook.EXEC.label, EXEC_TRACEPOINT),
         _exit_choice(features),
-        _syscalls_choice(features, "exec_failed", EXEC_SYSCALLS, required=False),
+        _syscalls_choice(features, Hook.EXEC_FAILED.label, EXEC_SYSCALLS, required=False),
         _creds_choice(features),
         _cgroups_choice(features),
         _transport_choice(features, transport),
@@ -188,11 +189,12 @@ def _raw_tracepoint_choice(features: KernelFeatures, hook: str, tracepoint: str)
 
 
 def _exit_choice(features: KernelFeatures) -> HookChoice:
-    choice = _raw_tracepoint_choice(features, "exit", EXIT_TRACEPOINT)
+    choice = _raw_tracepoint_choice(features, Hook.EXIT.label, EXIT_TRACEPOINT)
     if choice.backend is Backend.NONE:
         return choice
     how = "group_dead from the tracepoint" if features.exit_group_dead_arg else "a process's end claimed once"
-    return HookChoice("exit", choice.backend, f"{EXIT_TRACEPOINT} (raw: task_struct access; {how})", required=True)
+    reason = f"{EXIT_TRACEPOINT} (raw: task_struct access; {how})"
+    return HookChoice(Hook.EXIT.label, choice.backend, reason, required=True)
 
 
 def _syscalls_choice(features: KernelFeatures, hook: str, syscalls: tuple[str, ...], required: bool) -> HookChoice:
@@ -214,12 +216,13 @@ def _syscalls_choice(features: KernelFeatures, hook: str, syscalls: tuple[str, .
 
 def _creds_choice(features: KernelFeatures) -> HookChoice:
     if features.kprobes:
-        return HookChoice("credentials", Backend.KPROBE, "kprobe on commit_creds: every change", required=False)
-    choice = _syscalls_choice(features, "credentials", CREDS_SYSCALLS, required=False)
+        reason = "kprobe on commit_creds: every change"
+        return HookChoice(Hook.CREDENTIALS.label, Backend.KPROBE, reason, required=False)
+    choice = _syscalls_choice(features, Hook.CREDENTIALS.label, CREDS_SYSCALLS, required=False)
     if choice.backend is Backend.NONE:
         return choice
     return HookChoice(
-        "credentials",
+        Hook.CREDENTIALS.label,
         Backend.SYSCALL_TRACEPOINTS,
         "no kprobes in this kernel: set*id/setgroups/capset syscall exits and setuid execs",
         required=False,
@@ -230,12 +233,13 @@ def _cgroups_choice(features: KernelFeatures) -> HookChoice:
     missing = [name for name in CGROUP_TRACEPOINTS if not features.has_tracepoint(name)]
     if missing:
         return HookChoice(
-            "cgroups",
+            Hook.CGROUPS.label,
             Backend.NONE,
             f"tracepoints missing: {', '.join(missing)}; container lifecycle comes from the runtimes only",
             required=False,
         )
-    return HookChoice("cgroups", Backend.TRACEPOINT, "cgroup_mkdir, cgroup_rmdir, cgroup_attach_task", required=False)
+    reason = "cgroup_mkdir, cgroup_rmdir, cgroup_attach_task"
+    return HookChoice(Hook.CGROUPS.label, Backend.TRACEPOINT, reason, required=False)
 
 
 def _transport_choice(features: KernelFeatures, wanted: Backend | None) -> HookChoice:

@@ -47,8 +47,9 @@ from sensor.kernel.syscalls import (
 )
 
 BPF_DIR = Path(__file__).resolve().parents[2] / "bpf"
-# Compiled as one unit, in this order: cgroup.bpf.c uses process.bpf.c's maps and helpers.
-PROGRAMS = ("process.bpf.c", "cgroup.bpf.c")
+# Compiled as one unit, in this order: cgroup.bpf.c uses process.bpf.c's maps and helpers. Each
+# file with the hook whose backend it needs (None: always compiled).
+PROGRAMS: tuple[tuple[str, Hook | None], ...] = (("process.bpf.c", None), ("cgroup.bpf.c", Hook.CGROUPS))
 DEFAULT_BUFFER_BYTES = 16 * 1024 * 1024
 MAX_BUFFER_BYTES = 1 << 31  # a map's size is a 32-bit count: the largest power of two it holds
 KPROBE_PMU_TYPE = Path("/sys/bus/event_source/devices/kprobe/type")
@@ -96,13 +97,13 @@ def compile_request(
         raise KernelFeatureError(str(error)) from None
     if backends["transport"] is Backend.RING_BUFFER:
         defines["USE_RINGBUF"] = 1
-    if backends.get("exec_failed") is Backend.SYSCALL_TRACEPOINTS:
+    if backends.get(Hook.EXEC_FAILED.label) is Backend.SYSCALL_TRACEPOINTS:
         defines["EXEC_SYSCALLS"] = 1
     attach = {name: (ProgType.RAW_TRACEPOINT, tp.split(":")[1]) for name, tp in _RAW_TRACEPOINTS.items()}
-    if backends.get("credentials") is Backend.KPROBE:
+    if backends.get(Hook.CREDENTIALS.label) is Backend.KPROBE:
         defines["CREDS_KPROBE"] = 1
         attach[_CREDS_KPROBE[0]] = (ProgType.KPROBE, _CREDS_KPROBE[1])
-    elif backends.get("credentials") is Backend.SYSCALL_TRACEPOINTS:
+    elif backends.get(Hook.CREDENTIALS.label) is Backend.SYSCALL_TRACEPOINTS:
         defines["CREDS_SYSCALLS"] = 1
     if exit_group_dead_arg:
         defines["EXIT_GROUP_DEAD_ARG"] = 1
@@ -112,8 +113,9 @@ def compile_request(
     if hierarchy is not None and hierarchy.is_v1:
         defines["CGROUP_V1_SUBSYS"] = hierarchy.subsys_index
     source = "".join(f"#define {k} {v}\n" for k, v in defines.items())
-    programs = PROGRAMS if backends.get("cgroups") is Backend.TRACEPOINT else PROGRAMS[:1]
-    source += "".join((BPF_DIR / name).read_text() for name in programs)
+    for name, needs in PROGRAMS:
+        if needs is None or backends.get(needs.label, Backend.NONE) is not Backend.NONE:
+            source += (BPF_DIR / name).read_text()
     return CompileRequest(source, (f"-I{BPF_DIR}", "-Wno-unused-function"), attach)
 
 

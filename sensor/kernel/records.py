@@ -37,14 +37,20 @@ class RecordType(IntEnum):
 
 
 class Hook(IntEnum):
-    """``enum sensor_hook``: the index of a hook's sent/lost counters."""
+    """``enum sensor_hook``: the index of a hook's sent/lost counters, and the hooks' one set of names
+    (the ready line, doctor, the metrics' labels, lost events and the loss summary)."""
 
     FORK = 0
     EXEC = 1
     EXEC_FAILED = 2
     EXIT = 3
-    CREDS = 4
-    CGROUP = 5
+    CREDENTIALS = 4
+    CGROUPS = 5
+
+    @property
+    def label(self) -> str:
+        """The hook's name where people and tools read it."""
+        return self.name.lower()
 
 
 class CredsCause(IntEnum):
@@ -74,6 +80,23 @@ class ExecFlags(IntFlag):
 
 
 EXIT_GROUP_DEAD = 1 << 0
+
+# Each constant and enum member above, by the name it has in bpf/sensor.h: tests/kernel/test_records.py
+# has the C compiler print every one of these names' value, and finds every enum member of the header here.
+C_MIRRORS: dict[str, int] = {
+    "SENSOR_COMM_LEN": COMM_LEN,
+    "SENSOR_FILENAME_MAX": FILENAME_MAX,
+    "SENSOR_ARGS_MAX": ARGS_MAX,
+    "SENSOR_CWD_MAX": CWD_MAX,
+    "SENSOR_CGROUP_PATH_MAX": CGROUP_PATH_MAX,
+    "SENSOR_GROUPS_MAX": GROUPS_MAX,
+    "EXIT_GROUP_DEAD": EXIT_GROUP_DEAD,
+    "HOOK_COUNT": len(Hook),
+    **{f"RECORD_{member.name}": member.value for member in RecordType},
+    **{f"HOOK_{member.name}": member.value for member in Hook},
+    **{f"CREDS_{member.name}": member.value for member in CredsCause},
+    **{f"EXEC_{member.name}": member.value for member in ExecFlags},
+}
 
 HEADER_FIELDS: tuple[tuple[str, str], ...] = (
     ("header.type", "H"),

@@ -91,8 +91,8 @@ def _event_metrics(reading: _Reading) -> Iterator[Metric]:
         "sensor_lost", "Records or events lost, by pipeline stage and hook.", labels=["stage", "hook"]
     )
     for hook, counters in loss.kernel.items():
-        records.add_metric([hook.name.lower()], counters.sent)
-        lost.add_metric(["kernel", hook.name.lower()], counters.lost)
+        records.add_metric([hook.label], counters.sent)
+        lost.add_metric(["kernel", hook.label], counters.lost)
     lost.add_metric(["reader", ""], loss.reader_lost)
     lost.add_metric(["decode", ""], loss.decode_errors)
     lost.add_metric(["subscriber", ""], reading.lost_subscribers)

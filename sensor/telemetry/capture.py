@@ -377,7 +377,7 @@ class Capture:
     def _lost_events(self, now: int) -> list[TelemetryEvent]:
         """A `lost` event for each stage and hook whose loss grew since the last check."""
         report = self.loss()
-        totals = {("kernel", hook.name.lower()): c.lost for hook, c in report.kernel.items()}
+        totals = {("kernel", hook.label): c.lost for hook, c in report.kernel.items()}
         totals[("reader", "")] = report.reader_lost + report.decode_errors
         events = []
         for key, total in totals.items():

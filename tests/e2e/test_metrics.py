@@ -67,7 +67,7 @@ def test_scrape_counts_events_by_kind_records_by_hook_and_every_loss_stage(
     assert samples[("sensor_events_total", (("kind", "fork"),))] >= runs
     assert samples[("sensor_records_total", (("hook", "exec"),))] >= runs
     assert samples[("sensor_records_read_total", ())] >= 3 * runs  # fork, exec, exit of each
-    for hook in ("fork", "exec", "exec_failed", "exit", "creds", "cgroup"):
+    for hook in ("fork", "exec", "exec_failed", "exit", "credentials", "cgroups"):
         assert samples[("sensor_lost_total", (("hook", hook), ("stage", "kernel")))] == 0
     assert samples[("sensor_lost_total", (("hook", ""), ("stage", "reader")))] == 0
     assert samples[("sensor_lost_total", (("hook", ""), ("stage", "decode")))] == 0

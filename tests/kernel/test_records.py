@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 from typing import cast
@@ -11,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sensor.kernel.records import (
+    C_MIRRORS,
     GROUPS_MAX,
     LAYOUTS,
     Creds,
@@ -51,6 +53,35 @@ def c_offsets(tmp_path: Path) -> dict[str, int]:
     subprocess.run(["gcc", f"-I{BPF_DIR}", "-o", str(binary), str(source)], check=True)
     out = subprocess.run([str(binary)], capture_output=True, text=True, check=True).stdout
     return {key: int(value) for key, value in (line.split() for line in out.splitlines())}
+
+
+def c_values(tmp_path: Path, names: list[str]) -> dict[str, int]:
+    """The value of each constant or enum member of sensor.h, from the C compiler."""
+    source = tmp_path / "values.c"
+    source.write_text(
+        '#include <stdio.h>\n#include <linux/types.h>\n#include "sensor.h"\nint main(void) {\n'
+        + "".join(f'printf("{name} %lld\\n", (long long)({name}));\n' for name in names)
+        + "return 0; }\n"
+    )
+    binary = tmp_path / "values"
+    subprocess.run(["gcc", f"-I{BPF_DIR}", "-o", str(binary), str(source)], check=True)
+    out = subprocess.run([str(binary)], capture_output=True, text=True, check=True).stdout
+    return {key: int(value) for key, value in (line.split() for line in out.splitlines())}
+
+
+def test_every_constant_and_enum_member_matches_the_c_header(tmp_path: Path) -> None:
+    assert c_values(tmp_path, list(C_MIRRORS)) == C_MIRRORS
+
+
+def test_every_enum_member_of_the_c_header_has_a_python_mirror() -> None:
+    header = (BPF_DIR / "sensor.h").read_text()
+    members = [
+        name
+        for body in re.findall(r"enum \w+ \{(.*?)\};", header, re.DOTALL)
+        for name in re.findall(r"^\s*([A-Z_]+)\s*=", body, re.MULTILINE)
+    ]
+    assert len(members) > 20
+    assert [name for name in members if name not in C_MIRRORS] == []
 
 
 def python_offsets() -> dict[str, int]:
