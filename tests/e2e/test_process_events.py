@@ -183,7 +183,12 @@ def test_failed_exec_reports_the_path_and_errno(live_sensor: SensorView, tmp_pat
 
 def test_a_thread_is_a_fork_with_clone_thread_and_exits_alone(live_sensor: SensorView) -> None:
     tag = marker()
-    code = "import threading; t = threading.Thread(target=lambda: None); t.start(); t.join()"
+    # join() returns before the kernel is done with the thread: wait until it is gone from /proc, so
+    # that the thread's exit comes first (else the kernel may count it as the process's last).
+    code = (
+        "import os, threading, time; t = threading.Thread(target=lambda: None); t.start(); t.join()\n"
+        "while len(os.listdir('/proc/self/task')) > 1: time.sleep(0.001)"
+    )
     proc = subprocess.Popen([sys.executable, "-c", code, tag])
     proc.wait()
     process_id = first_exec_id(live_sensor, tag)
