@@ -36,6 +36,7 @@ HOT_PATH = [
     "sensor/telemetry/builder.py",  # record + model -> event
     "sensor/telemetry/capture.py",  # the loop over records
     "sensor/telemetry/metadata_hold.py",  # events waiting for their container's name
+    "sensor/telemetry/container_watch.py",  # the container of each record
     "sensor/telemetry/expression.py",  # filters
     "sensor/telemetry/subscription.py",
     "sensor/telemetry/hub.py",  # fan-out to subscribers

@@ -93,14 +93,16 @@ class BackloggedReader:
 
     def stop(self) -> None:
         """Stop the watchdog and take what the kernel still holds: reads after this return the rest, then nothing."""
-        self._stopping.set()
-        self._watchdog.join()
+        self._end_watchdog()
         with self._consuming:
             while records := self._inner.read(0):
                 self._keep(records)
 
     def close(self) -> None:
         """Stop the watchdog, then close the reader it watched."""
+        self._end_watchdog()
+        self._inner.close()
+
+    def _end_watchdog(self) -> None:
         self._stopping.set()
         self._watchdog.join()
-        self._inner.close()

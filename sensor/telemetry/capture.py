@@ -4,15 +4,17 @@ One thread drives it by calling :meth:`Capture.poll`. Records that arrive while 
 cgroup tree are scanned at start-up wait in the kernel buffer and are replayed after the scan, so
 nothing is missed between the snapshot and the live stream.
 
-Events from a container whose runtime metadata is still being looked up wait (at most
-``metadata_wait_ns``, in order) so that they go out with the container's name and image.
+Its parts, each in a module of its own: the probes and their reader (sensor.kernel.loader,
+sensor.kernel.backlog), the containers' lifecycle (sensor.telemetry.container_watch), and the hold
+where events from a container whose runtime metadata is still being looked up wait (at most
+``metadata_wait_ns``, in order) so that they go out with the container's name and image
+(sensor.telemetry.metadata_hold). Capture sets them up, runs the loop over records and counts loss.
 """
 
 from __future__ import annotations
 
 import gc
 import logging
-import os
 import time
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
@@ -36,21 +38,20 @@ from sensor.kernel.features import (
 from sensor.kernel.loader import DEFAULT_BUFFER_BYTES, HookCounters, LoadedProbes
 from sensor.kernel.privileges import check_privileges
 from sensor.kernel.recording import RecordingReader
-from sensor.kernel.records import CgroupRecord, DecodeError, ExecRecord, ExitRecord, Hook, decode
+from sensor.kernel.records import CgroupRecord, DecodeError, ExecRecord, Hook, decode
 from sensor.kernel.ringbuf import RELAXED_BUSY_POLL_MS, RecordReader
-from sensor.model.container_cache import ContainerCache, ContainerChange, ContainerEventType, ContainerInfo
+from sensor.model.container_cache import ContainerCache, ContainerChange
 from sensor.model.language import LANGUAGE_NAMES, LanguageDetector
 from sensor.model.process_cache import DEFAULT_CAPACITY, DEFAULT_EXIT_GRACE_NS, CacheStats, ProcessInfoCache
 from sensor.model.procfs import read_boot_id, scan_processes
 from sensor.model.runtime.docker import DEFAULT_DOCKER_SOCKETS
-from sensor.model.runtime.metadata import ContainerState, RuntimeEvent
 from sensor.model.runtime.resolver import MetadataResolver
 from sensor.telemetry.builder import EventBuilder, add_container_context, default_sensor_id, kind_of
+from sensor.telemetry.container_watch import ContainerWatcher
 from sensor.telemetry.events import EventKind, TelemetryEvent
 from sensor.telemetry.metadata_hold import MetadataHold, Pending
 
 COUNTER_CHECK_NS = 1_000_000_000
-CGROUP_RETRY_NS = 1_000_000_000
 DEFAULT_METADATA_WAIT_NS = 250_000_000
 GC_YOUNG_THRESHOLD = 20_000  # allocations between scans of the young generation (Python's default: 700)
 log = logging.getLogger("sensor")
@@ -128,7 +129,7 @@ class Capture:
         self.choices: list[HookChoice]
         self.hierarchy: CgroupHierarchy
         self.cache: ProcessInfoCache
-        self.containers = ContainerCache()
+        self._watcher: ContainerWatcher
         self._languages = LanguageDetector(read_binaries=replay is None)
         self._resolver = MetadataResolver(
             self.config.docker_sockets,
@@ -147,8 +148,6 @@ class Capture:
         self._reported: dict[tuple[str, str], int] = {}
         self._next_counter_check = 0
         self._hold = MetadataHold(self.config.metadata_wait_ns)
-        # cgroup id -> when /proc last failed to name it: asked again only after CGROUP_RETRY_NS.
-        self._unnamed_cgroups: dict[int, int] = {}
 
     def start(self) -> None:
         """Probe the kernel, attach the programs, then scan /proc and the cgroups.
@@ -197,6 +196,7 @@ class Capture:
     def _make_model(self, read_proc: bool) -> None:
         """The cgroup hierarchy to watch, the empty process cache, and the event builder."""
         self.hierarchy = detect_hierarchy(prefer_v1=self.config.cgroup_v1)
+        self._watcher = ContainerWatcher(self.hierarchy, self._resolver)
         boot_id = read_boot_id()
         self.cache = ProcessInfoCache(
             boot_id,
@@ -210,7 +210,7 @@ class Capture:
         self.choices = []
         self._make_model(read_proc=False)  # the recorded processes are gone: /proc knows nothing of them
         self._reader = reader
-        self.containers.load_snapshot(scan_cgroups(self.hierarchy), set(), {})
+        self.containers.load_snapshot(scan_cgroups(self.hierarchy), set(), {})  # no runtime to ask
 
     def _load_container_snapshot(self) -> None:
         cgroups = scan_cgroups(self.hierarchy)
@@ -222,10 +222,12 @@ class Capture:
                 info.cgroup_id = id_of_path[path]
                 populated.add(info.cgroup_id)
             info.language = LANGUAGE_NAMES[self._languages.detect(info.pid, info.cgroup_id, info.filename, info.argv)]
-        self.containers.load_snapshot(cgroups, populated, self._resolver.known_containers())
-        for container in self.containers.containers():
-            if container.resolving:
-                self._resolver.request(container.container_id)
+        self._watcher.load_snapshot(cgroups, populated)
+
+    @property
+    def containers(self) -> ContainerCache:
+        """The containers the sensor knows (read them on the pipeline's thread)."""
+        return self._watcher.containers
 
     @property
     def sensor_id(self) -> str:
@@ -268,7 +270,7 @@ class Capture:
         self._records_read += len(raw)
         pending: list[Pending] = []
         cache = self.cache
-        containers = self.containers
+        watcher = self._watcher
         builder = self._builder
         want_containers = kinds is None or EventKind.CONTAINER in kinds
         for buf in raw:
@@ -278,39 +280,24 @@ class Capture:
                 self._decode_errors += 1
                 continue
             if type(record) is CgroupRecord:
-                self._changes(containers.apply_cgroup(record), pending, want_containers)
+                self._changes(watcher.cgroup_changed(record), pending, want_containers)
                 continue
             info = cache.apply(record)
-            container = containers.container_of(record.cgroup_id)
-            if container is None and not containers.knows_cgroup(record.cgroup_id):
-                container = self._learn_cgroup(record.cgroup_id, record.tgid, record.ktime_ns)
-            is_exec = type(record) is ExecRecord
-            if is_exec:
+            container = watcher.container_of(record)
+            if type(record) is ExecRecord:
                 language = self._languages.detect(record.tgid, record.cgroup_id, info.filename, info.argv)
                 info.language = LANGUAGE_NAMES[language]
             if container is not None:
-                if is_exec or container.state is ContainerState.CREATED:
-                    exec_ns_tgid = record.ns_tgid if type(record) is ExecRecord else 0
-                    self._changes(
-                        containers.process_seen(container, record.tgid, exec_ns_tgid, record.ktime_ns),
-                        pending,
-                        want_containers,
-                    )
-                elif type(record) is ExitRecord and record.group_dead:
-                    self._changes(
-                        containers.process_exited(container, record.tgid, record.exit_code, record.ktime_ns),
-                        pending,
-                        want_containers,
-                    )
+                self._changes(watcher.process_record(container, record), pending, want_containers)
             if kinds is None or kind_of(record) in kinds:
                 pending.append((builder.build(record, info, container), container))
         now = time.monotonic_ns()
-        self._runtime_answers(now, pending, want_containers)
+        self._changes(watcher.runtime_answers(now), pending, want_containers)
         events = self._hold.release(pending, now)
         if now >= self._next_counter_check:
             self._next_counter_check = now + COUNTER_CHECK_NS
             cache.expire(now)
-            self._forget_unnamed_cgroups(now)
+            watcher.forget_unnamed_cgroups(now)
             if kinds is None or EventKind.LOST in kinds:
                 events.extend(self._lost_events(now))
         return events
@@ -336,43 +323,9 @@ class Capture:
         yield self.flush()
 
     def _changes(self, changes: list[ContainerChange], pending: list[Pending], wanted: bool) -> None:
-        for change in changes:
-            if change.type is ContainerEventType.CREATED and change.container.resolving:
-                self._resolver.request(change.container.container_id)
-            if wanted:
+        if wanted:
+            for change in changes:
                 pending.append((self._builder.container(change), change.container))
-
-    def _learn_cgroup(self, cgroup_id: int, pid: int, now: int) -> ContainerInfo | None:
-        """A cgroup neither scanned nor seen made: its path from /proc, checked against its inode.
-
-        A failure is remembered for CGROUP_RETRY_NS rather than for good: the process may simply
-        have exited before it could be asked, and a container's cgroup must not pass for the host's.
-        """
-        if now - self._unnamed_cgroups.get(cgroup_id, -CGROUP_RETRY_NS) < CGROUP_RETRY_NS:
-            return None
-        path = cgroup_path_of(pid, self.hierarchy)
-        try:
-            matches = path is not None and os.stat(f"{self.hierarchy.mount}{path}").st_ino == cgroup_id
-        except OSError:
-            matches = False
-        if not matches or path is None:
-            self._unnamed_cgroups[cgroup_id] = now
-            return None
-        self._unnamed_cgroups.pop(cgroup_id, None)
-        return self.containers.add_cgroup(cgroup_id, path)
-
-    def _forget_unnamed_cgroups(self, now: int) -> None:
-        """Failures old enough to be asked again are dropped: the map holds only recent ones."""
-        stale = [cgroup_id for cgroup_id, failed in self._unnamed_cgroups.items() if now - failed >= CGROUP_RETRY_NS]
-        for cgroup_id in stale:
-            del self._unnamed_cgroups[cgroup_id]
-
-    def _runtime_answers(self, now: int, pending: list[Pending], wanted: bool) -> None:
-        for answer in self._resolver.drain():
-            if isinstance(answer, RuntimeEvent):
-                self._changes(self.containers.apply_runtime_event(answer, now), pending, wanted)
-            else:
-                self._changes(self.containers.apply_metadata(answer, now), pending, wanted)
 
     def _lost_events(self, now: int) -> list[TelemetryEvent]:
         """A `lost` event for each stage and hook whose loss grew since the last check."""
