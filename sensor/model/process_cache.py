@@ -248,12 +248,12 @@ class ProcessInfoCache:
         return out
 
     def _ask_proc_for_parent(self, info: ProcessInfo) -> None:
+        found = read_parent(info.pid) if self._read_proc else None
+        if found is not None and found[0] == info.start_ticks and found[1] == info.ppid:
+            return  # the parent's exit is not through yet: ask again next time
         info.orphan_checked = info.parent_process_id
-        if not self._read_proc:
-            return
-        found = read_parent(info.pid)
-        if found is None or found[0] != info.start_ticks or found[1] == info.ppid:
-            return  # gone (its exit record is on its way), or the parent's exit is not through yet
+        if found is None or found[0] != info.start_ticks:
+            return  # gone: its exit record is on its way
         ppid = found[1]
         parent = self._by_pid.get(ppid)
         if parent is not None and parent.alive:
