@@ -159,7 +159,9 @@ def capture_options(function: F) -> F:
                 "--buffer-size",
                 default=DEFAULT_BUFFER_SIZE,
                 show_default=True,
-                help="Kernel buffer size (a power of two); per CPU-set total for perf.",
+                help="Kernel buffer size (a power of two; set at load, no compile); per CPU-set total for perf. "
+                "Past a quarter full, a watchdog moves records into memory (up to 256 MiB) until the output "
+                "catches up.",
             ),
             env_option(
                 "--bpf-cache",

@@ -245,6 +245,7 @@ def trace(**flags: Any) -> None:
     Examples:
       sensor trace                              # everything, one line per event
       sensor trace --event exec,exit            # only execs and exits
+      sensor trace --filter 'exit_code != 0'    # failing exits: the kinds that have the filter's fields
       sensor trace --event exec --filter 'exec_filename LIKE "*/curl" AND uid != 0'
       sensor trace --format json --count 100    # 100 events as JSON lines
       sensor trace --container 'web*' --event exec,container
