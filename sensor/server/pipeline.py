@@ -72,7 +72,8 @@ class PipelineThread(threading.Thread):
                 events = self.capture.poll(POLL_MS)
                 self.hub.publish(events, next_publish_ns=time.monotonic_ns() + interval_ms * 1_000_000)
                 self._run_calls()
-            self.hub.publish(self.capture.flush())
+            for batch in self.capture.finish():  # what the kernel sent before the stop, then the held events
+                self.hub.publish(batch)
         except BaseException as error:  # reported by the daemon, which then exits non-zero
             self.failure = error
             log.error("pipeline failed: %s", error, exc_info=True)
@@ -103,5 +104,5 @@ class PipelineThread(threading.Thread):
             future.set_exception(PipelineStopped("the sensor is stopping"))
 
     def stop(self) -> None:
-        """Finish the current poll, publish what is held, and end."""
+        """Finish the current poll, publish what the kernel sent before the stop and what is held, and end."""
         self._stop_requested.set()
