@@ -68,12 +68,13 @@ def kinds_for_filter(expression: str) -> list[EventKind]:
         names = field_names(expression)
     except FilterError:
         return list(PROCESS_KINDS)
-    if any(not kinds_having([name]) for name in names):
+    owners = {name: kinds_having([name]) for name in names}
+    if not all(owners.values()):
         return list(PROCESS_KINDS)
     chosen = kinds_having(names)
     if not chosen:
-        owners = "; ".join(f"{name} is on {_kind_list(kinds_having([name]))}" for name in names)
-        raise click.UsageError(f"--filter: no event kind has every field it names ({owners})")
+        listed = "; ".join(f"{name} is on {_kind_list(kinds)}" for name, kinds in owners.items())
+        raise click.UsageError(f"--filter: no event kind has every field it names ({listed})")
     return chosen
 
 
