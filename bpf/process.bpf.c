@@ -20,7 +20,7 @@ BPF_RINGBUF_OUTPUT(records, 1);
 BPF_PERF_OUTPUT(records);
 #endif
 
-BPF_PERCPU_ARRAY(counters, u64, HOOK_COUNT * 2);
+BPF_PERCPU_ARRAY(counters, u64, HOOK_COUNT * COUNTER_SLOTS);
 
 /* The sensor's own process, never reported: a map, not a #define, so that one compiled object
  * serves every start. The loader writes it before attaching. */
@@ -75,6 +75,14 @@ static __always_inline void *member_ptr(void *base, u32 off)
 	return p;
 }
 
+static __always_inline void count(u32 hook, u32 counter)
+{
+	u32 slot = hook * COUNTER_SLOTS + counter;
+	u64 *n = counters.lookup(&slot);
+	if (n)
+		*n += 1;
+}
+
 /* Sends one record and counts it as sent or lost for its hook.
  * A reader wake-up costs an inter-processor interrupt per record (a VM exit under virtualization:
  * it made each hook ~10x slower here), so the reader is never woken: it looks on a short timer
@@ -87,10 +95,7 @@ static __always_inline void send(void *ctx, u32 hook, void *rec, u32 size)
 #else
 	int err = records.perf_submit(ctx, rec, size);
 #endif
-	u32 slot = hook * 2 + (err < 0 ? 1 : 0);
-	u64 *n = counters.lookup(&slot);
-	if (n)
-		*n += 1;
+	count(hook, err < 0 ? COUNTER_LOST : COUNTER_SENT);
 }
 
 /* struct sensor_creds mirrors struct cred's run of ids from uid to fsgid. */
@@ -223,12 +228,12 @@ static __always_inline u32 ns_pid(void *task)
 	return nr;
 }
 
-/* Appends the cwd's path components, leaf first, at data[0..]; returns the bytes written. */
-static __always_inline u32 read_cwd(void *task, char *data, u32 *flags)
+/* Appends the path of (dentry, vfsmnt) as components, leaf first, at data[0..], up to the root of
+ * the current task (so a process in a container gets the path it sees); returns the bytes written.
+ * Sets *truncated when the walk stopped at its depth or size bound. */
+static __always_inline u32 walk_path(void *dentry, void *vfsmnt, char *data, int *truncated)
 {
-	void *fs = read_ptr(task, OFF_TASK_FS);
-	void *dentry = read_ptr(fs, OFF_FS_PWD + OFF_PATH_DENTRY);
-	void *vfsmnt = read_ptr(fs, OFF_FS_PWD + OFF_PATH_MNT);
+	void *fs = member_ptr(CURRENT_TASK(), OFF_TASK_FS);
 	void *root_dentry = read_ptr(fs, OFF_FS_ROOT + OFF_PATH_DENTRY);
 	void *root_mnt = read_ptr(fs, OFF_FS_ROOT + OFF_PATH_MNT);
 	/* struct mount embeds struct vfsmount at OFF_MOUNT_MNT. */
@@ -251,8 +256,8 @@ static __always_inline u32 read_cwd(void *task, char *data, u32 *flags)
 			vfsmnt = mnt + OFF_MOUNT_MNT;
 			continue;
 		}
-		if (len > SENSOR_CWD_MAX - SENSOR_CWD_NAME_MAX) {
-			*flags |= EXEC_CWD_TRUNCATED;
+		if (len > SENSOR_PATH_MAX - SENSOR_CWD_NAME_MAX) {
+			*truncated = 1;
 			return len;
 		}
 		void *name = read_ptr(dentry, OFF_DENTRY_D_NAME + OFF_QSTR_NAME);
@@ -262,8 +267,16 @@ static __always_inline u32 read_cwd(void *task, char *data, u32 *flags)
 		len += n;
 		dentry = parent;
 	}
-	*flags |= EXEC_CWD_TRUNCATED;
+	*truncated = 1;
 	return len;
+}
+
+/* The current task's cwd, as walk_path() writes it. */
+static __always_inline u32 read_cwd(char *data, int *truncated)
+{
+	void *fs = member_ptr(CURRENT_TASK(), OFF_TASK_FS);
+	return walk_path(read_ptr(fs, OFF_FS_PWD + OFF_PATH_DENTRY), read_ptr(fs, OFF_FS_PWD + OFF_PATH_MNT), data,
+			 truncated);
 }
 
 /* sched_process_exec(struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm);
@@ -311,7 +324,10 @@ int on_sched_process_exec(struct bpf_raw_tracepoint_args *ctx)
 	rec->args_size = args_size > 0xffffffff ? 0xffffffff : args_size;
 
 	u32 cwd_at = filename_len + args_len; /* each masked above: the verifier sees the sum's bound */
-	u32 cwd_len = read_cwd(task, rec->data + cwd_at, &rec->flags) & (SENSOR_CWD_MAX - 1);
+	int cwd_truncated = 0;
+	u32 cwd_len = read_cwd(rec->data + cwd_at, &cwd_truncated) & (SENSOR_CWD_MAX - 1);
+	if (cwd_truncated)
+		rec->flags |= EXEC_CWD_TRUNCATED;
 	rec->cwd_len = cwd_len;
 
 	u32 size = offsetof(struct sensor_exec, data) + cwd_at + cwd_len;

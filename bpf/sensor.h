@@ -16,6 +16,8 @@
 #define SENSOR_CWD_DEPTH 32
 #define SENSOR_CGROUP_PATH_MAX 1024 /* the kernel's TRACE_CGROUP_PATH_LEN */
 #define SENSOR_GROUPS_MAX 32 /* supplementary groups carried by a creds record; ngroups says if there were more */
+#define SENSOR_PATH_MAX 4096 /* each path of a file record, and each directory it is relative to */
+#define SENSOR_READ_PREFIX_MAX 256 /* bytes of a path the read-prefix trie compares */
 
 enum sensor_record_type {
 	RECORD_FORK = 1,
@@ -26,9 +28,10 @@ enum sensor_record_type {
 	RECORD_CGROUP_MKDIR = 6,
 	RECORD_CGROUP_RMDIR = 7,
 	RECORD_CGROUP_ATTACH = 8,
+	RECORD_FILE = 9,
 };
 
-/* Hooks, for the per-hook counters: counters[hook * 2] = records sent, [hook * 2 + 1] = records lost. */
+/* Hooks, for the per-hook counters: counters[hook * COUNTER_SLOTS + enum sensor_counter]. */
 enum sensor_hook {
 	HOOK_FORK = 0,
 	HOOK_EXEC = 1,
@@ -36,7 +39,16 @@ enum sensor_hook {
 	HOOK_EXIT = 3,
 	HOOK_CREDENTIALS = 4,
 	HOOK_CGROUPS = 5,
-	HOOK_COUNT = 6,
+	HOOK_FILE_OPEN = 6,
+	HOOK_FILE_CHANGE = 7, /* unlink, rmdir, rename, mkdir, link, symlink, chmod, chown, truncate */
+	HOOK_COUNT = 8,
+};
+
+enum sensor_counter {
+	COUNTER_SENT = 0,
+	COUNTER_LOST = 1,     /* the buffer was full */
+	COUNTER_FILTERED = 2, /* left out on purpose by an in-kernel filter (read-only opens) */
+	COUNTER_SLOTS = 3,
 };
 
 /* What changed credentials, in a creds record. */
@@ -54,6 +66,36 @@ enum sensor_creds_cause {
 	CREDS_EXEC = 11,        /* a set-user-ID or set-group-ID (or file capability) exec */
 	CREDS_COMMIT_CREDS = 12, /* any change, seen at commit_creds() */
 };
+
+/* What a file record reports. */
+enum sensor_file_op {
+	FILE_OPEN = 1,
+	FILE_UNLINK = 2,
+	FILE_RMDIR = 3,  /* rmdir, or unlinkat with AT_REMOVEDIR */
+	FILE_RENAME = 4,
+	FILE_MKDIR = 5,
+	FILE_LINK = 6,
+	FILE_SYMLINK = 7,
+	FILE_CHMOD = 8,
+	FILE_CHOWN = 9,
+	FILE_TRUNCATE = 10,
+};
+
+/* Which read-only opens the kernel sends (file_settings[0]); opens that write, create or truncate
+ * are always sent. */
+enum sensor_read_opens {
+	READ_OPENS_NONE = 0,
+	READ_OPENS_BY_PREFIX = 1, /* absolute paths starting with a prefix in read_prefixes, and relative ones */
+	READ_OPENS_ALL = 2,
+};
+
+/* File record flags. */
+#define FILE_PATH_TRUNCATED (1u << 0)
+#define FILE_BASE_TRUNCATED (1u << 1) /* the directory walk hit its depth or size bound */
+#define FILE_PATH2_TRUNCATED (1u << 2)
+#define FILE_BASE2_TRUNCATED (1u << 3)
+#define FILE_CREATED (1u << 4)        /* an open that created the file (FMODE_CREATED) */
+#define FILE_FMODE_CREATED 0x100000    /* the kernel's FMODE_CREATED, 4.19+ */
 
 /* Exec record flags. */
 #define EXEC_FILENAME_TRUNCATED (1u << 0)
@@ -152,6 +194,31 @@ struct sensor_cgroup {
 	__u32 target_pid;   /* attach: the task moved (a thread id); 0 otherwise */
 	__u32 path_len;     /* bytes of path, with its NUL */
 	char path[SENSOR_CGROUP_PATH_MAX]; /* relative to the hierarchy's root, starting with '/' */
+};
+
+/* A file syscall, at its exit. Paths are as the process gave them; a relative one comes with the
+ * directory it is relative to (the cwd, or the dirfd's path), walked in the kernel up to the
+ * process's root, as path components leaf first (as an exec's cwd). For an operation on an fd
+ * (fchmod, fchown, ftruncate, AT_EMPTY_PATH) path is empty and base is the fd's file.
+ * data: path, base, path2, base2, each of the length below, each string NUL-terminated.
+ * rename, link: path is the old name, path2 the new; symlink: path is the target, as given. */
+struct sensor_file {
+	struct sensor_header header;
+	__u32 op;         /* enum sensor_file_op */
+	__u32 flags;      /* FILE_* */
+	__s64 ret;        /* the syscall's return: an fd, 0, or -errno */
+	__u64 dev;        /* open: the opened file's device, the kernel's encoding (major << 20 | minor) */
+	__u64 ino;        /* open: its inode */
+	__s64 length;     /* truncate: the new length */
+	__u32 how;        /* open: O_* flags; rename: RENAME_*; linkat, fchownat, fchmodat2: AT_* */
+	__u32 mode;       /* open, creat, mkdir, chmod: the mode asked for */
+	__u32 uid;        /* chown: the new owner; (u32)-1 leaves it */
+	__u32 gid;
+	__u16 path_len;
+	__u16 base_len;
+	__u16 path2_len;
+	__u16 base2_len;
+	char data[4 * SENSOR_PATH_MAX];
 };
 
 #endif /* SENSOR_RECORDS_H */

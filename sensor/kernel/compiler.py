@@ -44,7 +44,7 @@ class ProgramSpec:
 
     name: str
     prog_type: ProgType
-    attach_to: str  # raw tracepoint "task_newtask", tracepoint "category:event", or kernel function
+    attach_to: str  # raw tracepoint "task_newtask", tracepoints "category:event[,category:event...]", or kernel function
     insns: bytes  # each map reference's immediate is an index into BpfObject.maps
 
 
@@ -89,6 +89,11 @@ class BpfObject:
             )
         except (KeyError, TypeError, json.JSONDecodeError, binascii.Error) as error:
             raise ValueError(f"not a compiled BPF object: {error!r}") from None
+
+    @property
+    def map_names(self) -> set[str]:
+        """The names of the maps."""
+        return {spec.name for spec in self.maps}
 
     def map_index(self, name: str) -> int:
         """Which map is ``name``; KeyError if none."""

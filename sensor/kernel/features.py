@@ -89,12 +89,41 @@ CREDS_SYSCALLS = (
     "setgroups",
     "capset",
 )
+FILE_OPEN_SYSCALLS = ("open", "openat", "openat2", "creat")
+FILE_CHANGE_SYSCALLS = (
+    "unlink",
+    "unlinkat",
+    "rename",
+    "renameat",
+    "renameat2",
+    "mkdir",
+    "mkdirat",
+    "rmdir",
+    "link",
+    "linkat",
+    "symlink",
+    "symlinkat",
+    "chmod",
+    "fchmod",
+    "fchmodat",
+    "chown",
+    "fchown",
+    "lchown",
+    "fchownat",
+    "truncate",
+    "ftruncate",
+)
+FCHMODAT2_SYSCALL = "fchmodat2"  # 6.6+: attached where it exists
 PROBED_TRACEPOINTS = (
     FORK_TRACEPOINT,
     EXEC_TRACEPOINT,
     EXIT_TRACEPOINT,
     *CGROUP_TRACEPOINTS,
-    *(f"syscalls:sys_{edge}_{name}" for name in EXEC_SYSCALLS + CREDS_SYSCALLS for edge in ("enter", "exit")),
+    *(
+        f"syscalls:sys_{edge}_{name}"
+        for name in EXEC_SYSCALLS + CREDS_SYSCALLS + FILE_OPEN_SYSCALLS + FILE_CHANGE_SYSCALLS + (FCHMODAT2_SYSCALL,)
+        for edge in ("enter", "exit")
+    ),
 )
 
 
@@ -165,9 +194,15 @@ def probe_kernel(btf: Btf | None = None) -> KernelFeatures:
 
 
 def choose_backends(
-    features: KernelFeatures, transport: Backend | None = None, task_reads: Backend | None = None
+    features: KernelFeatures,
+    transport: Backend | None = None,
+    task_reads: Backend | None = None,
+    files: bool = True,
 ) -> list[HookChoice]:
-    """One backend per hook (and for the transport and task reads), with the reason; NONE where nothing fits."""
+    """One backend per hook (and for the transport and task reads), with the reason; NONE where nothing fits.
+
+    ``files``: attach the file hooks (each open on the host runs them: left out when nobody wants file events).
+    """
     choices = [
         _raw_tracepoint_choice(features, Hook.FORK.label, FORK_TRACEPOINT),
         _raw_tracepoint_choice(features, Hook.EXEC.label, EXEC_TRACEPOINT),
@@ -175,6 +210,7 @@ def choose_backends(
         _syscalls_choice(features, Hook.EXEC_FAILED.label, EXEC_SYSCALLS, required=False),
         _creds_choice(features),
         _cgroups_choice(features),
+        *_file_choices(features, files),
         _transport_choice(features, transport),
         _task_reads_choice(features, task_reads),
     ]
@@ -240,6 +276,18 @@ def _cgroups_choice(features: KernelFeatures) -> HookChoice:
         )
     reason = "cgroup_mkdir, cgroup_rmdir, cgroup_attach_task"
     return HookChoice(Hook.CGROUPS.label, Backend.TRACEPOINT, reason, required=False)
+
+
+def _file_choices(features: KernelFeatures, wanted: bool) -> list[HookChoice]:
+    """Opens, and changes to the tree: both or neither, since one program file holds them."""
+    hooks = ((Hook.FILE_OPEN, FILE_OPEN_SYSCALLS), (Hook.FILE_CHANGE, FILE_CHANGE_SYSCALLS))
+    if not wanted:
+        return [HookChoice(hook.label, Backend.NONE, "not asked for: no file events wanted", False) for hook, _ in hooks]
+    choices = [_syscalls_choice(features, hook.label, syscalls, required=False) for hook, syscalls in hooks]
+    if any(choice.backend is Backend.NONE for choice in choices):
+        missing = "; ".join(c.reason for c in choices if c.backend is Backend.NONE)
+        return [HookChoice(hook.label, Backend.NONE, missing, False) for hook, _ in hooks]
+    return choices
 
 
 def _transport_choice(features: KernelFeatures, wanted: Backend | None) -> HookChoice:

@@ -23,6 +23,9 @@ from sensor.kernel.compiler import DEFAULT_CACHE_DIR, CompileRequest, ProgramSpe
 from sensor.kernel.features import (
     EXEC_TRACEPOINT,
     EXIT_TRACEPOINT,
+    FCHMODAT2_SYSCALL,
+    FILE_CHANGE_SYSCALLS,
+    FILE_OPEN_SYSCALLS,
     FORK_TRACEPOINT,
     Backend,
     HookChoice,
@@ -30,7 +33,7 @@ from sensor.kernel.features import (
     find_tracefs,
 )
 from sensor.kernel.offsets import resolve_offsets
-from sensor.kernel.records import Hook
+from sensor.kernel.records import READ_PREFIX_MAX, Counter, Hook, ReadOpens
 from sensor.kernel.ringbuf import PerfBufferReader, RecordReader, RingBufferReader
 from sensor.kernel.syscalls import (
     ProgType,
@@ -38,6 +41,7 @@ from sensor.kernel.syscalls import (
     cpu_list,
     create_map,
     load_program,
+    map_delete,
     map_lookup,
     map_spec,
     map_update,
@@ -49,7 +53,11 @@ from sensor.kernel.syscalls import (
 BPF_DIR = Path(__file__).resolve().parents[2] / "bpf"
 # Compiled as one unit, in this order: cgroup.bpf.c uses process.bpf.c's maps and helpers. Each
 # file with the hook whose backend it needs (None: always compiled).
-PROGRAMS: tuple[tuple[str, Hook | None], ...] = (("process.bpf.c", None), ("cgroup.bpf.c", Hook.CGROUPS))
+PROGRAMS: tuple[tuple[str, Hook | None], ...] = (
+    ("process.bpf.c", None),
+    ("cgroup.bpf.c", Hook.CGROUPS),
+    ("file.bpf.c", Hook.FILE_OPEN),
+)
 DEFAULT_BUFFER_BYTES = 16 * 1024 * 1024
 MAX_BUFFER_BYTES = 1 << 31  # a map's size is a 32-bit count: the largest power of two it holds
 KPROBE_PMU_TYPE = Path("/sys/bus/event_source/devices/kprobe/type")
@@ -63,14 +71,16 @@ _RAW_TRACEPOINTS = {
     "on_sched_process_exit": EXIT_TRACEPOINT,
 }
 _CREDS_KPROBE = ("on_commit_creds", "commit_creds")
+_FILE_EXIT_PROGRAM = "on_file_syscall_exit"  # attached to the sys_exit of every file syscall
 
 
 @dataclass(frozen=True, slots=True)
 class HookCounters:
-    """Records one hook sent, and lost because the buffer was full."""
+    """Records one hook sent, lost because the buffer was full, and left out by an in-kernel filter."""
 
     sent: int
     lost: int
+    filtered: int = 0
 
 
 def _buffer_pages(buffer_bytes: int) -> int:
@@ -107,6 +117,12 @@ def compile_request(
         defines["CREDS_SYSCALLS"] = 1
     if exit_group_dead_arg:
         defines["EXIT_GROUP_DEAD_ARG"] = 1
+    if backends.get(Hook.FILE_OPEN.label, Backend.NONE) is not Backend.NONE:
+        syscalls = [*FILE_OPEN_SYSCALLS, *FILE_CHANGE_SYSCALLS]
+        if _tracepoint_exists(f"syscalls:sys_enter_{FCHMODAT2_SYSCALL}"):
+            defines["FILE_FCHMODAT2"] = 1
+            syscalls.append(FCHMODAT2_SYSCALL)
+        attach[_FILE_EXIT_PROGRAM] = (ProgType.TRACEPOINT, ",".join(f"syscalls:sys_exit_{name}" for name in syscalls))
     if backends.get("task_reads") is Backend.BTF_LOADS:
         defines["TASK_BTF"] = 1
     defines["CGROUP_HIERARCHY_ID"] = hierarchy.hierarchy_id if hierarchy else UNIFIED_HIERARCHY_ID
@@ -164,6 +180,9 @@ class LoadedProbes:
                     spec = replace(spec, max_entries=pages * mmap.PAGESIZE)
                 map_fds.append(self._keep(create_map(spec)))
             self._counters_fd = map_fds[obj.map_index("counters")]
+            self._file_settings_fd = map_fds[obj.map_index("file_settings")] if "file_settings" in obj.map_names else -1
+            self._read_prefixes_fd = map_fds[obj.map_index("read_prefixes")] if "read_prefixes" in obj.map_names else -1
+            self._read_prefixes: frozenset[bytes] = frozenset()
             tgid = os.getpid() if ignore_tgid is None else ignore_tgid
             map_update(map_fds[obj.map_index("sensor_tgid")], struct.pack("<I", 0), struct.pack("<I", tgid))
             records_fd = self._records_fd = map_fds[records_index]
@@ -202,9 +221,11 @@ class LoadedProbes:
                 self._keep(open_raw_tracepoint(program.attach_to, prog_fd))
                 return
             if program.prog_type is ProgType.TRACEPOINT:
-                event_fd = self._keep(open_tracepoint_event(_tracepoint_id(program.attach_to)))
-            else:
-                event_fd = self._keep(open_kprobe_event(int(KPROBE_PMU_TYPE.read_text()), program.attach_to))
+                for tracepoint in program.attach_to.split(","):
+                    event_fd = self._keep(open_tracepoint_event(_tracepoint_id(tracepoint)))
+                    attach_perf_event(event_fd, prog_fd)
+                return
+            event_fd = self._keep(open_kprobe_event(int(KPROBE_PMU_TYPE.read_text()), program.attach_to))
             attach_perf_event(event_fd, prog_fd)
         except OSError as error:
             raise OSError(error.errno, f"attaching {program.name} to {program.attach_to}: {error.strerror}") from None
@@ -215,12 +236,35 @@ class LoadedProbes:
         return map_spec(self._records_fd).max_entries if isinstance(self.reader, RingBufferReader) else 0
 
     def counters(self) -> dict[Hook, HookCounters]:
-        """Sent and lost records per hook, summed over CPUs."""
+        """Sent, lost and filtered records per hook, summed over CPUs."""
         out = {}
         for hook in Hook:
-            sent, lost = (self._counter_total(hook * 2 + lost) for lost in (0, 1))
-            out[hook] = HookCounters(sent=sent, lost=lost)
+            sent, lost, filtered = (self._counter_total(hook * len(Counter) + counter) for counter in Counter)
+            out[hook] = HookCounters(sent=sent, lost=lost, filtered=filtered)
         return out
+
+    @property
+    def has_file_hooks(self) -> bool:
+        """Whether the file programs are loaded."""
+        return self._file_settings_fd >= 0
+
+    def set_read_opens(self, prefixes: frozenset[bytes] | None) -> None:
+        """Which read-only opens the kernel sends: those under ``prefixes`` (b"/": all), none when empty,
+        all when None. Prefixes longer than the trie compares are cut, so the kernel may send more:
+        user space applies each subscriber's own prefixes again."""
+        if not self.has_file_hooks:
+            return
+        if prefixes is None or b"/" in (prefixes or ()):
+            mode = ReadOpens.ALL
+        else:
+            mode = ReadOpens.BY_PREFIX if prefixes else ReadOpens.NONE
+            kept = frozenset(prefix[:READ_PREFIX_MAX] for prefix in prefixes)
+            for prefix in self._read_prefixes - kept:
+                map_delete(self._read_prefixes_fd, _prefix_key(prefix))
+            for prefix in kept - self._read_prefixes:
+                map_update(self._read_prefixes_fd, _prefix_key(prefix), b"\x01")
+            self._read_prefixes = kept
+        map_update(self._file_settings_fd, struct.pack("<I", 0), struct.pack("<I", mode))
 
     def _counter_total(self, slot: int) -> int:
         values = map_lookup(self._counters_fd, struct.pack("<I", slot), 8 * self._possible_cpus)
@@ -240,6 +284,17 @@ class LoadedProbes:
             with contextlib.suppress(OSError):
                 os.close(fd)
         self._fds.clear()
+
+
+def _prefix_key(prefix: bytes) -> bytes:
+    """``struct read_prefix_key`` for a prefix: its length in bits, then its bytes."""
+    return struct.pack("<I", len(prefix) * 8) + prefix.ljust(READ_PREFIX_MAX, b"\0")
+
+
+def _tracepoint_exists(tracepoint: str) -> bool:
+    tracefs = find_tracefs()
+    category, event = tracepoint.split(":")
+    return tracefs is not None and (tracefs / "events" / category / event / "id").exists()
 
 
 def _tracepoint_id(tracepoint: str) -> int:

@@ -42,6 +42,17 @@ KERNEL_OFFSETS: dict[str, tuple[str, ...]] = {
     "OFF_DENTRY_D_PARENT": ("dentry.d_parent",),
     "OFF_DENTRY_D_NAME": ("dentry.d_name",),
     "OFF_QSTR_NAME": ("qstr.name",),
+    # task->files->fdt->fd[n]: the struct file of a descriptor; its path, inode and mode.
+    "OFF_TASK_FILES": ("task_struct.files",),
+    "OFF_FILES_FDT": ("files_struct.fdt",),
+    "OFF_FDTABLE_MAX_FDS": ("fdtable.max_fds",),
+    "OFF_FDTABLE_FD": ("fdtable.fd",),
+    "OFF_FILE_F_PATH": ("file.f_path",),
+    "OFF_FILE_F_INODE": ("file.f_inode",),
+    "OFF_FILE_F_MODE": ("file.f_mode",),
+    "OFF_INODE_I_INO": ("inode.i_ino",),
+    "OFF_INODE_I_SB": ("inode.i_sb",),
+    "OFF_SUPER_BLOCK_S_DEV": ("super_block.s_dev",),
     # task->cgroups->subsys[i]->cgroup->kn->id: a task's cgroup in a v1 hierarchy.
     "OFF_TASK_CGROUPS": ("task_struct.cgroups",),
     "OFF_CSS_SET_SUBSYS": ("css_set.subsys",),

@@ -21,6 +21,8 @@ ARGS_MAX = 16384
 CWD_MAX = 4096
 CGROUP_PATH_MAX = 1024
 GROUPS_MAX = 32
+PATH_MAX = 4096
+READ_PREFIX_MAX = 256
 
 
 class RecordType(IntEnum):
@@ -34,6 +36,7 @@ class RecordType(IntEnum):
     CGROUP_MKDIR = 6
     CGROUP_RMDIR = 7
     CGROUP_ATTACH = 8
+    FILE = 9
 
 
 class Hook(IntEnum):
@@ -46,11 +49,54 @@ class Hook(IntEnum):
     EXIT = 3
     CREDENTIALS = 4
     CGROUPS = 5
+    FILE_OPEN = 6
+    FILE_CHANGE = 7
 
     @property
     def label(self) -> str:
         """The hook's name where people and tools read it."""
         return self.name.lower()
+
+
+class Counter(IntEnum):
+    """``enum sensor_counter``: each hook's counters, in this order."""
+
+    SENT = 0
+    LOST = 1
+    FILTERED = 2
+
+
+class ReadOpens(IntEnum):
+    """``enum sensor_read_opens``: which read-only opens the kernel sends."""
+
+    NONE = 0
+    BY_PREFIX = 1
+    ALL = 2
+
+
+class FileOp(IntEnum):
+    """``enum sensor_file_op``: what a file record reports."""
+
+    OPEN = 1
+    UNLINK = 2
+    RMDIR = 3
+    RENAME = 4
+    MKDIR = 5
+    LINK = 6
+    SYMLINK = 7
+    CHMOD = 8
+    CHOWN = 9
+    TRUNCATE = 10
+
+
+class FileFlags(IntFlag):
+    """``FILE_*`` flags of a file record."""
+
+    PATH_TRUNCATED = 1 << 0
+    BASE_TRUNCATED = 1 << 1
+    PATH2_TRUNCATED = 1 << 2
+    BASE2_TRUNCATED = 1 << 3
+    CREATED = 1 << 4
 
 
 class CredsCause(IntEnum):
@@ -91,11 +137,18 @@ C_MIRRORS: dict[str, int] = {
     "SENSOR_CGROUP_PATH_MAX": CGROUP_PATH_MAX,
     "SENSOR_GROUPS_MAX": GROUPS_MAX,
     "EXIT_GROUP_DEAD": EXIT_GROUP_DEAD,
+    "SENSOR_PATH_MAX": PATH_MAX,
+    "SENSOR_READ_PREFIX_MAX": READ_PREFIX_MAX,
     "HOOK_COUNT": len(Hook),
+    "COUNTER_SLOTS": len(Counter),
     **{f"RECORD_{member.name}": member.value for member in RecordType},
     **{f"HOOK_{member.name}": member.value for member in Hook},
     **{f"CREDS_{member.name}": member.value for member in CredsCause},
     **{f"EXEC_{member.name}": member.value for member in ExecFlags},
+    **{f"COUNTER_{member.name}": member.value for member in Counter},
+    **{f"READ_OPENS_{member.name}": member.value for member in ReadOpens},
+    **{f"FILE_{member.name}": member.value for member in FileOp},
+    **{f"FILE_{member.name}": member.value for member in FileFlags},
 }
 
 HEADER_FIELDS: tuple[tuple[str, str], ...] = (
@@ -150,6 +203,23 @@ CGROUP_FIELDS = (
     ("path_len", "I"),
     ("path", f"{CGROUP_PATH_MAX}s"),
 )
+FILE_FIELDS = (
+    *HEADER_FIELDS,
+    ("op", "I"),
+    ("flags", "I"),
+    ("ret", "q"),
+    ("dev", "Q"),
+    ("ino", "Q"),
+    ("length", "q"),
+    ("how", "I"),
+    ("mode", "I"),
+    ("uid", "I"),
+    ("gid", "I"),
+    ("path_len", "H"),
+    ("base_len", "H"),
+    ("path2_len", "H"),
+    ("base2_len", "H"),
+)
 
 # C struct name -> its fields; the variable-length ``data`` of exec records follows the fixed part.
 LAYOUTS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -159,6 +229,7 @@ LAYOUTS: dict[str, tuple[tuple[str, str], ...]] = {
     "sensor_exit": EXIT_FIELDS,
     "sensor_creds_change": CREDS_FIELDS,
     "sensor_cgroup": CGROUP_FIELDS,
+    "sensor_file": FILE_FIELDS,
 }
 
 
@@ -173,6 +244,7 @@ _EXEC_FAILED: Final = layout_struct(EXEC_FAILED_FIELDS)
 _EXIT: Final = layout_struct(EXIT_FIELDS)
 _CREDS: Final = layout_struct(CREDS_FIELDS)
 _CGROUP: Final = layout_struct(CGROUP_FIELDS)
+_FILE: Final = layout_struct(FILE_FIELDS)
 _TYPE: Final = struct.Struct("<H")
 MEMO_BOUND = 4096  # distinct values remembered per memo
 
@@ -450,7 +522,73 @@ class CgroupRecord(Record):
         self.path = path
 
 
-AnyRecord = Union[ForkRecord, ExecRecord, ExecFailedRecord, ExitRecord, CredsRecord, CgroupRecord]
+@dataclass(init=False, slots=True)
+class FileRecord(Record):
+    """A file syscall at its exit. ``path`` and ``path2`` are as the process gave them; ``directory``
+    and ``directory2`` what a relative one is relative to (empty for an absolute one), or for an
+    operation on an fd, the fd's own path. ``dev`` is in user space's encoding (``os.stat``'s)."""
+
+    op: FileOp
+    flags: int  # FileFlags, as a plain int: tested per event
+    ret: int
+    dev: int
+    ino: int
+    length: int
+    how: int
+    mode: int
+    uid: int
+    gid: int
+    path: str
+    directory: str
+    path2: str
+    directory2: str
+
+    # Written out, as Record's is (mypyc cannot mix a generated __init__ over a written one).
+    def __init__(
+        self,
+        cpu: int,
+        pid: int,
+        ktime_ns: int,
+        tgid: int,
+        ppid: int,
+        start_ns: int,
+        parent_start_ns: int,
+        cgroup_id: int,
+        creds: Creds,
+        comm: str,
+        op: FileOp,
+        flags: int,
+        ret: int,
+        dev: int,
+        ino: int,
+        length: int,
+        how: int,
+        mode: int,
+        uid: int,
+        gid: int,
+        path: str,
+        directory: str,
+        path2: str,
+        directory2: str,
+    ) -> None:
+        Record.__init__(self, cpu, pid, ktime_ns, tgid, ppid, start_ns, parent_start_ns, cgroup_id, creds, comm)
+        self.op = op
+        self.flags = flags
+        self.ret = ret
+        self.dev = dev
+        self.ino = ino
+        self.length = length
+        self.how = how
+        self.mode = mode
+        self.uid = uid
+        self.gid = gid
+        self.path = path
+        self.directory = directory
+        self.path2 = path2
+        self.directory2 = directory2
+
+
+AnyRecord = Union[ForkRecord, ExecRecord, ExecFailedRecord, ExitRecord, CredsRecord, CgroupRecord, FileRecord]
 
 
 class DecodeError(ValueError):
@@ -588,6 +726,39 @@ def _decode_cgroup(buf: bytes) -> CgroupRecord:
     return CgroupRecord(*_head(v), CgroupOp(v[0]), v[18], v[20], v[21], _c_string(v[23]))
 
 
+_FILE_OPS: Final = {op.value: op for op in FileOp}
+_BASE_TRUNCATED: Final = int(FileFlags.BASE_TRUNCATED)
+_BASE2_TRUNCATED: Final = int(FileFlags.BASE2_TRUNCATED)
+
+
+def _kernel_dev(dev: int) -> int:
+    """The kernel's dev_t (major << 20 | minor) in user space's encoding, as os.stat gives it."""
+    major, minor = dev >> 20, dev & 0xFFFFF
+    return (minor & 0xFF) | ((major & 0xFFF) << 8) | ((minor & ~0xFF) << 12) | ((major & ~0xFFF) << 32)
+
+
+def _directory(raw: bytes, truncated: bool) -> str:
+    return _cwds[raw, truncated] if raw else ""
+
+
+def _decode_file(buf: bytes) -> FileRecord:
+    v = _FILE.unpack_from(buf)
+    flags = v[19]
+    path_len, base_len, path2_len, base2_len = v[28:32]
+    data = buf[_FILE.size :]
+    base_at = path_len
+    path2_at = base_at + base_len
+    base2_at = path2_at + path2_len
+    return FileRecord(
+        v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], _creds_sets[v[9:17]], _c_strings[v[17]],
+        _FILE_OPS[v[18]], flags, v[20], _kernel_dev(v[21]), v[22], v[23], v[24], v[25], v[26], v[27],
+        _c_strings[data[:path_len]],
+        _directory(data[base_at:path2_at], bool(flags & _BASE_TRUNCATED)),
+        _c_strings[data[path2_at:base2_at]],
+        _directory(data[base2_at : base2_at + base2_len], bool(flags & _BASE2_TRUNCATED)),
+    )  # fmt: skip
+
+
 _DECODERS: Final[dict[int, tuple[int, Callable[[bytes], AnyRecord]]]] = {
     RecordType.FORK: (_FORK.size, _decode_fork),
     RecordType.EXEC: (_EXEC.size, _decode_exec),
@@ -597,6 +768,7 @@ _DECODERS: Final[dict[int, tuple[int, Callable[[bytes], AnyRecord]]]] = {
     RecordType.CGROUP_MKDIR: (_CGROUP.size, _decode_cgroup),
     RecordType.CGROUP_RMDIR: (_CGROUP.size, _decode_cgroup),
     RecordType.CGROUP_ATTACH: (_CGROUP.size, _decode_cgroup),
+    RecordType.FILE: (_FILE.size, _decode_file),
 }
 
 

@@ -21,6 +21,7 @@ _libc = ctypes.CDLL(None, use_errno=True)
 BPF_MAP_CREATE = 0
 BPF_MAP_LOOKUP_ELEM = 1
 BPF_MAP_UPDATE_ELEM = 2
+BPF_MAP_DELETE_ELEM = 3
 BPF_PROG_LOAD = 5
 BPF_OBJ_GET_INFO_BY_FD = 15
 BPF_RAW_TRACEPOINT_OPEN = 17
@@ -115,6 +116,12 @@ def map_update(map_fd: int, key: bytes, value: bytes) -> None:
         BPF_MAP_UPDATE_ELEM,
         struct.pack("<IIQQQ", map_fd, 0, ctypes.addressof(key_buf), ctypes.addressof(value_buf), 0),
     )
+
+
+def map_delete(map_fd: int, key: bytes) -> None:
+    """Remove ``key`` (FileNotFoundError when it is not there)."""
+    key_buf = ctypes.create_string_buffer(key, len(key))
+    bpf(BPF_MAP_DELETE_ELEM, struct.pack("<IIQ", map_fd, 0, ctypes.addressof(key_buf)))
 
 
 def load_program(prog_type: ProgType, name: str, insns: bytes, kernel_version: int) -> int:
