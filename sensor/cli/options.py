@@ -21,9 +21,10 @@ from sensor.kernel.loader import MAX_BUFFER_BYTES
 from sensor.model.runtime.docker import DEFAULT_DOCKER_SOCKETS
 from sensor.server.address import DEFAULT_SOCKET, AddressError, parse_address
 from sensor.telemetry.capture import Capture, CaptureConfig
-from sensor.telemetry.event_fields import kinds_having
-from sensor.telemetry.events import EventKind
 from sensor.telemetry.expression import FilterError, field_names
+from sensor.telemetry.kinds import process
+from sensor.telemetry.kinds.kind import EventKind
+from sensor.telemetry.kinds.registry import SELECTABLE_KINDS, kinds_having
 from sensor.telemetry.subscription import MAX_BATCH_DELAY_NS, SubscriptionError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -33,14 +34,7 @@ TASK_READS = {"auto": None, "btf": Backend.BTF_LOADS, "probe-read": Backend.PROB
 DEFAULT_TASK_READS = "auto"
 DEFAULT_BUFFER_SIZE = "16M"
 TLS_FLAGS = ("tls_ca", "tls_cert", "tls_key", "tls_server_name")  # only mean something with --connect
-PROCESS_KINDS = (EventKind.FORK, EventKind.EXEC, EventKind.EXIT, EventKind.CREDENTIALS)
-SELECTABLE_KINDS = (*PROCESS_KINDS, EventKind.CONTAINER)
-_PROCESS_TYPES: dict[EventKind, tuple[str, ...]] = {
-    EventKind.FORK: ("FORK",),
-    EventKind.EXEC: ("EXEC", "UPDATE"),
-    EventKind.EXIT: ("EXIT",),
-    EventKind.CREDENTIALS: ("CREDENTIALS",),
-}
+PROCESS_KINDS = tuple(process.KIND.event_kinds)
 _DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(ns|us|ms|s|m|h)?\s*$")
 _NS_PER_UNIT = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000, "m": 60_000_000_000, "h": 3_600_000_000_000}
 
@@ -327,15 +321,18 @@ def build_subscription(
     limit: int,
     include_existing: bool,
     batch_ns: int = 0,
+    read_prefixes: tuple[str, ...] = (),
 ) -> sub.Subscription:
-    """The Subscription `sensor trace`'s flags ask for: ``expression`` applies to every chosen kind."""
+    """The Subscription `sensor trace`'s flags ask for: ``expression`` applies to every chosen kind;
+    ``read_prefixes`` to file events."""
     subscription = sub.Subscription(include_existing=include_existing)
     event_filter = subscription.event_filter
-    for kind in kinds:
-        if kind is EventKind.CONTAINER:
-            event_filter.container_events.append(sub.ContainerEventFilter(filter_expression=expression))
-            continue
-        for name in _PROCESS_TYPES[kind]:
+    if EventKind.CONTAINER in kinds:
+        event_filter.container_events.append(sub.ContainerEventFilter(filter_expression=expression))
+    if EventKind.FILE in kinds:
+        event_filter.file_events.append(sub.FileEventFilter(filter_expression=expression, read_prefixes=read_prefixes))
+    for name, kind in process.KIND.types.items():
+        if kind in kinds:
             event_filter.process_events.append(sub.ProcessEventFilter(type=name, filter_expression=expression))
     wanted = subscription.container_filter
     wanted.ids.extend(containers)

@@ -39,9 +39,11 @@ from sensor.cli.remote import (
     stream_with_reconnect,
 )
 from sensor.telemetry.capture import Capture, CaptureConfig, LossReport, settle_heap
-from sensor.telemetry.events import EventKind, LostPayload, TelemetryEvent
+from sensor.telemetry.events import TelemetryEvent
 from sensor.telemetry.hub import Hub, queued_events
 from sensor.telemetry.json_lines import json_lines
+from sensor.telemetry.kinds.kind import EventKind
+from sensor.telemetry.kinds.lost import LostPayload
 from sensor.telemetry.subscription import InvalidSubscription, compile_subscription
 
 POLL_MS = 100
@@ -55,11 +57,13 @@ REMOTE_ONLY_FLAGS = ("reconnect", "batch")
 def loss_summary(report: LossReport, printed: int) -> str:
     """The closing line: what was seen and what was lost, by stage."""
     per_hook = ", ".join(f"{hook.label} {c.lost}/{c.sent}" for hook, c in report.kernel.items())
+    filtered = ", ".join(f"{hook.label} {c.filtered}" for hook, c in report.kernel.items() if c.filtered)
     return (
         f"{printed} events printed, {report.records_read} records read; "
         f"lost: kernel {report.kernel_lost} (lost/sent by hook: {per_hook}), "
         f"reader {report.reader_lost}, undecodable {report.decode_errors}; "
-        f"{report.container_events} container events, {report.without_container_metadata} without name/image"
+        + (f"left out by the kernel's filter (read-only opens not asked for): {filtered}; " if filtered else "")
+        + f"{report.container_events} container events, {report.without_container_metadata} without name/image"
     )
 
 
@@ -71,6 +75,7 @@ def _summary_fields(report: LossReport, printer: Printer) -> dict[str, object]:
         "lost_kernel": report.kernel_lost,
         "lost_reader": report.reader_lost,
         "undecodable": report.decode_errors,
+        "filtered_kernel": report.kernel_filtered,
     }
 
 
@@ -184,8 +189,16 @@ class Printer:
     "events",
     multiple=True,
     metavar="KIND[,KIND]",
-    help="Only these kinds: fork, exec (failed execs included), exit, credentials, container. Repeatable. "
+    help="Only these kinds: fork, exec (failed execs included), exit, credentials, file, container. Repeatable. "
     "Default: all; with --filter, the kinds that have every field it names.",
+)
+@click.option(
+    "--reads",
+    "read_prefixes",
+    multiple=True,
+    metavar="PREFIX",
+    help="Also file opens that only read, of absolute paths starting with PREFIX ('/' for all). Repeatable. "
+    "Without it, opens are shown only when they write, create or truncate; the kernel counts the others.",
 )
 @click.option(
     "--filter",
@@ -247,6 +260,8 @@ def trace(**flags: Any) -> None:
       sensor trace --event exec,exit            # only execs and exits
       sensor trace --filter 'exit_code != 0'    # failing exits: the kinds that have the filter's fields
       sensor trace --event exec --filter 'exec_filename LIKE "*/curl" AND uid != 0'
+      sensor trace --event file --filter 'file_path LIKE "/etc/*"'   # writes, renames, chmods... under /etc
+      sensor trace --event file --reads /etc/shadow                  # ... and who reads /etc/shadow
       sensor trace --format json --count 100    # 100 events as JSON lines
       sensor trace --container 'web*' --event exec,container
       sensor trace --image 'nginx:*' --include-existing
@@ -265,6 +280,7 @@ def trace(**flags: Any) -> None:
         flags["limit"] or 0,
         flags["include_existing"],
         parse_batch_ns(flags["batch"]) if flags["batch"] else 0,
+        flags["read_prefixes"],
     )
     setup_logging(flags["log_format"])
     printer = Printer(flags["output_format"], flags["count"])
@@ -281,6 +297,7 @@ def trace(**flags: Any) -> None:
         return
     config = capture_config(flags)
     config.record_path = flags["record"] or ""
+    config.file_events = EventKind.FILE in kinds
     stop = _Stop()
     _trace_local(config, subscription, kinds, printer, should_stop, deadline)
 
@@ -297,6 +314,7 @@ def _trace_local(
         rules = compile_subscription(subscription)
     except InvalidSubscription as invalid:
         raise click.UsageError(explain_rejection(invalid.errors)) from None
+    config.read_prefixes = rules.read_prefixes
     capture = Capture(config)  # it reads the ring buffer every RELAXED_BUSY_POLL_MS: a terminal waits on nobody
     start_or_exit(capture.start, "trace")
     settle_heap()

@@ -44,7 +44,8 @@ class ProgramSpec:
 
     name: str
     prog_type: ProgType
-    attach_to: str  # raw tracepoint "task_newtask", tracepoints "category:event[,category:event...]", or kernel function
+    # A raw tracepoint "task_newtask", tracepoints "category:event[,category:event...]", or a kernel function.
+    attach_to: str
     insns: bytes  # each map reference's immediate is an index into BpfObject.maps
 
 

@@ -282,7 +282,8 @@ def _file_choices(features: KernelFeatures, wanted: bool) -> list[HookChoice]:
     """Opens, and changes to the tree: both or neither, since one program file holds them."""
     hooks = ((Hook.FILE_OPEN, FILE_OPEN_SYSCALLS), (Hook.FILE_CHANGE, FILE_CHANGE_SYSCALLS))
     if not wanted:
-        return [HookChoice(hook.label, Backend.NONE, "not asked for: no file events wanted", False) for hook, _ in hooks]
+        reason = "not asked for: no file events wanted"
+        return [HookChoice(hook.label, Backend.NONE, reason, required=False) for hook, _ in hooks]
     choices = [_syscalls_choice(features, hook.label, syscalls, required=False) for hook, syscalls in hooks]
     if any(choice.backend is Backend.NONE for choice in choices):
         missing = "; ".join(c.reason for c in choices if c.backend is Backend.NONE)

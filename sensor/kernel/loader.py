@@ -59,6 +59,7 @@ PROGRAMS: tuple[tuple[str, Hook | None], ...] = (
     ("file.bpf.c", Hook.FILE_OPEN),
 )
 DEFAULT_BUFFER_BYTES = 16 * 1024 * 1024
+MAX_READ_PREFIXES = 1024  # read_prefixes' size in bpf/file.bpf.c
 MAX_BUFFER_BYTES = 1 << 31  # a map's size is a 32-bit count: the largest power of two it holds
 KPROBE_PMU_TYPE = Path("/sys/bus/event_source/devices/kprobe/type")
 POSSIBLE_CPUS = "/sys/devices/system/cpu/possible"
@@ -248,17 +249,20 @@ class LoadedProbes:
         """Whether the file programs are loaded."""
         return self._file_settings_fd >= 0
 
-    def set_read_opens(self, prefixes: frozenset[bytes] | None) -> None:
-        """Which read-only opens the kernel sends: those under ``prefixes`` (b"/": all), none when empty,
-        all when None. Prefixes longer than the trie compares are cut, so the kernel may send more:
-        user space applies each subscriber's own prefixes again."""
+    def set_read_opens(self, prefixes: frozenset[bytes]) -> None:
+        """Which read-only opens the kernel sends: those under ``prefixes`` (b"/": all), none when empty.
+
+        A prefix longer than the trie compares is cut, and more prefixes than it holds send every
+        read: the kernel may send more than asked, never less, and user space applies each
+        subscriber's own prefixes again.
+        """
         if not self.has_file_hooks:
             return
-        if prefixes is None or b"/" in (prefixes or ()):
+        kept = frozenset(prefix[:READ_PREFIX_MAX] for prefix in prefixes)
+        if b"/" in kept or len(kept) > MAX_READ_PREFIXES:
             mode = ReadOpens.ALL
         else:
-            mode = ReadOpens.BY_PREFIX if prefixes else ReadOpens.NONE
-            kept = frozenset(prefix[:READ_PREFIX_MAX] for prefix in prefixes)
+            mode = ReadOpens.BY_PREFIX if kept else ReadOpens.NONE
             for prefix in self._read_prefixes - kept:
                 map_delete(self._read_prefixes_fd, _prefix_key(prefix))
             for prefix in kept - self._read_prefixes:

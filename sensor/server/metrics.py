@@ -20,8 +20,8 @@ from sensor.model.stats.sample import ContainerStats
 from sensor.server.container_stats import DEFAULT_MAX_AGE_MS, NamedTarget, stats_targets
 from sensor.server.pipeline import PipelineThread
 from sensor.telemetry.capture import CaptureStats
-from sensor.telemetry.events import EventKind
 from sensor.telemetry.hub import SubscriberStats
+from sensor.telemetry.kinds.kind import EventKind
 
 
 class MetricsAddressError(ValueError):
@@ -90,14 +90,21 @@ def _event_metrics(reading: _Reading) -> Iterator[Metric]:
     lost = CounterMetricFamily(
         "sensor_lost", "Records or events lost, by pipeline stage and hook.", labels=["stage", "hook"]
     )
+    filtered = CounterMetricFamily(
+        "sensor_filtered",
+        "Records an in-kernel filter left out on purpose (read-only opens no subscriber asked for), by hook.",
+        labels=["hook"],
+    )
     for hook, counters in loss.kernel.items():
         records.add_metric([hook.label], counters.sent)
         lost.add_metric(["kernel", hook.label], counters.lost)
+        filtered.add_metric([hook.label], counters.filtered)
     lost.add_metric(["reader", ""], loss.reader_lost)
     lost.add_metric(["decode", ""], loss.decode_errors)
     lost.add_metric(["subscriber", ""], reading.lost_subscribers)
     yield records
     yield lost
+    yield filtered
     yield CounterMetricFamily("sensor_records_read", "Records read from the kernel buffer.", value=loss.records_read)
     fill = reading.capture.buffer_fill
     if fill is not None:

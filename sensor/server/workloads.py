@@ -13,7 +13,7 @@ from sensor import __version__
 from sensor.api.v1 import service_pb2 as api
 from sensor.telemetry.capture import Capture
 from sensor.telemetry.hub import Hub
-from sensor.telemetry.wire import creds_proto
+from sensor.telemetry.kinds.process import creds_proto
 
 
 def list_workloads(capture: Capture) -> api.ListWorkloadsResponse:

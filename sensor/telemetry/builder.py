@@ -1,51 +1,20 @@
-"""Turn a kernel record, and the process it is about, into a TelemetryEvent."""
+"""Turn a kernel record, and the process it is about, into a TelemetryEvent (its payload made by its kind)."""
 
 from __future__ import annotations
 
 import hashlib
 import itertools
 from pathlib import Path
-from typing import Final
 
-from sensor.kernel.records import (
-    AnyRecord,
-    Creds,
-    CredsRecord,
-    ExecFailedRecord,
-    ExecFlags,
-    ExecRecord,
-    ExitRecord,
-    ForkRecord,
-)
+from sensor.kernel.records import AnyRecord, Creds
 from sensor.model.container_cache import ContainerChange, ContainerEventType, ContainerInfo
-from sensor.model.process_cache import CLONE_THREAD, ProcessInfo, ProcessInfoCache
-from sensor.model.procfs import make_process_id, start_ticks
-from sensor.telemetry.events import (
-    ContainerPayload,
-    EventKind,
-    LostPayload,
-    ProcessEventType,
-    ProcessPayload,
-    TelemetryEvent,
-    TickerPayload,
-)
-
-_KIND_OF_CLASS: Final = {
-    ForkRecord: EventKind.FORK,
-    ExecRecord: EventKind.EXEC,
-    ExecFailedRecord: EventKind.EXEC,
-    ExitRecord: EventKind.EXIT,
-    CredsRecord: EventKind.CREDENTIALS,
-}
-
-
-# An exec's arguments were cut or unreadable: tested as a plain int, since Flag arithmetic is slow.
-_ARGS_CUT: Final = int(ExecFlags.ARGS_TRUNCATED | ExecFlags.ARGS_UNREADABLE)
-
-
-def kind_of(record: AnyRecord) -> EventKind:
-    """The event kind a record becomes."""
-    return _KIND_OF_CLASS[type(record)]
+from sensor.model.process_cache import ProcessInfo, ProcessInfoCache
+from sensor.telemetry.events import Payload, TelemetryEvent
+from sensor.telemetry.kinds.container import ContainerPayload
+from sensor.telemetry.kinds.lost import LostPayload
+from sensor.telemetry.kinds.process import ProcessEventType, ProcessPayload
+from sensor.telemetry.kinds.registry import record_payload
+from sensor.telemetry.kinds.ticker import TickerPayload
 
 
 def default_sensor_id(boot_id: str) -> str:
@@ -55,11 +24,6 @@ def default_sensor_id(boot_id: str) -> str:
     except OSError:
         seed = boot_id
     return hashlib.sha256(f"sensor:{seed}".encode()).hexdigest()[:32]
-
-
-def decode_exit_code(raw: int) -> tuple[int, int, bool]:
-    """(exit status, signal, core dumped) from task->exit_code."""
-    return (raw >> 8) & 0xFF, raw & 0x7F, bool(raw & 0x80)
 
 
 class EventBuilder:
@@ -80,8 +44,9 @@ class EventBuilder:
         A container's name and image are filled in by :func:`add_container_context` when the
         event goes out, so an event that waited for late metadata carries it.
         """
+        payload = record_payload(record, self._cache.boot_id)
         return self._process_event(
-            self._payload(record), info, container, record.ktime_ns, record.pid, record.cpu, record.creds, record.comm
+            payload, info, container, record.ktime_ns, record.pid, record.cpu, record.creds, record.comm
         )
 
     def existing_process(self, info: ProcessInfo, container: ContainerInfo | None, monotime_ns: int) -> TelemetryEvent:
@@ -93,7 +58,7 @@ class EventBuilder:
 
     def _process_event(
         self,
-        payload: ProcessPayload,
+        payload: Payload,
         info: ProcessInfo,
         container: ContainerInfo | None,
         monotime_ns: int,
@@ -126,47 +91,6 @@ class EventBuilder:
             creator_process_id=info.creator_process_id,
             creator_pid=info.creator_pid,
             cwd_truncated=info.cwd_truncated,
-        )
-
-    def _payload(self, record: AnyRecord) -> ProcessPayload:
-        if isinstance(record, ExecRecord):
-            return ProcessPayload(
-                ProcessEventType.EXEC,
-                exec_filename=record.filename,
-                exec_command_line=record.argv,
-                exec_command_line_truncated=bool(int(record.flags) & _ARGS_CUT),
-                exec_old_pid=record.old_pid if record.old_pid != record.pid else 0,
-            )
-        if isinstance(record, ForkRecord):
-            ticks = start_ticks(record.child_start_ns)
-            return ProcessPayload(
-                ProcessEventType.FORK,
-                fork_child_pid=record.child_pid,
-                fork_child_id=make_process_id(self._cache.boot_id, record.child_tgid, ticks),
-                fork_clone_flags=record.clone_flags,
-                fork_thread=bool(record.clone_flags & CLONE_THREAD),
-            )
-        if isinstance(record, ExitRecord):
-            status, signal, core = decode_exit_code(record.exit_code)
-            return ProcessPayload(
-                ProcessEventType.EXIT,
-                exit_code=record.exit_code,
-                exit_status=status,
-                exit_signal=signal,
-                exit_core_dumped=core,
-                exit_thread_only=not record.group_dead,
-            )
-        if isinstance(record, ExecFailedRecord):
-            return ProcessPayload(ProcessEventType.EXEC, exec_filename=record.filename, exec_errno=record.error)
-        assert isinstance(record, CredsRecord), "cgroup records become container events, not process events"
-        return ProcessPayload(
-            ProcessEventType.CREDENTIALS,
-            old_credentials=record.old,
-            new_credentials=record.creds,
-            credentials_cause=record.cause.name.lower(),
-            old_groups=record.old_groups,
-            new_groups=record.groups,
-            groups_truncated=record.groups_truncated,
         )
 
     def container(self, change: ContainerChange, snapshot: bool = False) -> TelemetryEvent:

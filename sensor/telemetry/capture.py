@@ -46,9 +46,11 @@ from sensor.model.process_cache import DEFAULT_CAPACITY, DEFAULT_EXIT_GRACE_NS, 
 from sensor.model.procfs import read_boot_id, scan_processes
 from sensor.model.runtime.docker import DEFAULT_DOCKER_SOCKETS
 from sensor.model.runtime.resolver import MetadataResolver
-from sensor.telemetry.builder import EventBuilder, add_container_context, default_sensor_id, kind_of
+from sensor.telemetry.builder import EventBuilder, add_container_context, default_sensor_id
 from sensor.telemetry.container_watch import ContainerWatcher
-from sensor.telemetry.events import EventKind, TelemetryEvent
+from sensor.telemetry.events import TelemetryEvent
+from sensor.telemetry.kinds.kind import EventKind
+from sensor.telemetry.kinds.registry import record_kind
 from sensor.telemetry.metadata_hold import MetadataHold, Pending
 
 COUNTER_CHECK_NS = 1_000_000_000
@@ -84,6 +86,9 @@ class CaptureConfig:
     cgroup_v1: bool = False  # watch a v1 controller's hierarchy even where the unified one is mounted
     record_path: str = ""  # also write every raw record read to this file (`sensor trace --record`)
     bpf_cache_dir: Path = DEFAULT_CACHE_DIR  # compiled BPF programs, one object per source and kernel
+    file_events: bool = True  # attach the file hooks (every open on the host runs them)
+    # Read-only opens the kernel sends, by absolute path prefix (b"/": all); the rest it counts as filtered.
+    read_prefixes: frozenset[bytes] = frozenset()
 
 
 @dataclass(slots=True)
@@ -101,6 +106,11 @@ class LossReport:
     def kernel_lost(self) -> int:
         """Records the kernel could not put in the buffer."""
         return sum(c.lost for c in self.kernel.values())
+
+    @property
+    def kernel_filtered(self) -> int:
+        """Records an in-kernel filter left out on purpose (read-only opens nobody asked for)."""
+        return sum(c.filtered for c in self.kernel.values())
 
 
 @dataclass(slots=True)
@@ -164,7 +174,9 @@ class Capture:
         except BtfError as error:
             raise KernelFeatureError(str(error)) from None
         self.features = probe_kernel(btf)
-        self.choices = choose_backends(self.features, self.config.transport, self.config.task_reads)
+        self.choices = choose_backends(
+            self.features, self.config.transport, self.config.task_reads, files=self.config.file_events
+        )
         check_required(self.choices, self.features)
         self._make_model(read_proc=True)
         # Attach first, scan second: whatever happens during the scan is queued in the kernel buffer.
@@ -176,6 +188,7 @@ class Capture:
             cache_dir=self.config.bpf_cache_dir,
             exit_group_dead_arg=self.features.exit_group_dead_arg,
         )
+        self._probes.set_read_opens(self.config.read_prefixes)
         reader: RecordReader = self._probes.reader
         if recording is not None:
             reader = RecordingReader(reader, recording)
@@ -234,6 +247,13 @@ class Capture:
         """This sensor's id, on every event."""
         return self._builder.sensor_id
 
+    def set_read_prefixes(self, prefixes: frozenset[bytes]) -> None:
+        """Which read-only opens the kernel sends from now on (the subscribers' prefixes changed)."""
+        if prefixes != self.config.read_prefixes:
+            self.config.read_prefixes = prefixes
+            if self._probes is not None:
+                self._probes.set_read_opens(prefixes)
+
     def lost_event(self, count: int, stage: str) -> TelemetryEvent:
         """A `lost` event for a later stage (the hub, a subscriber); safe from any thread."""
         return self._builder.lost(count, stage, "", time.monotonic_ns())
@@ -289,7 +309,7 @@ class Capture:
                 info.language = LANGUAGE_NAMES[language]
             if container is not None:
                 self._changes(watcher.process_record(container, record), pending, want_containers)
-            if kinds is None or kind_of(record) in kinds:
+            if kinds is None or record_kind(record) in kinds:
                 pending.append((builder.build(record, info, container), container))
         now = time.monotonic_ns()
         self._changes(watcher.runtime_answers(now), pending, want_containers)

@@ -1,7 +1,8 @@
 """TelemetryEvent: what the sensor emits, with its process context.
 
 Field names are those of ``protos/sensor/api/v1/telemetry.proto``; sensor.telemetry.wire writes
-the protobuf form, sensor.telemetry.json_lines the JSON one.
+the protobuf form, sensor.telemetry.json_lines the JSON one. Each payload is defined by its kind's
+module (sensor.telemetry.kinds).
 """
 
 from __future__ import annotations
@@ -9,147 +10,18 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Final, Generic, TypeVar, Union
 
 from sensor.kernel.records import Creds
 from sensor.memo import BoundedMemo
 from sensor.model.process_cache import ProcessRef
+from sensor.telemetry.kinds.container import ContainerPayload
+from sensor.telemetry.kinds.file import FilePayload
+from sensor.telemetry.kinds.lost import LostPayload
+from sensor.telemetry.kinds.process import ProcessPayload
+from sensor.telemetry.kinds.ticker import TickerPayload
 
-
-class ProcessEventType(str, Enum):
-    """``ProcessEvent.ProcessEventType``."""
-
-    FORK = "FORK"
-    EXEC = "EXEC"
-    EXIT = "EXIT"
-    UPDATE = "UPDATE"
-    CREDENTIALS = "CREDENTIALS"
-
-
-class EventKind(str, Enum):
-    """What `sensor trace --event` selects."""
-
-    FORK = "fork"
-    EXEC = "exec"
-    EXIT = "exit"
-    CREDENTIALS = "credentials"
-    CONTAINER = "container"
-    LOST = "lost"
-    TICKER = "ticker"
-
-
-@dataclass(init=False, slots=True)
-class ProcessPayload:
-    """``ProcessEvent``: only the fields of its type are set."""
-
-    type: ProcessEventType
-    fork_child_pid: int
-    fork_child_id: str
-    fork_clone_flags: int
-    fork_thread: bool
-    exec_filename: str
-    exec_command_line: list[str]
-    exec_command_line_truncated: bool
-    exec_errno: int
-    exec_old_pid: int
-    exit_code: int
-    exit_status: int
-    exit_signal: int
-    exit_core_dumped: bool
-    exit_thread_only: bool
-    old_credentials: Creds | None
-    new_credentials: Creds | None
-    credentials_cause: str
-    old_groups: tuple[int, ...]
-    new_groups: tuple[int, ...]
-    groups_truncated: bool
-
-    # Written out, not generated: see sensor/compiled.py.
-    def __init__(
-        self,
-        type: ProcessEventType,
-        fork_child_pid: int = 0,
-        fork_child_id: str = "",
-        fork_clone_flags: int = 0,
-        fork_thread: bool = False,
-        exec_filename: str = "",
-        exec_command_line: list[str] | None = None,
-        exec_command_line_truncated: bool = False,
-        exec_errno: int = 0,
-        exec_old_pid: int = 0,
-        exit_code: int = 0,
-        exit_status: int = 0,
-        exit_signal: int = 0,
-        exit_core_dumped: bool = False,
-        exit_thread_only: bool = False,
-        old_credentials: Creds | None = None,
-        new_credentials: Creds | None = None,
-        credentials_cause: str = "",
-        old_groups: tuple[int, ...] = (),
-        new_groups: tuple[int, ...] = (),
-        groups_truncated: bool = False,
-    ) -> None:
-        self.type = type
-        self.fork_child_pid = fork_child_pid
-        self.fork_child_id = fork_child_id
-        self.fork_clone_flags = fork_clone_flags
-        self.fork_thread = fork_thread
-        self.exec_filename = exec_filename
-        self.exec_command_line = [] if exec_command_line is None else exec_command_line
-        self.exec_command_line_truncated = exec_command_line_truncated
-        self.exec_errno = exec_errno
-        self.exec_old_pid = exec_old_pid
-        self.exit_code = exit_code
-        self.exit_status = exit_status
-        self.exit_signal = exit_signal
-        self.exit_core_dumped = exit_core_dumped
-        self.exit_thread_only = exit_thread_only
-        self.old_credentials = old_credentials
-        self.new_credentials = new_credentials
-        self.credentials_cause = credentials_cause
-        self.old_groups = old_groups
-        self.new_groups = new_groups
-        self.groups_truncated = groups_truncated
-
-
-@dataclass(slots=True)
-class LostPayload:
-    """``LostRecordEvent``."""
-
-    lost: int
-    stage: str
-    hook: str = ""
-
-
-@dataclass(slots=True)
-class ContainerPayload:
-    """``ContainerEvent``."""
-
-    type: str  # ContainerEventType's name
-    name: str = ""
-    image_id: str = ""
-    image_name: str = ""
-    host_pid: int = 0
-    exit_code: int = 0
-    runtime: str = ""
-    labels: dict[str, str] = field(default_factory=dict)
-    cgroup_path: str = ""
-    pod_uid: str = ""
-    pod_name: str = ""
-    pod_namespace: str = ""
-    metadata_missing: bool = False
-
-
-@dataclass(slots=True)
-class TickerPayload:
-    """``TickerEvent``: wall-clock time of a heartbeat."""
-
-    seconds: int
-    nanos: int
-
-
-Payload = Union[ProcessPayload, LostPayload, ContainerPayload, TickerPayload]
+Payload = Union[ProcessPayload, FilePayload, ContainerPayload, LostPayload, TickerPayload]
 
 
 @dataclass(init=False, slots=True)
@@ -251,29 +123,10 @@ class TelemetryEvent:
         hasher.update(f"{self.sensor_sequence_number}:{self.sensor_monotime_nanos}".encode())
         return hasher.hexdigest()
 
-    @property
-    def kind(self) -> EventKind:
-        """The `--event` kind this event belongs to."""
-        if isinstance(self.payload, LostPayload):
-            return EventKind.LOST
-        if isinstance(self.payload, ContainerPayload):
-            return EventKind.CONTAINER
-        if isinstance(self.payload, TickerPayload):
-            return EventKind.TICKER
-        return _KIND_OF_TYPE[self.payload.type]
-
 
 _id_hashers: Final[BoundedMemo[str, hashlib.blake2b]] = BoundedMemo(
     lambda sensor_id: hashlib.blake2b(f"{sensor_id}:".encode(), digest_size=16), 64
 )
-_KIND_OF_TYPE: Final = {
-    ProcessEventType.FORK: EventKind.FORK,
-    ProcessEventType.EXEC: EventKind.EXEC,
-    ProcessEventType.EXIT: EventKind.EXIT,
-    ProcessEventType.UPDATE: EventKind.EXEC,
-    ProcessEventType.CREDENTIALS: EventKind.CREDENTIALS,
-}
-
 
 ContextKey = tuple[str, int, str, str, str, str, str, str, int]
 

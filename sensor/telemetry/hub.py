@@ -14,15 +14,15 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from operator import attrgetter
 from typing import Union
 
-from sensor.telemetry.events import EventKind, TelemetryEvent
+from sensor.telemetry.events import TelemetryEvent
+from sensor.telemetry.kinds.kind import EventKind
+from sensor.telemetry.kinds.registry import event_kind
 from sensor.telemetry.subscription import CompiledSubscription
 
 DEFAULT_QUEUE_EVENTS = 16384
 MAX_BATCH_EVENTS = 512  # the most a batch holds: one response's worth
-_KIND = attrgetter("kind")
 
 # A queued item: an event, or the number of events lost just before this point.
 Queued = Union[TelemetryEvent, int]
@@ -227,7 +227,7 @@ class Hub:
         """Offer events to every subscriber; ``next_publish_ns``: when the next publish comes at the earliest."""
         if not events:
             return
-        self.published_by_kind.update(map(_KIND, events))
+        self.published_by_kind.update(map(event_kind, events))
         for subscriber in self._subscribers:  # a tuple swapped whole: safe to iterate unlocked
             subscriber.offer(events, next_publish_ns=next_publish_ns)
 
@@ -244,6 +244,10 @@ class Hub:
     def subscribers(self) -> list[SubscriberStats]:
         """Each current subscriber's counters."""
         return [s.stats() for s in self._subscribers]
+
+    def read_prefixes(self) -> frozenset[bytes]:
+        """The read-only opens any subscriber asked for, by path prefix (for the kernel's filter)."""
+        return frozenset().union(*(s.rules.read_prefixes for s in self._subscribers))
 
     def latency_budget_ns(self) -> int | None:
         """The shortest batch delay a subscriber asked for (0: one wants each event at once); None: no subscriber."""

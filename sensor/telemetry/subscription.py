@@ -6,15 +6,21 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from sensor.api.v1 import subscription_pb2, telemetry_pb2
+from sensor.kernel.records import text_bytes
 from sensor.telemetry.container_filter import CompiledContainerFilter, ContainerFilter
-from sensor.telemetry.event_fields import CONTAINER, Field, process_fields, types_having
-from sensor.telemetry.events import ContainerPayload, LostPayload, ProcessEventType, ProcessPayload, TelemetryEvent
+from sensor.telemetry.event_fields import Field
+from sensor.telemetry.events import TelemetryEvent
 from sensor.telemetry.expression import EventPredicate, FilterError, compile_expression
+from sensor.telemetry.kinds import container, file
+from sensor.telemetry.kinds.lost import LostPayload
+from sensor.telemetry.kinds.process import ProcessEventType, ProcessPayload, process_fields, types_having
+from sensor.telemetry.kinds.registry import PAYLOAD_KINDS
 
 MIN_TICKER_INTERVAL_NS = 100_000_000
 MAX_BATCH_DELAY_NS = 1_000_000_000
 _PROCESS_TYPE = telemetry_pb2.ProcessEvent.ProcessEventType
 _CONTAINER_TYPE = telemetry_pb2.ContainerEvent.ContainerEventType
+_FILE_TYPE = telemetry_pb2.FileEvent.FileEventType
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,11 +48,15 @@ Rules = dict[str, list[EventPredicate | None]]
 
 @dataclass(slots=True)
 class CompiledSubscription:
-    """What a subscriber gets: :meth:`wants` decides per event; throttle and limit are applied by the hub."""
+    """What a subscriber gets: :meth:`wants` decides per event; throttle and limit are applied by the hub.
 
-    process_rules: Rules
-    container_rules: Rules
+    ``rules`` has an entry for every registered payload class, empty for those not asked for.
+    ``read_prefixes``: the read-only opens it asked for, for the kernel's filter (sensor.kernel.loader).
+    """
+
+    rules: dict[type, Rules]
     containers: CompiledContainerFilter
+    read_prefixes: frozenset[bytes] = frozenset()
     ticker_interval_ns: int = 0
     throttle_ns: int = 0
     limit: int = 0
@@ -55,14 +65,14 @@ class CompiledSubscription:
     _next_allowed_ns: int = field(default=0, repr=False)
 
     def wants(self, event: TelemetryEvent) -> bool:
-        """Whether the event passes the event and container filters (lost-record events always do)."""
+        """Whether the event passes the event and container filters (lost-record events always do).
+
+        Raises KeyError for a payload no kind registered.
+        """
         payload = event.payload
-        if type(payload) is ProcessPayload:
-            rules = self.process_rules.get(payload.type)  # a str Enum: its member is its name's key
-        elif type(payload) is ContainerPayload:
-            rules = self.container_rules.get(payload.type)
-        else:
-            return type(payload) is LostPayload
+        if type(payload) is LostPayload:
+            return True
+        rules = self.rules[type(payload)].get(payload.type)  # a str Enum: its member is its name's key
         if not rules or not self.containers.matches(event):
             return False
         return any(rule is None or rule(event) for rule in rules)
@@ -105,13 +115,52 @@ def _process_rules(filters: list[subscription_pb2.ProcessEventFilter], errors: l
 
 def _container_rules(filters: list[subscription_pb2.ContainerEventFilter], errors: list[SubscriptionError]) -> Rules:
     rules: Rules = {}
-    every_type = [n for n in _CONTAINER_TYPE.keys() if n != "CONTAINER_EVENT_TYPE_UNKNOWN"]  # noqa: SIM118  # an enum wrapper, not a dict
     for i, f in enumerate(filters):
-        predicate = _compile(f.filter_expression, CONTAINER, f"event_filter.container_events[{i}]", errors, None)
+        predicate = _compile(f.filter_expression, container.FIELDS, f"event_filter.container_events[{i}]", errors, None)
         name = _CONTAINER_TYPE.Name(f.type)
-        for t in every_type if name == "CONTAINER_EVENT_TYPE_UNKNOWN" else [name]:
+        for t in list(container.KIND.types) if name == "CONTAINER_EVENT_TYPE_UNKNOWN" else [name]:
             rules.setdefault(t, []).append(predicate)
     return rules
+
+
+def _file_rules(
+    filters: list[subscription_pb2.FileEventFilter], errors: list[SubscriptionError]
+) -> tuple[Rules, frozenset[bytes]]:
+    """The file rules, and the read prefixes of the filters that take opens.
+
+    An OPEN rule passes a read-only open only under its own filter's prefixes: the kernel sends
+    the union of every subscriber's, and more where it cannot tell (relative paths).
+    """
+    rules: Rules = {}
+    read_prefixes: set[bytes] = set()
+    for i, f in enumerate(filters):
+        where = f"event_filter.file_events[{i}]"
+        predicate = _compile(f.filter_expression, file.FIELDS, where, errors, None)
+        prefixes = tuple(f.read_prefixes)
+        for j, prefix in enumerate(prefixes):
+            if not prefix.startswith("/"):
+                errors.append(SubscriptionError(f"{where}.read_prefixes[{j}]", f"{prefix!r} does not start with '/'"))
+        name = _FILE_TYPE.Name(f.type)
+        for t in list(file.KIND.types) if name == "FILE_EVENT_TYPE_UNKNOWN" else [name]:
+            if t == file.FileEventType.OPEN.value:
+                read_prefixes.update(text_bytes(prefix) for prefix in prefixes if prefix.startswith("/"))
+                rules.setdefault(t, []).append(_opens_rule(predicate, prefixes))
+            else:
+                rules.setdefault(t, []).append(predicate)
+    return rules, frozenset(read_prefixes)
+
+
+def _opens_rule(predicate: EventPredicate | None, read_prefixes: tuple[str, ...]) -> EventPredicate:
+    """``predicate`` for opens that change the file, or read-only ones under ``read_prefixes``."""
+
+    def passes(event: TelemetryEvent) -> bool:
+        payload = event.payload
+        assert isinstance(payload, file.FilePayload)
+        if file.read_only_open(payload) and not (read_prefixes and payload.filename.startswith(read_prefixes)):
+            return False
+        return predicate is None or predicate(event)
+
+    return passes
 
 
 def _compile(
@@ -134,8 +183,10 @@ def compile_subscription(subscription: subscription_pb2.Subscription) -> Compile
     """Check every part and compile it. Raises InvalidSubscription listing every problem."""
     errors: list[SubscriptionError] = []
     event_filter = subscription.event_filter
-    process_rules = _process_rules(list(event_filter.process_events), errors)
-    container_rules = _container_rules(list(event_filter.container_events), errors)
+    rules: dict[type, Rules] = {kind.payload_type: {} for kind in PAYLOAD_KINDS}
+    rules[ProcessPayload] = _process_rules(list(event_filter.process_events), errors)
+    rules[container.ContainerPayload] = _container_rules(list(event_filter.container_events), errors)
+    rules[file.FilePayload], read_prefixes = _file_rules(list(event_filter.file_events), errors)
     ticker = 0
     for i, t in enumerate(event_filter.ticker_events):
         if t.interval < MIN_TICKER_INTERVAL_NS:
@@ -147,10 +198,16 @@ def compile_subscription(subscription: subscription_pb2.Subscription) -> Compile
             )
         else:
             ticker = t.interval if not ticker else min(ticker, t.interval)
-    if not (event_filter.process_events or event_filter.container_events or event_filter.ticker_events):
+    if not (
+        event_filter.process_events
+        or event_filter.container_events
+        or event_filter.file_events
+        or event_filter.ticker_events
+    ):
         errors.append(
             SubscriptionError(
-                "event_filter", "asks for no events: add process_events, container_events or ticker_events"
+                "event_filter",
+                "asks for no events: add process_events, file_events, container_events or ticker_events",
             )
         )
     modifier = subscription.modifier
@@ -169,9 +226,9 @@ def compile_subscription(subscription: subscription_pb2.Subscription) -> Compile
         tuple(wanted.ids), tuple(wanted.names), tuple(wanted.image_ids), tuple(wanted.image_names)
     ).compile()
     return CompiledSubscription(
-        process_rules,
-        container_rules,
+        rules,
         containers,
+        read_prefixes=read_prefixes,
         ticker_interval_ns=ticker,
         throttle_ns=modifier.throttle.interval,
         limit=modifier.limit.limit,

@@ -13,15 +13,9 @@ from sensor.api.v1 import telemetry_pb2 as pb
 from sensor.kernel.records import Creds
 from sensor.memo import BoundedMemo
 from sensor.model.process_cache import ProcessRef
-from sensor.telemetry.events import (
-    ContainerPayload,
-    ContextMemo,
-    LostPayload,
-    ProcessEventType,
-    ProcessPayload,
-    TelemetryEvent,
-    TickerPayload,
-)
+from sensor.telemetry.events import ContextMemo, TelemetryEvent
+from sensor.telemetry.kinds.process import ProcessEventType, ProcessPayload, creds_from_proto, creds_proto
+from sensor.telemetry.kinds.registry import payload_kind, proto_field_kind
 
 _EVENTS_TAG: Final = b"\x0a"  # GetEventsResponse.events: field 1, length-delimited
 _CREDENTIALS_TAG: Final = b"\x4a"  # TelemetryEvent.credentials: field 9, length-delimited
@@ -30,76 +24,11 @@ MAX_CREDENTIAL_FRAMES = 4096
 MAX_CONTEXT_FRAMES = 8192  # process versions whose context encoding is kept
 
 
-def creds_proto(c: Creds) -> pb.Credentials:
-    """Credentials as the API message."""
-    return pb.Credentials(
-        uid=c.uid, gid=c.gid, euid=c.euid, egid=c.egid, suid=c.suid, sgid=c.sgid, fsuid=c.fsuid, fsgid=c.fsgid
-    )
-
-
-def _process(p: ProcessPayload) -> pb.ProcessEvent:
-    out = pb.ProcessEvent(type=p.type.value)  # the enum's value is its proto name
-    t = p.type
-    if t is ProcessEventType.FORK:
-        out.fork_child_pid = p.fork_child_pid
-        out.fork_child_id = p.fork_child_id
-        out.fork_clone_flags = p.fork_clone_flags
-        out.fork_thread = p.fork_thread
-    elif t is ProcessEventType.EXIT:
-        out.exit_code = p.exit_code
-        out.exit_status = p.exit_status
-        out.exit_signal = p.exit_signal
-        out.exit_core_dumped = p.exit_core_dumped
-        out.exit_thread_only = p.exit_thread_only
-    elif t is ProcessEventType.CREDENTIALS:
-        if p.old_credentials is not None:
-            out.old_credentials.CopyFrom(creds_proto(p.old_credentials))
-        if p.new_credentials is not None:
-            out.new_credentials.CopyFrom(creds_proto(p.new_credentials))
-        out.credentials_cause = p.credentials_cause
-        out.old_groups.extend(p.old_groups)
-        out.new_groups.extend(p.new_groups)
-        out.groups_truncated = p.groups_truncated
-    else:
-        out.exec_filename = p.exec_filename
-        out.exec_command_line.extend(p.exec_command_line)
-        out.exec_command_line_truncated = p.exec_command_line_truncated
-        out.exec_errno = p.exec_errno
-        out.exec_old_pid = p.exec_old_pid
-    return out
-
-
-def _container(c: ContainerPayload) -> pb.ContainerEvent:
-    return pb.ContainerEvent(
-        type=c.type,  # the proto accepts the enum's name
-        name=c.name,
-        image_id=c.image_id,
-        image_name=c.image_name,
-        host_pid=c.host_pid,
-        exit_code=c.exit_code,
-        runtime=c.runtime,
-        labels=c.labels,
-        cgroup_path=c.cgroup_path,
-        pod_uid=c.pod_uid,
-        pod_name=c.pod_name,
-        pod_namespace=c.pod_namespace,
-        metadata_missing=c.metadata_missing,
-    )
-
-
 def _own_parts(event: TelemetryEvent) -> pb.TelemetryEvent:
     """What is this event's alone: not its process's context, credentials or ancestors (see :func:`event_frame`)."""
-    # Sub-messages go in through the constructor: CopyFrom after it would copy each one again.
-    payload = event.payload
-    nested: dict[str, Any] = {}
-    if isinstance(payload, ProcessPayload):
-        nested["process"] = _process(payload)
-    elif isinstance(payload, ContainerPayload):
-        nested["container"] = _container(payload)
-    elif isinstance(payload, TickerPayload):
-        nested["ticker"] = pb.TickerEvent(seconds=payload.seconds, nanos=payload.nanos)
-    else:
-        nested["lost"] = pb.LostRecordEvent(lost=payload.lost, stage=payload.stage, hook=payload.hook)
+    # The payload goes in through the constructor: CopyFrom after it would copy it again.
+    kind = payload_kind(event.payload)
+    nested: dict[str, Any] = {kind.proto_field: kind.to_proto(event.payload)}
     return pb.TelemetryEvent(
         id=event.id,
         sensor_id=event.sensor_id,
@@ -315,66 +244,12 @@ def event_frames(events: list[TelemetryEvent]) -> list[bytes]:
     return [event_frame(event) for event in events]
 
 
-def _from_creds(c: pb.Credentials) -> Creds:
-    return Creds(c.uid, c.gid, c.suid, c.sgid, c.euid, c.egid, c.fsuid, c.fsgid)
-
-
-def _from_process(p: pb.ProcessEvent) -> ProcessPayload:
-    return ProcessPayload(
-        ProcessEventType(pb.ProcessEvent.ProcessEventType.Name(p.type)),
-        fork_child_pid=p.fork_child_pid,
-        fork_child_id=p.fork_child_id,
-        fork_clone_flags=p.fork_clone_flags,
-        fork_thread=p.fork_thread,
-        exec_filename=p.exec_filename,
-        exec_command_line=list(p.exec_command_line),
-        exec_command_line_truncated=p.exec_command_line_truncated,
-        exec_errno=p.exec_errno,
-        exec_old_pid=p.exec_old_pid,
-        exit_code=p.exit_code,
-        exit_status=p.exit_status,
-        exit_signal=p.exit_signal,
-        exit_core_dumped=p.exit_core_dumped,
-        exit_thread_only=p.exit_thread_only,
-        old_credentials=_from_creds(p.old_credentials) if p.HasField("old_credentials") else None,
-        new_credentials=_from_creds(p.new_credentials) if p.HasField("new_credentials") else None,
-        credentials_cause=p.credentials_cause,
-        old_groups=tuple(p.old_groups),
-        new_groups=tuple(p.new_groups),
-        groups_truncated=p.groups_truncated,
-    )
-
-
-def _from_container(c: pb.ContainerEvent) -> ContainerPayload:
-    return ContainerPayload(
-        pb.ContainerEvent.ContainerEventType.Name(c.type),
-        name=c.name,
-        image_id=c.image_id,
-        image_name=c.image_name,
-        host_pid=c.host_pid,
-        exit_code=c.exit_code,
-        runtime=c.runtime,
-        labels=dict(c.labels),
-        cgroup_path=c.cgroup_path,
-        pod_uid=c.pod_uid,
-        pod_name=c.pod_name,
-        pod_namespace=c.pod_namespace,
-        metadata_missing=c.metadata_missing,
-    )
-
-
 def from_proto(message: pb.TelemetryEvent) -> TelemetryEvent:
     """A received event, as the dataclass the printers take."""
     which = message.WhichOneof("event")
-    payload: ProcessPayload | ContainerPayload | TickerPayload | LostPayload
-    if which == "process":
-        payload = _from_process(message.process)
-    elif which == "container":
-        payload = _from_container(message.container)
-    elif which == "ticker":
-        payload = TickerPayload(message.ticker.seconds, message.ticker.nanos)
-    else:
-        payload = LostPayload(message.lost.lost, message.lost.stage, message.lost.hook)
+    if which is None:
+        raise ValueError(f"event {message.sensor_sequence_number} from {message.sensor_id} has no payload")
+    payload = proto_field_kind(which).from_proto(getattr(message, which))
     return TelemetryEvent(
         sensor_id=message.sensor_id,
         sensor_sequence_number=message.sensor_sequence_number,
@@ -384,7 +259,7 @@ def from_proto(message: pb.TelemetryEvent) -> TelemetryEvent:
         process_pid=message.process_pid,
         process_tgid=message.process_tgid,
         cpu=message.cpu,
-        credentials=_from_creds(message.credentials) if message.HasField("credentials") else None,
+        credentials=creds_from_proto(message.credentials) if message.HasField("credentials") else None,
         container_id=message.container_id,
         container_name=message.container_name,
         image_id=message.image_id,

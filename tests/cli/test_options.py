@@ -7,7 +7,7 @@ import pytest
 
 from sensor.api.v1 import telemetry_pb2 as pb
 from sensor.cli.options import PROCESS_KINDS, build_subscription, kinds_for_filter, parse_batch_ns
-from sensor.telemetry.events import EventKind
+from sensor.telemetry.kinds.kind import EventKind
 
 
 def test_batch_becomes_the_subscriptions_batch_delay_beside_throttle_and_limit() -> None:
@@ -36,8 +36,9 @@ def test_batch_over_one_second_is_refused_naming_the_bound() -> None:
     [
         ('exec_filename == "/bin/true"', [EventKind.EXEC]),
         ("exit_code != 0", [EventKind.EXIT, EventKind.CONTAINER]),
-        ('comm == "sh"', [EventKind.FORK, EventKind.EXEC, EventKind.EXIT, EventKind.CREDENTIALS]),
-        ('container_name LIKE "web*"', [*PROCESS_KINDS, EventKind.CONTAINER]),
+        ('comm == "sh"', [EventKind.FORK, EventKind.EXEC, EventKind.EXIT, EventKind.CREDENTIALS, EventKind.FILE]),
+        ('container_name LIKE "web*"', [*PROCESS_KINDS, EventKind.FILE, EventKind.CONTAINER]),
+        ('file_path LIKE "/etc/*"', [EventKind.FILE]),
         ("old_uid == 0 AND uid != 0", [EventKind.CREDENTIALS]),
         ("bogus == 1", list(PROCESS_KINDS)),  # the subscription's check names the unknown field
     ],
@@ -53,5 +54,5 @@ def test_a_filter_no_kind_can_hold_is_refused_naming_each_field_s_kinds() -> Non
         kinds_for_filter('fork_thread AND exit_code == 0 AND comm == "x"')
     assert refused.value.message == (
         "--filter: no event kind has every field it names (fork_thread is on fork events; "
-        "exit_code is on exit and container events; comm is on fork, exec, exit and credentials events)"
+        "exit_code is on exit and container events; comm is on fork, exec, exit, credentials and file events)"
     )

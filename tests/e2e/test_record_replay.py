@@ -6,7 +6,7 @@ from pathlib import Path
 
 from sensor.kernel.recording import ReplayReader, read_recording
 from sensor.telemetry.capture import Capture, CaptureConfig
-from sensor.telemetry.events import ProcessEventType, ProcessPayload
+from sensor.telemetry.kinds.process import ProcessEventType, ProcessPayload
 from tests.live_sensor import record_trace
 
 

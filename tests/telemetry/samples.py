@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from sensor.kernel.records import Creds
 from sensor.model.process_cache import ProcessRef
-from sensor.telemetry.events import (
-    ContainerPayload,
-    LostPayload,
-    ProcessEventType,
-    ProcessPayload,
-    TelemetryEvent,
-    TickerPayload,
-)
+from sensor.telemetry.events import TelemetryEvent
+from sensor.telemetry.kinds.container import ContainerPayload
+from sensor.telemetry.kinds.lost import LostPayload
+from sensor.telemetry.kinds.process import ProcessEventType, ProcessPayload
+from sensor.telemetry.kinds.ticker import TickerPayload
 
 USER = Creds(1000, 100, 1002, 102, 1001, 101, 1001, 101)
 ROOT = Creds(0, 0, 0, 0, 0, 0, 0, 0)

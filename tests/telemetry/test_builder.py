@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sensor.telemetry.builder import decode_exit_code
+from sensor.telemetry.kinds.process import decode_exit_code
 
 
 @pytest.mark.parametrize(

@@ -1,10 +1,12 @@
-"""TelemetryEvent's derived fields: its id and its kind."""
+"""TelemetryEvent's derived field: its id."""
 
 from __future__ import annotations
 
 from hashlib import blake2b
 
-from sensor.telemetry.events import EventKind, LostPayload, ProcessEventType, ProcessPayload, TelemetryEvent
+from sensor.telemetry.events import TelemetryEvent
+from sensor.telemetry.kinds.lost import LostPayload
+from sensor.telemetry.kinds.process import ProcessEventType, ProcessPayload
 
 
 def event(sequence: int, payload: ProcessPayload | LostPayload) -> TelemetryEvent:
@@ -23,9 +25,3 @@ def test_the_event_id_is_the_blake2b_of_sensor_sequence_and_time() -> None:
     assert event(5, ProcessPayload(ProcessEventType.EXIT)).id == blake2b(b"s1:5:7", digest_size=16).hexdigest()
     other_sensor = TelemetryEvent("s2", 5, 7, ProcessPayload(ProcessEventType.EXIT))
     assert other_sensor.id == blake2b(b"s2:5:7", digest_size=16).hexdigest()
-
-
-def test_the_kind_follows_the_payload() -> None:
-    assert event(1, ProcessPayload(ProcessEventType.UPDATE)).kind is EventKind.EXEC
-    assert event(1, ProcessPayload(ProcessEventType.CREDENTIALS)).kind is EventKind.CREDENTIALS
-    assert event(1, LostPayload(3, "kernel")).kind is EventKind.LOST

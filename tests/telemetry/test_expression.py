@@ -10,9 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sensor.kernel.records import Creds
-from sensor.telemetry.event_fields import Field, process_fields
-from sensor.telemetry.events import ProcessEventType, ProcessPayload, TelemetryEvent
+from sensor.telemetry.event_fields import Field
+from sensor.telemetry.events import TelemetryEvent
 from sensor.telemetry.expression import FilterError, compile_expression
+from sensor.telemetry.kinds.process import ProcessEventType, ProcessPayload, process_fields
 
 EXEC_FIELDS = process_fields(ProcessEventType.EXEC)
 # Pieces of valid and invalid expressions, glued at random by the fuzz test.

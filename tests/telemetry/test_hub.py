@@ -9,8 +9,10 @@ import pytest
 
 from sensor.api.v1 import subscription_pb2 as sub
 from sensor.kernel.records import Creds
-from sensor.telemetry.events import LostPayload, ProcessEventType, ProcessPayload, TelemetryEvent
+from sensor.telemetry.events import TelemetryEvent
 from sensor.telemetry.hub import Hub, Queued, SubscribersFull, queued_events
+from sensor.telemetry.kinds.lost import LostPayload
+from sensor.telemetry.kinds.process import ProcessEventType, ProcessPayload
 from sensor.telemetry.subscription import CompiledSubscription, compile_subscription
 
 

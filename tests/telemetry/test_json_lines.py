@@ -10,11 +10,9 @@ from google.protobuf import json_format
 
 from sensor.api.v1 import telemetry_pb2
 from sensor.model.process_cache import ProcessRef
-from sensor.telemetry.events import (
-    TelemetryEvent,
-    TickerPayload,
-)
+from sensor.telemetry.events import TelemetryEvent
 from sensor.telemetry.json_lines import json_line, json_lines
+from sensor.telemetry.kinds.ticker import TickerPayload
 from tests.telemetry.samples import PAYLOADS, AnyPayload, event
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from sensor.model.container_cache import ContainerInfo
 from sensor.model.runtime.metadata import ContainerMetadata, ContainerState
-from sensor.telemetry.events import LostPayload, TelemetryEvent
+from sensor.telemetry.events import TelemetryEvent
+from sensor.telemetry.kinds.lost import LostPayload
 from sensor.telemetry.metadata_hold import MetadataHold
 
 MS = 1_000_000

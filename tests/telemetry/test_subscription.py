@@ -6,7 +6,10 @@ import pytest
 
 from sensor.api.v1 import subscription_pb2 as sub
 from sensor.kernel.records import Creds
-from sensor.telemetry.events import ContainerPayload, LostPayload, ProcessEventType, ProcessPayload, TelemetryEvent
+from sensor.telemetry.events import TelemetryEvent
+from sensor.telemetry.kinds.container import ContainerPayload
+from sensor.telemetry.kinds.lost import LostPayload
+from sensor.telemetry.kinds.process import ProcessEventType, ProcessPayload
 from sensor.telemetry.subscription import InvalidSubscription, compile_subscription
 
 ROOT = Creds(0, 0, 0, 0, 0, 0, 0, 0)
@@ -117,5 +120,6 @@ def test_a_subscription_asking_for_nothing_is_refused() -> None:
     with pytest.raises(InvalidSubscription) as raised:
         compile_subscription(sub.Subscription())
     assert (
-        str(raised.value) == "event_filter: asks for no events: add process_events, container_events or ticker_events"
+        str(raised.value)
+        == "event_filter: asks for no events: add process_events, file_events, container_events or ticker_events"
     )

@@ -11,15 +11,12 @@ from sensor.api.v1 import service_pb2 as api
 from sensor.api.v1 import telemetry_pb2 as pb
 from sensor.kernel.records import Creds
 from sensor.model.process_cache import ProcessRef
-from sensor.telemetry.events import (
-    ContainerPayload,
-    LostPayload,
-    ProcessEventType,
-    ProcessPayload,
-    TelemetryEvent,
-    TickerPayload,
-)
+from sensor.telemetry.events import TelemetryEvent
 from sensor.telemetry.hub import queued_events
+from sensor.telemetry.kinds.container import ContainerPayload
+from sensor.telemetry.kinds.lost import LostPayload
+from sensor.telemetry.kinds.process import ProcessEventType, ProcessPayload
+from sensor.telemetry.kinds.ticker import TickerPayload
 from sensor.telemetry.wire import (
     ancestor_frame,
     event_frame,

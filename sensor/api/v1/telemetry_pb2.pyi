@@ -168,8 +168,72 @@ class TickerEvent(_message.Message):
     nanos: int
     def __init__(self, seconds: _Optional[int] = ..., nanos: _Optional[int] = ...) -> None: ...
 
+class FileEvent(_message.Message):
+    __slots__ = ("type", "filename", "open_flags", "open_mode", "path", "errno", "fd", "created", "device", "inode", "new_filename", "new_path", "flags", "mode", "uid", "gid", "length", "path_truncated")
+    class FileEventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        FILE_EVENT_TYPE_UNKNOWN: _ClassVar[FileEvent.FileEventType]
+        OPEN: _ClassVar[FileEvent.FileEventType]
+        UNLINK: _ClassVar[FileEvent.FileEventType]
+        RMDIR: _ClassVar[FileEvent.FileEventType]
+        RENAME: _ClassVar[FileEvent.FileEventType]
+        MKDIR: _ClassVar[FileEvent.FileEventType]
+        LINK: _ClassVar[FileEvent.FileEventType]
+        SYMLINK: _ClassVar[FileEvent.FileEventType]
+        CHMOD: _ClassVar[FileEvent.FileEventType]
+        CHOWN: _ClassVar[FileEvent.FileEventType]
+        TRUNCATE: _ClassVar[FileEvent.FileEventType]
+    FILE_EVENT_TYPE_UNKNOWN: FileEvent.FileEventType
+    OPEN: FileEvent.FileEventType
+    UNLINK: FileEvent.FileEventType
+    RMDIR: FileEvent.FileEventType
+    RENAME: FileEvent.FileEventType
+    MKDIR: FileEvent.FileEventType
+    LINK: FileEvent.FileEventType
+    SYMLINK: FileEvent.FileEventType
+    CHMOD: FileEvent.FileEventType
+    CHOWN: FileEvent.FileEventType
+    TRUNCATE: FileEvent.FileEventType
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    FILENAME_FIELD_NUMBER: _ClassVar[int]
+    OPEN_FLAGS_FIELD_NUMBER: _ClassVar[int]
+    OPEN_MODE_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    ERRNO_FIELD_NUMBER: _ClassVar[int]
+    FD_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_FIELD_NUMBER: _ClassVar[int]
+    INODE_FIELD_NUMBER: _ClassVar[int]
+    NEW_FILENAME_FIELD_NUMBER: _ClassVar[int]
+    NEW_PATH_FIELD_NUMBER: _ClassVar[int]
+    FLAGS_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    UID_FIELD_NUMBER: _ClassVar[int]
+    GID_FIELD_NUMBER: _ClassVar[int]
+    LENGTH_FIELD_NUMBER: _ClassVar[int]
+    PATH_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    type: FileEvent.FileEventType
+    filename: str
+    open_flags: int
+    open_mode: int
+    path: str
+    errno: int
+    fd: int
+    created: bool
+    device: int
+    inode: int
+    new_filename: str
+    new_path: str
+    flags: int
+    mode: int
+    uid: int
+    gid: int
+    length: int
+    path_truncated: bool
+    def __init__(self, type: _Optional[_Union[FileEvent.FileEventType, str]] = ..., filename: _Optional[str] = ..., open_flags: _Optional[int] = ..., open_mode: _Optional[int] = ..., path: _Optional[str] = ..., errno: _Optional[int] = ..., fd: _Optional[int] = ..., created: _Optional[bool] = ..., device: _Optional[int] = ..., inode: _Optional[int] = ..., new_filename: _Optional[str] = ..., new_path: _Optional[str] = ..., flags: _Optional[int] = ..., mode: _Optional[int] = ..., uid: _Optional[int] = ..., gid: _Optional[int] = ..., length: _Optional[int] = ..., path_truncated: _Optional[bool] = ...) -> None: ...
+
 class TelemetryEvent(_message.Message):
-    __slots__ = ("id", "sensor_id", "sensor_sequence_number", "sensor_monotime_nanos", "process_id", "process_pid", "process_tgid", "cpu", "credentials", "container_id", "container_name", "image_id", "image_name", "pod_uid", "language", "comm", "filename", "command_line", "cwd", "parent_process_id", "parent_pid", "ancestors", "snapshot", "creator_process_id", "creator_pid", "cwd_truncated", "process", "lost", "container", "ticker")
+    __slots__ = ("id", "sensor_id", "sensor_sequence_number", "sensor_monotime_nanos", "process_id", "process_pid", "process_tgid", "cpu", "credentials", "container_id", "container_name", "image_id", "image_name", "pod_uid", "language", "comm", "filename", "command_line", "cwd", "parent_process_id", "parent_pid", "ancestors", "snapshot", "creator_process_id", "creator_pid", "cwd_truncated", "process", "lost", "container", "ticker", "file")
     ID_FIELD_NUMBER: _ClassVar[int]
     SENSOR_ID_FIELD_NUMBER: _ClassVar[int]
     SENSOR_SEQUENCE_NUMBER_FIELD_NUMBER: _ClassVar[int]
@@ -200,6 +264,7 @@ class TelemetryEvent(_message.Message):
     LOST_FIELD_NUMBER: _ClassVar[int]
     CONTAINER_FIELD_NUMBER: _ClassVar[int]
     TICKER_FIELD_NUMBER: _ClassVar[int]
+    FILE_FIELD_NUMBER: _ClassVar[int]
     id: str
     sensor_id: str
     sensor_sequence_number: int
@@ -230,4 +295,5 @@ class TelemetryEvent(_message.Message):
     lost: LostRecordEvent
     container: ContainerEvent
     ticker: TickerEvent
-    def __init__(self, id: _Optional[str] = ..., sensor_id: _Optional[str] = ..., sensor_sequence_number: _Optional[int] = ..., sensor_monotime_nanos: _Optional[int] = ..., process_id: _Optional[str] = ..., process_pid: _Optional[int] = ..., process_tgid: _Optional[int] = ..., cpu: _Optional[int] = ..., credentials: _Optional[_Union[Credentials, _Mapping]] = ..., container_id: _Optional[str] = ..., container_name: _Optional[str] = ..., image_id: _Optional[str] = ..., image_name: _Optional[str] = ..., pod_uid: _Optional[str] = ..., language: _Optional[str] = ..., comm: _Optional[str] = ..., filename: _Optional[str] = ..., command_line: _Optional[_Iterable[str]] = ..., cwd: _Optional[str] = ..., parent_process_id: _Optional[str] = ..., parent_pid: _Optional[int] = ..., ancestors: _Optional[_Iterable[_Union[ProcessRef, _Mapping]]] = ..., snapshot: _Optional[bool] = ..., creator_process_id: _Optional[str] = ..., creator_pid: _Optional[int] = ..., cwd_truncated: _Optional[bool] = ..., process: _Optional[_Union[ProcessEvent, _Mapping]] = ..., lost: _Optional[_Union[LostRecordEvent, _Mapping]] = ..., container: _Optional[_Union[ContainerEvent, _Mapping]] = ..., ticker: _Optional[_Union[TickerEvent, _Mapping]] = ...) -> None: ...
+    file: FileEvent
+    def __init__(self, id: _Optional[str] = ..., sensor_id: _Optional[str] = ..., sensor_sequence_number: _Optional[int] = ..., sensor_monotime_nanos: _Optional[int] = ..., process_id: _Optional[str] = ..., process_pid: _Optional[int] = ..., process_tgid: _Optional[int] = ..., cpu: _Optional[int] = ..., credentials: _Optional[_Union[Credentials, _Mapping]] = ..., container_id: _Optional[str] = ..., container_name: _Optional[str] = ..., image_id: _Optional[str] = ..., image_name: _Optional[str] = ..., pod_uid: _Optional[str] = ..., language: _Optional[str] = ..., comm: _Optional[str] = ..., filename: _Optional[str] = ..., command_line: _Optional[_Iterable[str]] = ..., cwd: _Optional[str] = ..., parent_process_id: _Optional[str] = ..., parent_pid: _Optional[int] = ..., ancestors: _Optional[_Iterable[_Union[ProcessRef, _Mapping]]] = ..., snapshot: _Optional[bool] = ..., creator_process_id: _Optional[str] = ..., creator_pid: _Optional[int] = ..., cwd_truncated: _Optional[bool] = ..., process: _Optional[_Union[ProcessEvent, _Mapping]] = ..., lost: _Optional[_Union[LostRecordEvent, _Mapping]] = ..., container: _Optional[_Union[ContainerEvent, _Mapping]] = ..., ticker: _Optional[_Union[TickerEvent, _Mapping]] = ..., file: _Optional[_Union[FileEvent, _Mapping]] = ...) -> None: ...

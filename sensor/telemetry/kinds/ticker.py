@@ -1,0 +1,59 @@
+"""The ticker kind: a heartbeat, at the interval a subscription asked for."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar, Final
+
+from sensor.api.v1 import telemetry_pb2 as pb
+from sensor.telemetry.kinds.kind import EventKind, PayloadKind
+
+if TYPE_CHECKING:
+    from sensor.telemetry.events import TelemetryEvent
+
+
+@dataclass(slots=True)
+class TickerPayload:
+    """``TickerEvent``: wall-clock time of a heartbeat."""
+
+    type: ClassVar[str] = ""  # no types: every payload has one, so a subscription looks it up alike
+
+    seconds: int
+    nanos: int
+
+
+def to_proto(p: TickerPayload) -> pb.TickerEvent:
+    """The ``TickerEvent`` message."""
+    return pb.TickerEvent(seconds=p.seconds, nanos=p.nanos)
+
+
+def from_proto(p: pb.TickerEvent) -> TickerPayload:
+    """A received ``TickerEvent``."""
+    return TickerPayload(p.seconds, p.nanos)
+
+
+def to_json(p: TickerPayload) -> str:
+    """The ``TickerEvent`` as JSON (int64 as strings)."""
+    return f'{{"seconds":"{p.seconds}","nanos":"{p.nanos}"}}'
+
+
+def describe(event: TelemetryEvent, _payload: TickerPayload) -> str:
+    """``ticker    sensor 0123456789ab alive``."""
+    return f"ticker    sensor {event.sensor_id[:12]} alive"
+
+
+def _event_kind(_payload: TickerPayload) -> EventKind:
+    return EventKind.TICKER
+
+
+KIND: Final = PayloadKind(
+    payload_type=TickerPayload,
+    proto_field="ticker",
+    types={},
+    event_kind=_event_kind,
+    to_proto=to_proto,
+    from_proto=from_proto,
+    to_json=to_json,
+    describe=describe,
+    fields={},
+)
