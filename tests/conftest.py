@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.containers import DockerDaemon
-from tests.live_sensor import ROOT, SENSOR, LiveSensor, SensorView
+from tests.live_sensor import READS_PREFIX, ROOT, SENSOR, LiveSensor, SensorView
 
 WORKLOADS = Path(__file__).parent / "workloads"
 
@@ -20,11 +20,11 @@ WORKLOADS = Path(__file__).parent / "workloads"
 @pytest.fixture(scope="session", autouse=True)
 def compiled_programs() -> None:
     """A first start on this kernel compiles the BPF programs (and says so before `ready`): done
-    once here, as a person's first run would, so that every test's start loads them."""
+    once here, as a person's first run would, so that every test's start loads them. Two objects:
+    without the file hooks (`--event` without file) and with them."""
     if os.geteuid() == 0:
-        subprocess.run(
-            [*SENSOR, "trace", "--duration", "0.1", "--event", "exec"], cwd=ROOT, capture_output=True, check=True
-        )
+        for kinds in (["--event", "exec"], []):
+            subprocess.run([*SENSOR, "trace", "--duration", "0.1", *kinds], cwd=ROOT, capture_output=True, check=True)
 
 
 @pytest.fixture(scope="session")
@@ -32,7 +32,7 @@ def session_sensor() -> Iterator[LiveSensor]:
     """`sensor trace --format json` running on this kernel for the whole session."""
     if os.geteuid() != 0:
         pytest.fail("the live tests load BPF programs: run them as root (scripts/test)")
-    sensor = LiveSensor()
+    sensor = LiveSensor("--reads", READS_PREFIX)
     yield sensor
     sensor.stop()
 

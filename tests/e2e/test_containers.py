@@ -300,3 +300,19 @@ def test_v1_cgroup_hierarchy_finds_the_same_containers(docker_daemon: DockerDaem
         assert init_exec["container_name"] == name
     finally:
         assert live.stop() == 0
+
+
+def test_a_file_written_in_a_container_has_the_path_the_container_sees_and_its_id(
+    sensor: LiveSensor, docker_daemon: DockerDaemon
+) -> None:
+    name = f"files-{uuid.uuid4().hex[:8]}"
+    mark = marker()
+    command = f"cd /tmp && echo x > {mark} && sleep 1"
+    container_id = docker_daemon.run("run", "-d", "--name", name, IMAGE, "sh", "-c", command).stdout.strip()
+
+    (event,) = sensor.wait_for(lambda e: e.get("file", {}).get("filename") == f"/tmp/{mark}")
+    assert event["container_id"] == container_id
+    assert event["file"]["path"] == mark  # relative to the cwd the container sees, not the host's overlay path
+    assert event["file"]["created"] is True
+    assert event["cwd"] == "/"  # the cwd at exec: the shell's cd came after, and the kernel walked the new one
+    docker_daemon.run("rm", "-f", container_id)
