@@ -33,6 +33,14 @@ HOT_PATH = [
     "sensor/model/container_cache.py",
     "sensor/model/language.py",
     "sensor/telemetry/events.py",
+    "sensor/telemetry/kinds/kind.py",
+    "sensor/telemetry/kinds/process.py",  # each kind: record -> payload, its JSON, its fields
+    "sensor/telemetry/kinds/file.py",
+    "sensor/telemetry/kinds/container.py",
+    "sensor/telemetry/kinds/lost.py",
+    "sensor/telemetry/kinds/ticker.py",
+    "sensor/telemetry/kinds/registry.py",
+    "sensor/telemetry/json_text.py",
     "sensor/telemetry/builder.py",  # record + model -> event
     "sensor/telemetry/capture.py",  # the loop over records
     "sensor/telemetry/metadata_hold.py",  # events waiting for their container's name

@@ -69,6 +69,7 @@ class PipelineThread(threading.Thread):
             while not self._stop_requested.is_set():
                 interval_ms = busy_poll_ms(self.hub.latency_budget_ns())
                 self.capture.busy_poll_ms = interval_ms
+                self.capture.set_read_prefixes(self.hub.read_prefixes())  # the kernel's filter follows the subscribers
                 events = self.capture.poll(POLL_MS)
                 self.hub.publish(events, next_publish_ns=time.monotonic_ns() + interval_ms * 1_000_000)
                 self._run_calls()

@@ -456,3 +456,35 @@ def test_sigterm_closes_streams_with_a_status_detaches_and_exits_0(socket_dir: P
 def _bpf_program_count() -> int:
     out = subprocess.run(["bpftool", "prog", "show"], capture_output=True, text=True, check=True).stdout
     return sum(1 for line in out.splitlines() if line[:1].isdigit())
+
+
+def test_a_subscriber_s_read_prefix_reaches_the_kernel_and_its_reads_arrive(target: str, tmp_path: Path) -> None:
+    watched = tmp_path / "watched"
+    watched.mkdir()
+    (watched / "secret").write_text("x")
+    request = subscription(ticker_ns=TICK_NS)
+    wanted = sub.FileEventFilter(type="OPEN", filter_expression=f'file_path LIKE "{watched}/*"')
+    wanted.read_prefixes.append(f"{watched}/")
+    request.event_filter.file_events.append(wanted)
+    stream = Stream(stub(target), request)
+    assert [(s.code, s.message) for s in stream.statuses] == [(api.Status.Code.OK, "")]
+    # The pipeline hands the new prefix to the kernel between two polls: read until a read arrives.
+    reader = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import time\nwhile True:\n open({str(watched / 'secret')!r}).close(); time.sleep(0.05)",
+        ]
+    )
+    try:
+        (event,) = stream.collect_until(lambda e: e.WhichOneof("event") == "file")
+    finally:
+        reader.kill()
+        stream.cancel()
+    assert event.process_tgid == reader.pid
+    assert (event.file.type, event.file.filename, event.file.open_flags & os.O_ACCMODE) == (
+        pb.FileEvent.OPEN,
+        str(watched / "secret"),
+        os.O_RDONLY,
+    )
+    assert event.file.inode == (watched / "secret").stat().st_ino

@@ -44,9 +44,25 @@ def test_a_full_kernel_gets_raw_tracepoints_kprobe_creds_and_the_ring_buffer() -
         "exec_failed": Backend.SYSCALL_TRACEPOINTS,
         "credentials": Backend.KPROBE,
         "cgroups": Backend.TRACEPOINT,
+        "file_open": Backend.SYSCALL_TRACEPOINTS,
+        "file_change": Backend.SYSCALL_TRACEPOINTS,
         "transport": Backend.RING_BUFFER,
         "task_reads": Backend.BTF_LOADS,
     }
+
+
+def test_file_hooks_are_left_out_when_no_file_events_are_wanted() -> None:
+    choices = {c.hook: c for c in choose_backends(features(), files=False)}
+    assert (choices["file_open"].backend, choices["file_change"].backend) == (Backend.NONE, Backend.NONE)
+    assert choices["file_open"].reason == "not asked for: no file events wanted"
+
+
+def test_a_missing_file_syscall_tracepoint_leaves_both_file_hooks_out_saying_which() -> None:
+    f = features()
+    f.tracepoints["syscalls:sys_exit_renameat2"] = False
+    choices = {c.hook: c for c in choose_backends(f)}
+    assert choices["file_open"].backend is Backend.NONE and choices["file_change"].backend is Backend.NONE
+    assert "renameat2" in choices["file_open"].reason and "CONFIG_FTRACE_SYSCALLS" in choices["file_open"].reason
 
 
 def test_without_kprobes_credentials_fall_back_to_syscall_exits() -> None:

@@ -6,6 +6,7 @@ from sensor.kernel.records import Creds
 from sensor.model.process_cache import ProcessRef
 from sensor.telemetry.events import TelemetryEvent
 from sensor.telemetry.kinds.container import ContainerPayload
+from sensor.telemetry.kinds.file import FileEventType, FilePayload
 from sensor.telemetry.kinds.lost import LostPayload
 from sensor.telemetry.kinds.process import ProcessEventType, ProcessPayload
 from sensor.telemetry.kinds.ticker import TickerPayload
@@ -14,7 +15,7 @@ USER = Creds(1000, 100, 1002, 102, 1001, 101, 1001, 101)
 ROOT = Creds(0, 0, 0, 0, 0, 0, 0, 0)
 
 
-AnyPayload = ProcessPayload | LostPayload | ContainerPayload | TickerPayload
+AnyPayload = ProcessPayload | FilePayload | LostPayload | ContainerPayload | TickerPayload
 
 
 def event(payload: AnyPayload) -> TelemetryEvent:
@@ -62,6 +63,30 @@ PAYLOADS: list[AnyPayload] = [
         old_groups=(100,),
         new_groups=(100, 27, 2**32 - 2),
         groups_truncated=True,
+    ),
+    FilePayload(
+        FileEventType.OPEN,
+        filename="/etc/caf\\xe9",
+        open_flags=0o1101,
+        open_mode=0o644,
+        path="caf\\xe9",
+        fd=3,
+        created=True,
+        device=2**40 + 5,
+        inode=2**33,
+        path_truncated=True,
+    ),
+    FilePayload(FileEventType.OPEN, filename="/secret", open_flags=1, path="/secret", errno=13),
+    FilePayload(FileEventType.CHOWN, filename="/a", path="/a", flags=0x100, uid=-1, gid=1000),
+    FilePayload(
+        FileEventType.RENAME,
+        filename="/a",
+        path="a",
+        new_filename="/b",
+        new_path="b",
+        flags=1,
+        mode=0o755,
+        length=2**40,
     ),
     LostPayload(lost=7, stage="kernel", hook="exec"),
     ContainerPayload(

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from sensor.api.v1 import subscription_pb2 as sub
 from sensor.kernel.records import Creds
 from sensor.telemetry.events import TelemetryEvent
 from sensor.telemetry.kinds.container import ContainerPayload
+from sensor.telemetry.kinds.file import FileEventType, FilePayload
 from sensor.telemetry.kinds.lost import LostPayload
 from sensor.telemetry.kinds.process import ProcessEventType, ProcessPayload
 from sensor.telemetry.subscription import InvalidSubscription, compile_subscription
@@ -123,3 +126,42 @@ def test_a_subscription_asking_for_nothing_is_refused() -> None:
         str(raised.value)
         == "event_filter: asks for no events: add process_events, file_events, container_events or ticker_events"
     )
+
+
+def file_event(payload: FilePayload) -> TelemetryEvent:
+    return TelemetryEvent("s1", 1, 0, payload, process_id="p", process_tgid=5, process_pid=5)
+
+
+def test_a_file_filter_passes_writes_and_only_the_reads_under_its_prefixes() -> None:
+    subscription = sub.Subscription()
+    subscription.event_filter.file_events.append(sub.FileEventFilter(type="OPEN", read_prefixes=["/etc/"]))
+    compiled = compile_subscription(subscription)
+    write = FilePayload(FileEventType.OPEN, filename="/tmp/x", open_flags=os.O_WRONLY)
+    read_etc = FilePayload(FileEventType.OPEN, filename="/etc/passwd")
+    read_tmp = FilePayload(FileEventType.OPEN, filename="/tmp/y")
+    unlink = FilePayload(FileEventType.UNLINK, filename="/tmp/x")
+    passed = [compiled.wants(file_event(p)) for p in (write, read_etc, read_tmp, unlink)]
+    assert passed == [True, True, False, False]  # UNLINK was not asked for
+    assert compiled.read_prefixes == frozenset({b"/etc/"})
+
+
+def test_a_read_prefix_that_is_not_absolute_is_refused() -> None:
+    subscription = sub.Subscription()
+    subscription.event_filter.file_events.append(sub.FileEventFilter(read_prefixes=["/ok", "etc"]))
+    with pytest.raises(InvalidSubscription) as raised:
+        compile_subscription(subscription)
+    assert str(raised.value) == "event_filter.file_events[0].read_prefixes[1]: 'etc' does not start with '/'"
+
+
+def test_a_file_filter_expression_reads_file_fields() -> None:
+    subscription = sub.Subscription()
+    subscription.event_filter.file_events.append(
+        sub.FileEventFilter(filter_expression='file_path LIKE "/etc/*" AND file_flags & 0x1')
+    )
+    compiled = compile_subscription(subscription)
+    hits = [
+        FilePayload(FileEventType.OPEN, filename="/etc/shadow", open_flags=os.O_WRONLY),
+        FilePayload(FileEventType.OPEN, filename="/tmp/shadow", open_flags=os.O_WRONLY),
+        FilePayload(FileEventType.RENAME, filename="/etc/a", flags=1),
+    ]
+    assert [compiled.wants(file_event(p)) for p in hits] == [True, False, True]

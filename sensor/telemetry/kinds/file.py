@@ -221,42 +221,40 @@ def to_json(p: FilePayload) -> str:
 # --- the compact line
 
 _ACCESS_MODES: Final = {os.O_RDONLY: "O_RDONLY", os.O_WRONLY: "O_WRONLY", os.O_RDWR: "O_RDWR"}
-# Larger flags first: O_SYNC and O_TMPFILE contain O_DSYNC and O_DIRECTORY.
-_OPEN_FLAG_NAMES: Final = sorted(
-    (
-        (value, name)
-        for name in (
-            "O_TMPFILE",
-            "O_SYNC",
-            "O_PATH",
-            "O_CREAT",
-            "O_EXCL",
-            "O_NOCTTY",
-            "O_TRUNC",
-            "O_APPEND",
-            "O_NONBLOCK",
-            "O_DSYNC",
-            "O_DIRECT",
-            "O_LARGEFILE",
-            "O_DIRECTORY",
-            "O_NOFOLLOW",
-            "O_NOATIME",
-            "O_CLOEXEC",
-        )
-        if (value := getattr(os, name, 0))
-    ),
-    reverse=True,
+_OPEN_FLAG_NAMES: Final = (
+    "O_CREAT",
+    "O_EXCL",
+    "O_NOCTTY",
+    "O_TRUNC",
+    "O_APPEND",
+    "O_NONBLOCK",
+    "O_DSYNC",
+    "O_DIRECT",
+    "O_LARGEFILE",
+    "O_DIRECTORY",
+    "O_NOFOLLOW",
+    "O_NOATIME",
+    "O_CLOEXEC",
+    "O_SYNC",
+    "O_PATH",
+    "O_TMPFILE",
+)
+# Flags of two bits first (O_SYNC holds O_DSYNC's, O_TMPFILE O_DIRECTORY's), so each bit is named once.
+_OPEN_FLAGS: Final = sorted(
+    ((value, name) for name in _OPEN_FLAG_NAMES if (value := getattr(os, name, 0))),
+    key=lambda flag: (-bin(flag[0]).count("1"), flag[0]),
 )
 
 
 def open_flags_text(flags: int) -> str:
-    """``O_WRONLY|O_CREAT|O_TRUNC``: the access mode, then each flag set, then what is left in hex."""
-    names = [_ACCESS_MODES.get(flags & os.O_ACCMODE, "O_ACCMODE")]
+    """``O_WRONLY|O_CREAT|O_TRUNC``: the access mode, then each flag set in bit order, then what is left in hex."""
     rest = flags & ~os.O_ACCMODE
-    for value, name in _OPEN_FLAG_NAMES:
+    found = []
+    for value, name in _OPEN_FLAGS:
         if rest & value == value:
-            names.append(name)
+            found.append((value, name))
             rest &= ~value
+    names = [_ACCESS_MODES.get(flags & os.O_ACCMODE, "O_ACCMODE"), *(name for _, name in sorted(found))]
     if rest:
         names.append(hex(rest))
     return "|".join(names)

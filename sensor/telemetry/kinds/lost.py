@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Final
+from typing import TYPE_CHECKING, Final
 
 from sensor.api.v1 import telemetry_pb2 as pb
 from sensor.telemetry.json_text import quoted
@@ -17,11 +17,14 @@ if TYPE_CHECKING:
 class LostPayload:
     """``LostRecordEvent``."""
 
-    type: ClassVar[str] = ""  # no types: every payload has one, so a subscription looks it up alike
-
     lost: int
     stage: str
     hook: str = ""
+
+    @property
+    def type(self) -> str:
+        """No types: every payload has one, so that a subscription looks each up alike."""
+        return ""
 
 
 def to_proto(p: LostPayload) -> pb.LostRecordEvent:

@@ -38,7 +38,7 @@ KIND_FIELDS: Final[dict[EventKind, Mapping[str, Field]]] = {
 }
 
 
-class UnknownPayload(TypeError):
+class UnknownPayload(LookupError):
     """An event whose payload no kind registered."""
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Final
+from typing import TYPE_CHECKING, Final
 
 from sensor.api.v1 import telemetry_pb2 as pb
 from sensor.telemetry.kinds.kind import EventKind, PayloadKind
@@ -16,10 +16,13 @@ if TYPE_CHECKING:
 class TickerPayload:
     """``TickerEvent``: wall-clock time of a heartbeat."""
 
-    type: ClassVar[str] = ""  # no types: every payload has one, so a subscription looks it up alike
-
     seconds: int
     nanos: int
+
+    @property
+    def type(self) -> str:
+        """No types: every payload has one, so that a subscription looks each up alike."""
+        return ""
 
 
 def to_proto(p: TickerPayload) -> pb.TickerEvent:

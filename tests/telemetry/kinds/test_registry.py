@@ -22,8 +22,8 @@ from sensor.telemetry.kinds.registry import (
 )
 
 
-def event(payload: object) -> TelemetryEvent:
-    return TelemetryEvent("s1", 1, 7, payload)  # type: ignore[arg-type]  # an unregistered payload on purpose
+def event(payload: ProcessPayload | LostPayload) -> TelemetryEvent:
+    return TelemetryEvent("s1", 1, 7, payload)
 
 
 def test_the_kind_follows_the_payload() -> None:
@@ -37,7 +37,7 @@ def test_a_payload_nobody_registered_is_an_error_not_a_silent_drop() -> None:
         pass
 
     with pytest.raises(UnknownPayload, match="no event kind is registered for Unregistered"):
-        event_kind(event(Unregistered()))
+        payload_kind(Unregistered())
     with pytest.raises(UnknownPayload, match=r"TelemetryEvent\.network"):
         proto_field_kind("network")
 
