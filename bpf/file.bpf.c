@@ -1,16 +1,30 @@
-/* File hooks: opens and changes to the tree, from the syscall tracepoints (this kernel has no
- * kprobes, fentry or BPF-LSM; Falco's older eBPF probe worked the same way).
+/* File hooks: opens and changes to the tree, at the exit of their system calls.
  *
  * Compiled after process.bpf.c, in the same unit: it uses that file's maps, send(), count(),
- * fill_header() and walk_path(). Each syscall's entry keeps its arguments by thread; its exit
- * sends one struct sensor_file with the result. Paths are resolved in the kernel only as far as
- * the directory a relative path is relative to (the cwd or the dirfd's own path): user space
- * joins the two, so no per-process fd table has to be kept in step with the kernel's.
+ * fill_header() and walk_path(). One program on the raw sys_exit tracepoint serves every file
+ * syscall: it tells them apart by number and reads their arguments from the registers the kernel
+ * saved at entry, which file syscalls leave as they were (Falco's modern probe reads them there
+ * too). One attachment, where a tracepoint per syscall and edge were 52: each costs about 70 ms of
+ * RCU grace period to detach, serialized by the kernel (six seconds at every stop). No entry map
+ * either: nothing is carried from entry to exit. 32-bit (compat) syscalls are left out, as the
+ * syscall tracepoints leave them out: their numbers are another table.
  *
- * Volume: an open that only reads is not kept at its entry unless file_settings asks for reads;
- * by prefix, its exit sends it only when its absolute path starts with a prefix in read_prefixes.
- * What the filter leaves out is counted (COUNTER_FILTERED), apart from what the buffer loses.
+ * Paths are resolved in the kernel only as far as the directory a relative path is relative to
+ * (the cwd or the dirfd's own path): user space joins the two, so no per-process fd table has to
+ * be kept in step with the kernel's. Defined by the loader: OFF_PT_REGS_* (the saved registers of
+ * the syscall arguments and number) and OFF_THREAD_INFO_STATUS.
+ *
+ * Volume: an open that only reads is sent only when file_settings asks for reads, and by prefix,
+ * only when its absolute path starts with a prefix in read_prefixes. What the filter leaves out is
+ * counted (COUNTER_FILTERED), apart from what the buffer loses.
  */
+
+#include <asm/unistd.h>
+
+#ifndef __NR_fchmodat2
+#define __NR_fchmodat2 452 /* 6.6+: one number on every architecture; headers older than the kernel lack it */
+#endif
+#define TS_COMPAT_FLAG 0x0002 /* x86's thread_info.status bit: a 32-bit syscall is running */
 
 #define AT_FDCWD_VALUE -100
 #define AT_REMOVEDIR_FLAG 0x200
@@ -28,8 +42,8 @@ struct read_prefix_key {
 BPF_LPM_TRIE(read_prefixes, struct read_prefix_key, u8, 1024);
 BPF_PERCPU_ARRAY(read_prefix_scratch, struct read_prefix_key, 1);
 
-/* A file syscall's arguments, from its entry to its exit. */
-struct file_entry {
+/* A file syscall's arguments, in one shape for all of them. */
+struct file_call {
 	u64 path;  /* user pointers; 0: none */
 	u64 path2;
 	s32 dfd;   /* the directory path is relative to, or the fd operated on when path is 0 */
@@ -42,26 +56,15 @@ struct file_entry {
 	u32 path_verbatim; /* path is not a file name (a symlink's target): never joined to a directory */
 	s64 length;
 };
-BPF_TABLE("lru_hash", u64, struct file_entry, file_entries, 10240);
+/* Each CPU's file_call: written in a map, not on the stack, the call's fields are unknown to the
+ * verifier after the switch below, so that one state goes on from it rather than one per syscall. */
+BPF_PERCPU_ARRAY(file_calls, struct file_call, 1);
 
 static __always_inline u32 read_opens(void)
 {
 	u32 zero = 0;
 	u32 *setting = file_settings.lookup(&zero);
 	return setting ? *setting : READ_OPENS_NONE;
-}
-
-static __always_inline int file_enter(struct file_entry *entry)
-{
-	if (is_sensor())
-		return 0;
-	if (entry->op == FILE_OPEN && !(entry->how & OPEN_CHANGES_FILE) && read_opens() == READ_OPENS_NONE) {
-		count(HOOK_FILE_OPEN, COUNTER_FILTERED);
-		return 0;
-	}
-	u64 key = bpf_get_current_pid_tgid();
-	file_entries.update(&key, entry);
-	return 0;
 }
 
 /* The struct file of the current task's descriptor fd, or NULL. */
@@ -139,49 +142,45 @@ static __always_inline int read_prefix_matches(char *path, u32 path_len)
 	return read_prefixes.lookup(key) != NULL;
 }
 
-static __always_inline int file_exit(void *ctx, long ret)
+static __always_inline int send_file(void *ctx, long ret, struct file_call *call)
 {
-	u64 key = bpf_get_current_pid_tgid();
-	struct file_entry *entry = file_entries.lookup(&key);
-	if (!entry)
-		return 0;
 	u32 zero = 0;
 	struct sensor_file *rec = file_scratch.lookup(&zero);
 	if (!rec)
-		goto done;
-	u32 hook = entry->op == FILE_OPEN ? HOOK_FILE_OPEN : HOOK_FILE_CHANGE;
+		return 0;
+	u32 hook = call->op == FILE_OPEN ? HOOK_FILE_OPEN : HOOK_FILE_CHANGE;
 	rec->flags = 0;
-	u32 path_len = read_user_path(rec->data, entry->path, &rec->flags, FILE_PATH_TRUNCATED) & (SENSOR_PATH_MAX - 1);
-	if (entry->op == FILE_OPEN && !(entry->how & OPEN_CHANGES_FILE) && !read_prefix_matches(rec->data, path_len)) {
+	u32 path_len = read_user_path(rec->data, call->path, &rec->flags, FILE_PATH_TRUNCATED) & (SENSOR_PATH_MAX - 1);
+	if (call->op == FILE_OPEN && !(call->how & OPEN_CHANGES_FILE) && !read_prefix_matches(rec->data, path_len)) {
 		count(HOOK_FILE_OPEN, COUNTER_FILTERED);
-		goto done;
+		return 0;
 	}
 	fill_header(&rec->header, RECORD_FILE);
-	rec->op = entry->op;
+	rec->op = call->op;
 	rec->ret = ret;
-	rec->how = entry->how;
-	rec->mode = entry->mode;
-	rec->uid = entry->uid;
-	rec->gid = entry->gid;
-	rec->length = entry->length;
+	rec->how = call->how;
+	rec->mode = call->mode;
+	rec->uid = call->uid;
+	rec->gid = call->gid;
+	rec->length = call->length;
 	rec->dev = 0;
 	rec->ino = 0;
 
 	rec->base_len = 0;
-	if (!entry->path_verbatim)
-		read_base(rec->data, path_len, entry->dfd, rec->data + path_len, &rec->base_len, &rec->flags,
+	if (!call->path_verbatim)
+		read_base(rec->data, path_len, call->dfd, rec->data + path_len, &rec->base_len, &rec->flags,
 			  FILE_BASE_TRUNCATED);
 	u32 at = path_len + (rec->base_len & (SENSOR_PATH_MAX - 1));
-	u32 path2_len = read_user_path(rec->data + at, entry->path2, &rec->flags, FILE_PATH2_TRUNCATED) &
+	u32 path2_len = read_user_path(rec->data + at, call->path2, &rec->flags, FILE_PATH2_TRUNCATED) &
 			(SENSOR_PATH_MAX - 1);
 	rec->base2_len = 0;
 	if (path2_len)
-		read_base(rec->data + at, path2_len, entry->dfd2, rec->data + at + path2_len, &rec->base2_len,
+		read_base(rec->data + at, path2_len, call->dfd2, rec->data + at + path2_len, &rec->base2_len,
 			  &rec->flags, FILE_BASE2_TRUNCATED);
 	rec->path_len = path_len;
 	rec->path2_len = path2_len;
 
-	if (entry->op == FILE_OPEN && ret >= 0) {
+	if (call->op == FILE_OPEN && ret >= 0) {
 		void *file = fd_file(ret);
 		if (file) {
 			u32 fmode = 0;
@@ -199,86 +198,162 @@ static __always_inline int file_exit(void *ctx, long ret)
 	if (size > sizeof(*rec))
 		size = sizeof(*rec);
 	send(ctx, hook, rec, size);
-done:
-	file_entries.delete(&key);
 	return 0;
 }
 
-/* Every syscall exit tracepoint has this format (see its format file in tracefs). */
-struct syscall_exit_args {
-	u64 common; /* common_type, common_flags, common_preempt_count, common_pid */
-	s64 nr;
-	s64 ret;
-};
-
-/* One program for the exits of every file syscall: the loader attaches it to each sys_exit_*
- * tracepoint (FILE_EXIT_TRACEPOINTS), so the kernel verifies it once, not once per syscall. */
-int on_file_syscall_exit(struct syscall_exit_args *ctx)
+static __always_inline u64 saved_reg(void *regs, u32 off)
 {
-	return file_exit(ctx, ctx->ret);
+	u64 value = 0;
+	bpf_probe_read_kernel(&value, sizeof(value), regs + off);
+	return value;
 }
 
-/* Entries: each syscall's arguments in struct file_entry's terms. */
-#define FILE_ENTER(name, ...)                                        \
-	TRACEPOINT_PROBE(syscalls, sys_enter_##name)                 \
-	{                                                            \
-		struct file_entry entry = {__VA_ARGS__};             \
-		return file_enter(&entry);                           \
-	}
+#define ARG(n) saved_reg(regs, OFF_PT_REGS_ARG##n)
 
-FILE_ENTER(open, .op = FILE_OPEN, .path = (u64)args->filename, .dfd = AT_FDCWD_VALUE, .how = args->flags,
-	   .mode = args->mode)
-FILE_ENTER(openat, .op = FILE_OPEN, .path = (u64)args->filename, .dfd = args->dfd, .how = args->flags,
-	   .mode = args->mode)
-FILE_ENTER(creat, .op = FILE_OPEN, .path = (u64)args->pathname, .dfd = AT_FDCWD_VALUE,
-	   .how = 01 | 0100 | 01000 /* O_WRONLY | O_CREAT | O_TRUNC */, .mode = args->mode)
-FILE_ENTER(unlink, .op = FILE_UNLINK, .path = (u64)args->pathname, .dfd = AT_FDCWD_VALUE)
-FILE_ENTER(unlinkat, .op = (args->flag & AT_REMOVEDIR_FLAG) ? FILE_RMDIR : FILE_UNLINK,
-	   .path = (u64)args->pathname, .dfd = args->dfd, .how = args->flag)
-FILE_ENTER(rmdir, .op = FILE_RMDIR, .path = (u64)args->pathname, .dfd = AT_FDCWD_VALUE)
-FILE_ENTER(rename, .op = FILE_RENAME, .path = (u64)args->oldname, .dfd = AT_FDCWD_VALUE, .path2 = (u64)args->newname,
-	   .dfd2 = AT_FDCWD_VALUE)
-FILE_ENTER(renameat, .op = FILE_RENAME, .path = (u64)args->oldname, .dfd = args->olddfd,
-	   .path2 = (u64)args->newname, .dfd2 = args->newdfd)
-FILE_ENTER(renameat2, .op = FILE_RENAME, .path = (u64)args->oldname, .dfd = args->olddfd,
-	   .path2 = (u64)args->newname, .dfd2 = args->newdfd, .how = args->flags)
-FILE_ENTER(mkdir, .op = FILE_MKDIR, .path = (u64)args->pathname, .dfd = AT_FDCWD_VALUE, .mode = args->mode)
-FILE_ENTER(mkdirat, .op = FILE_MKDIR, .path = (u64)args->pathname, .dfd = args->dfd, .mode = args->mode)
-FILE_ENTER(link, .op = FILE_LINK, .path = (u64)args->oldname, .dfd = AT_FDCWD_VALUE, .path2 = (u64)args->newname,
-	   .dfd2 = AT_FDCWD_VALUE)
-FILE_ENTER(linkat, .op = FILE_LINK, .path = (u64)args->oldname, .dfd = args->olddfd, .path2 = (u64)args->newname,
-	   .dfd2 = args->newdfd, .how = args->flags)
-FILE_ENTER(symlink, .op = FILE_SYMLINK, .path = (u64)args->oldname, .path_verbatim = 1,
-	   .path2 = (u64)args->newname, .dfd2 = AT_FDCWD_VALUE)
-FILE_ENTER(symlinkat, .op = FILE_SYMLINK, .path = (u64)args->oldname, .path_verbatim = 1,
-	   .path2 = (u64)args->newname, .dfd2 = args->newdfd)
-FILE_ENTER(chmod, .op = FILE_CHMOD, .path = (u64)args->filename, .dfd = AT_FDCWD_VALUE, .mode = args->mode)
-FILE_ENTER(fchmod, .op = FILE_CHMOD, .dfd = args->fd, .mode = args->mode)
-FILE_ENTER(fchmodat, .op = FILE_CHMOD, .path = (u64)args->filename, .dfd = args->dfd, .mode = args->mode)
-FILE_ENTER(chown, .op = FILE_CHOWN, .path = (u64)args->filename, .dfd = AT_FDCWD_VALUE, .uid = args->user,
-	   .gid = args->group)
-FILE_ENTER(lchown, .op = FILE_CHOWN, .path = (u64)args->filename, .dfd = AT_FDCWD_VALUE, .uid = args->user,
-	   .gid = args->group, .how = 0x100 /* AT_SYMLINK_NOFOLLOW */)
-FILE_ENTER(fchown, .op = FILE_CHOWN, .dfd = args->fd, .uid = args->user, .gid = args->group)
-FILE_ENTER(fchownat, .op = FILE_CHOWN, .path = (u64)args->filename, .dfd = args->dfd, .uid = args->user,
-	   .gid = args->group, .how = args->flag)
-FILE_ENTER(truncate, .op = FILE_TRUNCATE, .path = (u64)args->path, .dfd = AT_FDCWD_VALUE, .length = args->length)
-FILE_ENTER(ftruncate, .op = FILE_TRUNCATE, .dfd = args->fd, .length = args->length)
-
-#ifdef FILE_FCHMODAT2
-FILE_ENTER(fchmodat2, .op = FILE_CHMOD, .path = (u64)args->filename, .dfd = args->dfd, .mode = args->mode,
-	   .how = args->flags)
-#endif
-
-/* openat2's flags and mode are in a struct open_how the caller points to. */
-TRACEPOINT_PROBE(syscalls, sys_enter_openat2)
+/* Fills *call for a file syscall; 0 for any other. */
+static __always_inline int file_call_of(long nr, void *regs, struct file_call *call)
 {
-	struct {
-		u64 flags;
-		u64 mode;
-	} how = {};
-	bpf_probe_read_user(&how, sizeof(how), args->how);
-	struct file_entry entry = {
-		.op = FILE_OPEN, .path = (u64)args->filename, .dfd = args->dfd, .how = how.flags, .mode = how.mode};
-	return file_enter(&entry);
+	switch (nr) {
+#ifdef __NR_open
+	case __NR_open:
+		*call = (struct file_call){.op = FILE_OPEN, .path = ARG(0), .dfd = AT_FDCWD_VALUE, .how = ARG(1), .mode = ARG(2)};
+		return 1;
+#endif
+	case __NR_openat:
+		*call = (struct file_call){.op = FILE_OPEN, .dfd = ARG(0), .path = ARG(1), .how = ARG(2), .mode = ARG(3)};
+		return 1;
+	case __NR_openat2: {
+		struct {
+			u64 flags;
+			u64 mode;
+		} how = {};
+		bpf_probe_read_user(&how, sizeof(how), (void *)ARG(2));
+		*call = (struct file_call){.op = FILE_OPEN, .dfd = ARG(0), .path = ARG(1), .how = how.flags, .mode = how.mode};
+		return 1;
+	}
+#ifdef __NR_creat
+	case __NR_creat:
+		*call = (struct file_call){.op = FILE_OPEN, .path = ARG(0), .dfd = AT_FDCWD_VALUE,
+					   .how = 01 | 0100 | 01000 /* O_WRONLY | O_CREAT | O_TRUNC */, .mode = ARG(1)};
+		return 1;
+#endif
+#ifdef __NR_unlink
+	case __NR_unlink:
+		*call = (struct file_call){.op = FILE_UNLINK, .path = ARG(0), .dfd = AT_FDCWD_VALUE};
+		return 1;
+#endif
+	case __NR_unlinkat: {
+		u32 flag = ARG(2);
+		*call = (struct file_call){.op = (flag & AT_REMOVEDIR_FLAG) ? FILE_RMDIR : FILE_UNLINK, .dfd = ARG(0),
+					   .path = ARG(1), .how = flag};
+		return 1;
+	}
+#ifdef __NR_rmdir
+	case __NR_rmdir:
+		*call = (struct file_call){.op = FILE_RMDIR, .path = ARG(0), .dfd = AT_FDCWD_VALUE};
+		return 1;
+#endif
+#ifdef __NR_rename
+	case __NR_rename:
+		*call = (struct file_call){.op = FILE_RENAME, .path = ARG(0), .dfd = AT_FDCWD_VALUE, .path2 = ARG(1),
+					   .dfd2 = AT_FDCWD_VALUE};
+		return 1;
+#endif
+#ifdef __NR_renameat
+	case __NR_renameat:
+		*call = (struct file_call){.op = FILE_RENAME, .dfd = ARG(0), .path = ARG(1), .dfd2 = ARG(2), .path2 = ARG(3)};
+		return 1;
+#endif
+	case __NR_renameat2:
+		*call = (struct file_call){.op = FILE_RENAME, .dfd = ARG(0), .path = ARG(1), .dfd2 = ARG(2), .path2 = ARG(3),
+					   .how = ARG(4)};
+		return 1;
+#ifdef __NR_mkdir
+	case __NR_mkdir:
+		*call = (struct file_call){.op = FILE_MKDIR, .path = ARG(0), .dfd = AT_FDCWD_VALUE, .mode = ARG(1)};
+		return 1;
+#endif
+	case __NR_mkdirat:
+		*call = (struct file_call){.op = FILE_MKDIR, .dfd = ARG(0), .path = ARG(1), .mode = ARG(2)};
+		return 1;
+#ifdef __NR_link
+	case __NR_link:
+		*call = (struct file_call){.op = FILE_LINK, .path = ARG(0), .dfd = AT_FDCWD_VALUE, .path2 = ARG(1),
+					   .dfd2 = AT_FDCWD_VALUE};
+		return 1;
+#endif
+	case __NR_linkat:
+		*call = (struct file_call){.op = FILE_LINK, .dfd = ARG(0), .path = ARG(1), .dfd2 = ARG(2), .path2 = ARG(3),
+					   .how = ARG(4)};
+		return 1;
+#ifdef __NR_symlink
+	case __NR_symlink:
+		*call = (struct file_call){.op = FILE_SYMLINK, .path = ARG(0), .path_verbatim = 1, .path2 = ARG(1),
+					   .dfd2 = AT_FDCWD_VALUE};
+		return 1;
+#endif
+	case __NR_symlinkat:
+		*call = (struct file_call){.op = FILE_SYMLINK, .path = ARG(0), .path_verbatim = 1, .dfd2 = ARG(1),
+					   .path2 = ARG(2)};
+		return 1;
+#ifdef __NR_chmod
+	case __NR_chmod:
+		*call = (struct file_call){.op = FILE_CHMOD, .path = ARG(0), .dfd = AT_FDCWD_VALUE, .mode = ARG(1)};
+		return 1;
+#endif
+	case __NR_fchmod:
+		*call = (struct file_call){.op = FILE_CHMOD, .dfd = ARG(0), .mode = ARG(1)};
+		return 1;
+	case __NR_fchmodat:
+		*call = (struct file_call){.op = FILE_CHMOD, .dfd = ARG(0), .path = ARG(1), .mode = ARG(2)};
+		return 1;
+	case __NR_fchmodat2:
+		*call = (struct file_call){.op = FILE_CHMOD, .dfd = ARG(0), .path = ARG(1), .mode = ARG(2), .how = ARG(3)};
+		return 1;
+#ifdef __NR_chown
+	case __NR_chown:
+		*call = (struct file_call){.op = FILE_CHOWN, .path = ARG(0), .dfd = AT_FDCWD_VALUE, .uid = ARG(1), .gid = ARG(2)};
+		return 1;
+#endif
+#ifdef __NR_lchown
+	case __NR_lchown:
+		*call = (struct file_call){.op = FILE_CHOWN, .path = ARG(0), .dfd = AT_FDCWD_VALUE, .uid = ARG(1), .gid = ARG(2),
+					   .how = 0x100 /* AT_SYMLINK_NOFOLLOW */};
+		return 1;
+#endif
+	case __NR_fchown:
+		*call = (struct file_call){.op = FILE_CHOWN, .dfd = ARG(0), .uid = ARG(1), .gid = ARG(2)};
+		return 1;
+	case __NR_fchownat:
+		*call = (struct file_call){.op = FILE_CHOWN, .dfd = ARG(0), .path = ARG(1), .uid = ARG(2), .gid = ARG(3),
+					   .how = ARG(4)};
+		return 1;
+	case __NR_truncate:
+		*call = (struct file_call){.op = FILE_TRUNCATE, .path = ARG(0), .dfd = AT_FDCWD_VALUE, .length = ARG(1)};
+		return 1;
+	case __NR_ftruncate:
+		*call = (struct file_call){.op = FILE_TRUNCATE, .dfd = ARG(0), .length = ARG(1)};
+		return 1;
+	}
+	return 0;
+}
+
+/* raw_syscalls:sys_exit(struct pt_regs *regs, long ret): every system call's exit, on this host. */
+int on_sys_exit(struct bpf_raw_tracepoint_args *ctx)
+{
+	void *regs = (void *)ctx->args[0];
+	long nr = saved_reg(regs, OFF_PT_REGS_NR);
+	u32 zero = 0;
+	struct file_call *call = file_calls.lookup(&zero);
+	if (!call || !file_call_of(nr, regs, call))
+		return 0;
+	u32 status = 0;
+	MEMBER(status, CURRENT_TASK(), OFF_TASK_THREAD_INFO + OFF_THREAD_INFO_STATUS);
+	if ((status & TS_COMPAT_FLAG) || is_sensor())
+		return 0;
+	if (call->op == FILE_OPEN && !(call->how & OPEN_CHANGES_FILE) && read_opens() == READ_OPENS_NONE) {
+		count(HOOK_FILE_OPEN, COUNTER_FILTERED);
+		return 0;
+	}
+	return send_file(ctx, (long)ctx->args[1], call);
 }

@@ -9,6 +9,8 @@ pipeline  a recorded storm replayed through decode, caches, build, filter and en
           (scripts/bench_pipeline.py)
 daemon    start-up to ready, idle RSS, kernel-to-subscriber latency at 1 000 execs/s and at full
           speed, BPF run time per hook (scripts/bench_daemon.py)
+files     file storms (create/write/rename/unlink, and read-only opens) alone, under `sensor trace --event
+          file` and under bpftrace on the same tracepoints; BPF time per file program (scripts/bench_files.py)
 fanout    replayed events through the TelemetryService to 1 and 10 subscriber processes, against
           encoding alone (scripts/fanout.py)
 batch     what a subscriber's batch delay costs and buys: storm ratio, CPU per event and latency at
@@ -31,7 +33,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BATCH_REPEATS = 2  # rounds of the batch-delay sweep: each round is four storms and four latency runs
-DEFAULT_PARTS = ("storm", "pipeline", "daemon", "fanout")
+DEFAULT_PARTS = ("storm", "files", "pipeline", "daemon", "fanout")
 PARTS = (*DEFAULT_PARTS, "batch")
 
 
@@ -70,6 +72,10 @@ def main() -> None:
             from bench_storm import storm
 
             timed("storm", lambda: storm(binary, args.seconds, args.repeats))
+        if "files" in parts:
+            from bench_files import files
+
+            timed("files", lambda: files(args.seconds, args.repeats))
         if "pipeline" in parts:
             from bench_pipeline import pipeline
 

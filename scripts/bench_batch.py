@@ -33,7 +33,7 @@ def batch(binary: Path, seconds: float, repeats: int) -> dict[str, object]:
         for delay in DELAYS_MS if repeat % 2 == 0 else DELAYS_MS[::-1]:
             observer = SensorDaemon()
             observer.batch_delay_ns = delay * 1_000_000
-            run = observed_run(observer, binary, WORKERS, seconds, before)
+            run = observed_run(observer, lambda: storm_runs(binary, WORKERS, seconds), seconds, before)
             paced = latency(binary, 1000, seconds, delay * 1_000_000)
             row = figures[delay]
             row["ratio"].append(run.ratio)

@@ -82,7 +82,7 @@ class Observer:
         raise NotImplementedError
 
 
-def _wait_for_line(stream: object, word: str, proc: subprocess.Popen[str], what: str) -> None:
+def wait_for_line(stream: object, word: str, proc: subprocess.Popen[str], what: str) -> None:
     assert hasattr(stream, "readline")
     line = stream.readline()
     while line and word not in line:
@@ -102,7 +102,7 @@ class SensorTrace(Observer):
             stderr=subprocess.PIPE,
             text=True,
         )
-        _wait_for_line(self.proc.stderr, "ready", self.proc, "sensor trace")
+        wait_for_line(self.proc.stderr, "ready", self.proc, "sensor trace")
 
     def pids(self) -> list[int]:
         return [self.proc.pid]
@@ -134,14 +134,14 @@ class SensorDaemon(Observer):
             stderr=subprocess.PIPE,
             text=True,
         )
-        _wait_for_line(self.proc.stderr, "ready", self.proc, "sensor run")
+        wait_for_line(self.proc.stderr, "ready", self.proc, "sensor run")
         self.client = subprocess.Popen(
             [sys.executable, "-c", SUBSCRIBER, f"unix:{socket}", str(self.batch_delay_ns)],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             text=True,
         )
-        _wait_for_line(self.client.stdout, "subscribed", self.client, "the subscriber")
+        wait_for_line(self.client.stdout, "subscribed", self.client, "the subscriber")
 
     def pids(self) -> list[int]:
         return [self.proc.pid, self.client.pid]
@@ -160,6 +160,8 @@ BPFTRACE_EXIT_S = 10
 
 class Bpftrace(Observer):
     name = "bpftrace (printf per exec)"
+    program = BPFTRACE
+    printed = 0  # lines it printed, once stopped
 
     def start(self) -> None:
         # Its output goes to a file: a pipe nobody reads until the end fills at 64 KiB, and then
@@ -167,7 +169,7 @@ class Bpftrace(Observer):
         self.dir = tempfile.TemporaryDirectory(prefix="sensor-bench-")
         self.output = Path(self.dir.name) / "bpftrace.out"
         with self.output.open("w") as output:
-            self.proc = subprocess.Popen(["bpftrace", "-e", BPFTRACE], stdout=output, stderr=subprocess.DEVNULL)
+            self.proc = subprocess.Popen(["bpftrace", "-e", self.program], stdout=output, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
         while "Attaching" not in self.output.read_text():
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -186,9 +188,9 @@ class Bpftrace(Observer):
                 break
             except subprocess.TimeoutExpired:
                 print(f"bpftrace still running {BPFTRACE_EXIT_S} s after {stop_signal.name}", file=sys.stderr)
-        printed = sum(1 for line in self.output.read_text().splitlines() if line[:1].isdigit())
+        self.printed = sum(1 for line in self.output.read_text().splitlines() if line[:1].isdigit())
         self.dir.cleanup()
-        return Observation({"exec": printed})
+        return Observation({"exec": self.printed})
 
 
 class BccConsumer(Observer):
@@ -198,7 +200,7 @@ class BccConsumer(Observer):
         self.proc = subprocess.Popen(
             [sys.executable, str(ROOT / "scripts/peers/bcc_consumer.py")], stderr=subprocess.PIPE, text=True
         )
-        _wait_for_line(self.proc.stderr, "ready", self.proc, "the bcc consumer")
+        wait_for_line(self.proc.stderr, "ready", self.proc, "the bcc consumer")
 
     def pids(self) -> list[int]:
         return [self.proc.pid]
@@ -241,17 +243,18 @@ class ObservedRun:
     ratio: float  # the observed rate against the mean of the alone runs either side
 
 
-def observed_run(observer: Observer, binary: Path, workers: int, seconds: float, alone_before: float) -> ObservedRun:
-    """Start ``observer``, storm under it, stop it, then storm alone; the ratio is against the mean of
-    ``alone_before`` and that last run (this host's speed drifts within minutes)."""
+def observed_run(observer: Observer, workload: Callable[[], int], seconds: float, alone_before: float) -> ObservedRun:
+    """Start ``observer``, run ``workload`` (a storm of ``seconds``; its rounds) under it, stop it, then
+    run it alone; the ratio is against the mean of ``alone_before`` and that last run (this host's
+    speed drifts within minutes)."""
     observer.start()
     pids = observer.pids()
     cpu_before = cpu_seconds(pids)
-    runs = storm_runs(binary, workers, seconds)
+    runs = workload()
     time.sleep(0.3)  # what is in flight reaches the observer, and is paid for
     cpu = cpu_seconds(pids) - cpu_before
     seen = observer.stop()
-    after = storm_runs(binary, workers, seconds) / seconds
+    after = workload() / seconds
     return ObservedRun(runs, cpu, seen, after, runs / seconds / ((alone_before + after) / 2))
 
 
@@ -278,12 +281,16 @@ def storm(binary: Path, seconds: float, repeats: int) -> dict[str, object]:
     for workers in (1, 2):
         alone: list[float] = []
         per_observer: dict[str, dict[str, list[Any]]] = {}
-        before = storm_runs(binary, workers, seconds) / seconds
+
+        def workload(workers: int = workers) -> int:
+            return storm_runs(binary, workers, seconds)
+
+        before = workload() / seconds
         alone.append(before)
         for repeat in range(repeats):
             for make in OBSERVERS if repeat % 2 == 0 else OBSERVERS[::-1]:
                 observer = make()
-                run = observed_run(observer, binary, workers, seconds, before)
+                run = observed_run(observer, workload, seconds, before)
                 alone.append(run.alone_after)
                 entry = per_observer.setdefault(
                     observer.name, {"ratios": [], "rates": [], "obs": [], "runs": [], "cpu": []}

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from tests.containers import DockerDaemon
-from tests.live_sensor import READS_PREFIX, ROOT, SENSOR, LiveSensor, SensorView
+from tests.live_sensor import ROOT, SENSOR, LiveSensor, SensorView
 
 WORKLOADS = Path(__file__).parent / "workloads"
+PROCESS_AND_CONTAINER_KINDS = "fork,exec,exit,credentials,container"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -29,10 +30,12 @@ def compiled_programs() -> None:
 
 @pytest.fixture(scope="session")
 def session_sensor() -> Iterator[LiveSensor]:
-    """`sensor trace --format json` running on this kernel for the whole session."""
+    """`sensor trace --format json` running on this kernel for the whole session: every kind but
+    file events (every write on the host, kept for the whole session; tests/e2e/test_file_events.py
+    has a sensor of its own)."""
     if os.geteuid() != 0:
         pytest.fail("the live tests load BPF programs: run them as root (scripts/test)")
-    sensor = LiveSensor("--reads", READS_PREFIX)
+    sensor = LiveSensor("--event", PROCESS_AND_CONTAINER_KINDS)
     yield sensor
     sensor.stop()
 

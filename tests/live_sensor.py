@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -24,8 +23,6 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 SENSOR = [sys.executable, "-m", "sensor"]
 READY_TIMEOUT_S = 60.0
-# The session's sensor also sends read-only opens under this prefix (`sensor trace --reads`).
-READS_PREFIX = f"{tempfile.gettempdir()}/sensor-test-reads/"
 
 Event = dict[str, Any]
 

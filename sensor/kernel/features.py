@@ -89,41 +89,15 @@ CREDS_SYSCALLS = (
     "setgroups",
     "capset",
 )
-FILE_OPEN_SYSCALLS = ("open", "openat", "openat2", "creat")
-FILE_CHANGE_SYSCALLS = (
-    "unlink",
-    "unlinkat",
-    "rename",
-    "renameat",
-    "renameat2",
-    "mkdir",
-    "mkdirat",
-    "rmdir",
-    "link",
-    "linkat",
-    "symlink",
-    "symlinkat",
-    "chmod",
-    "fchmod",
-    "fchmodat",
-    "chown",
-    "fchown",
-    "lchown",
-    "fchownat",
-    "truncate",
-    "ftruncate",
-)
-FCHMODAT2_SYSCALL = "fchmodat2"  # 6.6+: attached where it exists
+# The file hooks: one raw tracepoint for every syscall's exit (bpf/file.bpf.c says why).
+SYSCALL_EXIT_TRACEPOINT = "raw_syscalls:sys_exit"
 PROBED_TRACEPOINTS = (
     FORK_TRACEPOINT,
     EXEC_TRACEPOINT,
     EXIT_TRACEPOINT,
     *CGROUP_TRACEPOINTS,
-    *(
-        f"syscalls:sys_{edge}_{name}"
-        for name in EXEC_SYSCALLS + CREDS_SYSCALLS + FILE_OPEN_SYSCALLS + FILE_CHANGE_SYSCALLS + (FCHMODAT2_SYSCALL,)
-        for edge in ("enter", "exit")
-    ),
+    SYSCALL_EXIT_TRACEPOINT,
+    *(f"syscalls:sys_{edge}_{name}" for name in EXEC_SYSCALLS + CREDS_SYSCALLS for edge in ("enter", "exit")),
 )
 
 
@@ -279,16 +253,16 @@ def _cgroups_choice(features: KernelFeatures) -> HookChoice:
 
 
 def _file_choices(features: KernelFeatures, wanted: bool) -> list[HookChoice]:
-    """Opens, and changes to the tree: both or neither, since one program file holds them."""
-    hooks = ((Hook.FILE_OPEN, FILE_OPEN_SYSCALLS), (Hook.FILE_CHANGE, FILE_CHANGE_SYSCALLS))
+    """Opens, and changes to the tree: both or neither, since one program serves them."""
+    hooks = (Hook.FILE_OPEN, Hook.FILE_CHANGE)
     if not wanted:
         reason = "not asked for: no file events wanted"
-        return [HookChoice(hook.label, Backend.NONE, reason, required=False) for hook, _ in hooks]
-    choices = [_syscalls_choice(features, hook.label, syscalls, required=False) for hook, syscalls in hooks]
-    if any(choice.backend is Backend.NONE for choice in choices):
-        missing = "; ".join(c.reason for c in choices if c.backend is Backend.NONE)
-        return [HookChoice(hook.label, Backend.NONE, missing, False) for hook, _ in hooks]
-    return choices
+        return [HookChoice(hook.label, Backend.NONE, reason, required=False) for hook in hooks]
+    choice = _raw_tracepoint_choice(features, Hook.FILE_OPEN.label, SYSCALL_EXIT_TRACEPOINT)
+    if choice.backend is Backend.NONE:
+        return [HookChoice(hook.label, Backend.NONE, choice.reason, required=False) for hook in hooks]
+    reason = f"{SYSCALL_EXIT_TRACEPOINT} (raw: one program for every file syscall, arguments from its saved registers)"
+    return [HookChoice(hook.label, Backend.RAW_TRACEPOINT, reason, required=False) for hook in hooks]
 
 
 def _transport_choice(features: KernelFeatures, wanted: Backend | None) -> HookChoice:

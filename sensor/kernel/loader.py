@@ -23,16 +23,14 @@ from sensor.kernel.compiler import DEFAULT_CACHE_DIR, CompileRequest, ProgramSpe
 from sensor.kernel.features import (
     EXEC_TRACEPOINT,
     EXIT_TRACEPOINT,
-    FCHMODAT2_SYSCALL,
-    FILE_CHANGE_SYSCALLS,
-    FILE_OPEN_SYSCALLS,
     FORK_TRACEPOINT,
+    SYSCALL_EXIT_TRACEPOINT,
     Backend,
     HookChoice,
     KernelFeatureError,
     find_tracefs,
 )
-from sensor.kernel.offsets import resolve_offsets
+from sensor.kernel.offsets import resolve_file_offsets, resolve_offsets
 from sensor.kernel.records import READ_PREFIX_MAX, Counter, Hook, ReadOpens
 from sensor.kernel.ringbuf import PerfBufferReader, RecordReader, RingBufferReader
 from sensor.kernel.syscalls import (
@@ -72,7 +70,7 @@ _RAW_TRACEPOINTS = {
     "on_sched_process_exit": EXIT_TRACEPOINT,
 }
 _CREDS_KPROBE = ("on_commit_creds", "commit_creds")
-_FILE_EXIT_PROGRAM = "on_file_syscall_exit"  # attached to the sys_exit of every file syscall
+_FILE_PROGRAM = "on_sys_exit"  # every file syscall, at raw_syscalls:sys_exit
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,11 +117,11 @@ def compile_request(
     if exit_group_dead_arg:
         defines["EXIT_GROUP_DEAD_ARG"] = 1
     if backends.get(Hook.FILE_OPEN.label, Backend.NONE) is not Backend.NONE:
-        syscalls = [*FILE_OPEN_SYSCALLS, *FILE_CHANGE_SYSCALLS]
-        if _tracepoint_exists(f"syscalls:sys_enter_{FCHMODAT2_SYSCALL}"):
-            defines["FILE_FCHMODAT2"] = 1
-            syscalls.append(FCHMODAT2_SYSCALL)
-        attach[_FILE_EXIT_PROGRAM] = (ProgType.TRACEPOINT, ",".join(f"syscalls:sys_exit_{name}" for name in syscalls))
+        try:
+            defines.update(resolve_file_offsets(btf))
+        except BtfError as error:
+            raise KernelFeatureError(f"file events: {error}") from None
+        attach[_FILE_PROGRAM] = (ProgType.RAW_TRACEPOINT, SYSCALL_EXIT_TRACEPOINT.split(":")[1])
     if backends.get("task_reads") is Backend.BTF_LOADS:
         defines["TASK_BTF"] = 1
     defines["CGROUP_HIERARCHY_ID"] = hierarchy.hierarchy_id if hierarchy else UNIFIED_HIERARCHY_ID
@@ -293,12 +291,6 @@ class LoadedProbes:
 def _prefix_key(prefix: bytes) -> bytes:
     """``struct read_prefix_key`` for a prefix: its length in bits, then its bytes."""
     return struct.pack("<I", len(prefix) * 8) + prefix.ljust(READ_PREFIX_MAX, b"\0")
-
-
-def _tracepoint_exists(tracepoint: str) -> bool:
-    tracefs = find_tracefs()
-    category, event = tracepoint.split(":")
-    return tracefs is not None and (tracefs / "events" / category / event / "id").exists()
 
 
 def _tracepoint_id(tracepoint: str) -> int:

@@ -61,6 +61,18 @@ KERNEL_OFFSETS: dict[str, tuple[str, ...]] = {
     "OFF_KERNFS_NODE_ID": ("kernfs_node.id",),
 }
 
+# The file hooks' (bpf/file.bpf.c): a syscall's saved registers, and whether it is a 32-bit one. x86-64 names.
+FILE_OFFSETS: dict[str, tuple[str, ...]] = {
+    "OFF_PT_REGS_ARG0": ("pt_regs.di",),
+    "OFF_PT_REGS_ARG1": ("pt_regs.si",),
+    "OFF_PT_REGS_ARG2": ("pt_regs.dx",),
+    "OFF_PT_REGS_ARG3": ("pt_regs.r10",),
+    "OFF_PT_REGS_ARG4": ("pt_regs.r8",),
+    "OFF_PT_REGS_NR": ("pt_regs.orig_ax",),
+    "OFF_TASK_THREAD_INFO": ("task_struct.thread_info",),
+    "OFF_THREAD_INFO_STATUS": ("thread_info.status",),
+}
+
 # struct sensor_creds is copied from struct cred in one read: these must sit 4 bytes apart, in this order.
 CRED_FIELDS = ("uid", "gid", "suid", "sgid", "euid", "egid", "fsuid", "fsgid")
 
@@ -75,6 +87,12 @@ def resolve_offsets(btf: Btf) -> dict[str, int]:
         if btf.offset(f"cred.{field}") != base + 4 * i:
             raise BtfError(f"struct cred has an unexpected layout: {field} is not at uid + {4 * i}")
     return offsets
+
+
+def resolve_file_offsets(btf: Btf) -> dict[str, int]:
+    """The ``OFF_*`` constants of the file hooks; raises BtfError naming what is missing (another
+    architecture's registers)."""
+    return {name: _first_found(btf, paths) for name, paths in FILE_OFFSETS.items()}
 
 
 def _first_found(btf: Btf, paths: tuple[str, ...]) -> int:

@@ -10,16 +10,36 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import subprocess
 import sys
+import tempfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from sensor.kernel.records import text_bytes
-from tests.live_sensor import READS_PREFIX, Event, SensorView, env_without_sensor, first_exec_id
+from tests.live_sensor import Event, LiveSensor, SensorView, env_without_sensor, first_exec_id
 
 CREATE = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC  # os.open adds O_CLOEXEC
+READS_PREFIX = f"{tempfile.gettempdir()}/sensor-test-reads/"  # the sensor also sends read-only opens here
+
+
+@pytest.fixture(scope="module")
+def file_sensor() -> Iterator[LiveSensor]:
+    """`sensor trace --event exec,file --reads READS_PREFIX` for this module's tests."""
+    sensor = LiveSensor("--event", "exec,file", "--reads", READS_PREFIX)
+    yield sensor
+    sensor.stop()
+
+
+@pytest.fixture
+def live_sensor(file_sensor: LiveSensor) -> SensorView:
+    """The module's sensor, showing a test only the events that arrived after it began."""
+    return file_sensor.since_now()
 
 
 def file(event: Event) -> dict[str, Any]:
@@ -224,3 +244,24 @@ os.close(os.open({str(tmp_path / "after")!r}, os.O_WRONLY | os.O_CREAT, 0o600))
     assert str(asked / "wanted") in names
     assert str(tmp_path / "unwanted") not in names
     assert file(of_it[0])["open_flags"] == os.O_RDONLY | os.O_CLOEXEC
+
+
+def test_read_only_opens_left_out_are_counted_in_the_summary_apart_from_loss(tmp_path: Path) -> None:
+    target = tmp_path / "read-me"
+    target.write_text("x")
+    trace = subprocess.Popen(
+        [sys.executable, "-m", "sensor", "trace", "--event", "file", "--duration", "3"],
+        cwd=Path(__file__).resolve().parents[2],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert trace.stderr is not None
+    assert "ready" in trace.stderr.readline()
+    code = f"import os\nfor _ in range(500): os.close(os.open({str(target)!r}, os.O_RDONLY))"
+    subprocess.run([sys.executable, "-S", "-c", code], env=env_without_sensor(), check=True)
+    summary = trace.communicate(timeout=60)[1]
+    filtered = re.search(r"left out by the kernel's filter \(read-only opens not asked for\): file_open (\d+)", summary)
+    assert filtered is not None, summary
+    assert int(filtered.group(1)) >= 500
+    assert re.search(r"file_open 0/\d+, file_change 0/\d+", summary), summary

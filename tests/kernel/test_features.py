@@ -44,8 +44,8 @@ def test_a_full_kernel_gets_raw_tracepoints_kprobe_creds_and_the_ring_buffer() -
         "exec_failed": Backend.SYSCALL_TRACEPOINTS,
         "credentials": Backend.KPROBE,
         "cgroups": Backend.TRACEPOINT,
-        "file_open": Backend.SYSCALL_TRACEPOINTS,
-        "file_change": Backend.SYSCALL_TRACEPOINTS,
+        "file_open": Backend.RAW_TRACEPOINT,
+        "file_change": Backend.RAW_TRACEPOINT,
         "transport": Backend.RING_BUFFER,
         "task_reads": Backend.BTF_LOADS,
     }
@@ -57,12 +57,12 @@ def test_file_hooks_are_left_out_when_no_file_events_are_wanted() -> None:
     assert choices["file_open"].reason == "not asked for: no file events wanted"
 
 
-def test_a_missing_file_syscall_tracepoint_leaves_both_file_hooks_out_saying_which() -> None:
+def test_without_the_raw_syscall_exit_tracepoint_both_file_hooks_are_out_saying_why() -> None:
     f = features()
-    f.tracepoints["syscalls:sys_exit_renameat2"] = False
+    f.tracepoints["raw_syscalls:sys_exit"] = False
     choices = {c.hook: c for c in choose_backends(f)}
     assert choices["file_open"].backend is Backend.NONE and choices["file_change"].backend is Backend.NONE
-    assert "renameat2" in choices["file_open"].reason and "CONFIG_FTRACE_SYSCALLS" in choices["file_open"].reason
+    assert choices["file_open"].reason == "tracepoint raw_syscalls:sys_exit not found"
 
 
 def test_without_kprobes_credentials_fall_back_to_syscall_exits() -> None:

@@ -1,0 +1,223 @@
+"""The file benchmark (see bench.py): file storms alone and under observers, interleaved as the exec storm is.
+
+Two storms (tests/workloads/file_storm.c): "write" creates a file, writes 4 bytes, renames it and
+unlinks it (three file events a round); "read" opens an existing file read-only and closes it (no
+event unless asked for: the cost of the kernel's filter). Observers: `sensor trace --event file
+--format json` to /dev/null, and the peer, bpftrace printing the same syscalls from the same
+tracepoints. Then the BPF run time of each file program during a write storm, from `sensor run`'s
+metrics.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import statistics
+import subprocess
+import tempfile
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench_daemon import Daemon, free_port
+from bench_storm import ROOT, SENSOR, Bpftrace, Observation, Observer, observed_run, wait_for_line
+from prometheus_client.parser import text_string_to_metric_families
+
+from sensor.kernel.bpf_stats import enable_stats
+
+FILE_SUMMARY = re.compile(r"file_open (\d+)/(\d+), file_change (\d+)/(\d+)")
+FILTERED = re.compile(r"read-only opens not asked for\): file_open (\d+)")
+# The peer: what `sensor trace --event file` reports of this storm, from the same tracepoints.
+BPFTRACE_FILES = " ".join(
+    (
+        "tracepoint:syscalls:sys_enter_openat /args->flags & 0x243/ { @path[tid] = args->filename; }",
+        "tracepoint:syscalls:sys_exit_openat /@path[tid]/ {",
+        '  printf("%d open %s %d\\n", pid, str(@path[tid]), args->ret); delete(@path[tid]); }',
+        "tracepoint:syscalls:sys_enter_rename, tracepoint:syscalls:sys_enter_renameat2 {",
+        '  printf("%d rename %s %s\\n", pid, str(args->oldname), str(args->newname)); }',
+        "tracepoint:syscalls:sys_enter_unlink, tracepoint:syscalls:sys_enter_unlinkat {",
+        '  printf("%d unlink %s\\n", pid, str(args->pathname)); }',
+    )
+)
+EVENTS_PER_ROUND = {"write": 3, "read": 0}
+
+
+def build_file_storm(workdir: Path) -> Path:
+    binary = workdir / "file_storm"
+    subprocess.run(["gcc", "-O2", "-o", str(binary), str(ROOT / "tests/workloads/file_storm.c")], check=True)
+    return binary
+
+
+def file_storm_rounds(binary: Path, mode: str, workers: int, seconds: float, directory: Path) -> int:
+    procs = [
+        subprocess.Popen([str(binary), str(seconds), mode, str(directory)], stdout=subprocess.PIPE, text=True)
+        for _ in range(workers)
+    ]
+    return sum(int(p.communicate()[0].split()[1]) for p in procs)
+
+
+class SensorTraceFiles(Observer):
+    name = "sensor trace --event file --format json"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [*SENSOR, "trace", "--event", "file", "--format", "json"],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        wait_for_line(self.proc.stderr, "ready", self.proc, "sensor trace")
+
+    def pids(self) -> list[int]:
+        return [self.proc.pid]
+
+    def stop(self) -> Observation:
+        self.proc.terminate()
+        _, err = self.proc.communicate(timeout=120)
+        match = FILE_SUMMARY.search(err)
+        if match is None:
+            raise SystemExit(f"no summary from sensor trace: {err}")
+        open_lost, open_sent, change_lost, change_sent = (int(g) for g in match.groups())
+        filtered = FILTERED.search(err)
+        return Observation(
+            {"file_open": open_sent, "file_change": change_sent, "filtered": int(filtered.group(1)) if filtered else 0},
+            {"file_open": open_lost, "file_change": change_lost},
+        )
+
+
+class BpftraceFiles(Bpftrace):
+    name = "bpftrace (printf per open/rename/unlink)"
+    program = BPFTRACE_FILES
+
+    def stop(self) -> Observation:
+        super().stop()
+        return Observation({"printed": self.printed})
+
+
+OBSERVERS: tuple[Callable[[], Observer], ...] = (SensorTraceFiles, BpftraceFiles)
+
+
+def _rows(binary: Path, mode: str, seconds: float, repeats: int, directory: Path) -> list[dict[str, Any]]:
+    rows = []
+    for workers in (1, 2):
+
+        def workload(workers: int = workers) -> int:
+            return file_storm_rounds(binary, mode, workers, seconds, directory)
+
+        alone = [workload() / seconds]
+        before = alone[0]
+        per_observer: dict[str, list[Any]] = {}
+        for repeat in range(repeats):
+            for make in OBSERVERS if repeat % 2 == 0 else OBSERVERS[::-1]:
+                observer = make()
+                run = observed_run(observer, workload, seconds, before)
+                alone.append(run.alone_after)
+                per_observer.setdefault(observer.name, []).append(run)
+                before = run.alone_after
+        for name, runs in per_observer.items():
+            ratios = [r.ratio for r in runs]
+            rounds = sum(r.runs for r in runs)
+            events = rounds * EVENTS_PER_ROUND[mode]
+            seen: dict[str, int] = {}
+            lost: dict[str, int] = {}
+            for r in runs:
+                for k, v in r.seen.seen.items():
+                    seen[k] = seen.get(k, 0) + v
+                for k, v in r.seen.lost.items():
+                    lost[k] = lost.get(k, 0) + v
+            cpu = sum(r.cpu_s for r in runs)
+            rows.append(
+                {
+                    "storm": mode,
+                    "workers": workers,
+                    "observer": name,
+                    "alone_per_s": statistics.median(alone),
+                    "observed_per_s": statistics.median(r.runs / seconds for r in runs),
+                    "ratio_median": statistics.median(ratios),
+                    "ratio_min": min(ratios),
+                    "ratio_max": max(ratios),
+                    "rounds": rounds,
+                    "storm_events": events,
+                    "cpu_us_per_event": cpu / events * 1e6 if events else None,
+                    "cpu_us_per_round": cpu / rounds * 1e6,
+                    "seen": seen,
+                    "lost": lost,
+                }
+            )
+    return rows
+
+
+FILE_PROGRAMS = {
+    "open entries": ("tracepoint__syscalls__sys_enter_open", "tracepoint__syscalls__sys_enter_openat"),
+    "change entries": (
+        "tracepoint__syscalls__sys_enter_rename",
+        "tracepoint__syscalls__sys_enter_renameat2",
+        "tracepoint__syscalls__sys_enter_unlink",
+        "tracepoint__syscalls__sys_enter_unlinkat",
+    ),
+    "exits (every file syscall)": ("on_file_syscall_exit",),
+}
+
+
+def file_bpf_time(binary: Path, seconds: float, directory: Path) -> dict[str, dict[str, float]]:
+    """Run time per call of the file programs during a two-worker write storm."""
+    port = free_port()
+    daemon = Daemon(metrics_port=port)
+    stats_fd = enable_stats()
+    try:
+        file_storm_rounds(binary, "write", 2, seconds, directory)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+            text = response.read().decode()
+    finally:
+        os.close(stats_fd)
+        daemon.stop()
+    run_ns: dict[str, float] = {}
+    runs: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "sensor_bpf_run_time_seconds_total":
+                run_ns[sample.labels["program"]] = sample.value * 1e9
+            elif sample.name == "sensor_bpf_runs_total":
+                runs[sample.labels["program"]] = sample.value
+    out = {}
+    for what, programs in FILE_PROGRAMS.items():
+        calls = sum(runs.get(p, 0) for p in programs)
+        total = sum(run_ns.get(p, 0) for p in programs)
+        out[what] = {"calls": calls, "ns_per_call": total / calls if calls else 0.0}
+    return out
+
+
+def files(seconds: float, repeats: int) -> dict[str, object]:
+    """The file benchmark; prints its tables and returns its figures."""
+    with tempfile.TemporaryDirectory(prefix="sensor-bench-files-") as tmp:
+        binary = build_file_storm(Path(tmp))
+        directory = Path(tmp) / "storm"
+        directory.mkdir()
+        rows = [
+            *_rows(binary, "write", seconds, repeats, directory),
+            *_rows(binary, "read", seconds, repeats, directory),
+        ]
+        bpf = file_bpf_time(binary, seconds, directory)
+    print(
+        "\n| storm | workers | observer | alone rounds/s | observed rounds/s | ratio (median, min-max) | "
+        "observer CPU per event | storm events | seen | lost |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        per_event = (
+            f"{r['cpu_us_per_event']:.1f} µs" if r["cpu_us_per_event"] else f"{r['cpu_us_per_round']:.2f} µs/round"
+        )
+        seen = ", ".join(f"{k} {v}" for k, v in r["seen"].items())
+        lost = ", ".join(f"{k} {v}" for k, v in r["lost"].items()) or "not counted"
+        print(
+            f"| {r['storm']} | {r['workers']} | {r['observer']} | {r['alone_per_s']:.0f} | {r['observed_per_s']:.0f} | "
+            f"{r['ratio_median']:.2f} ({r['ratio_min']:.2f}-{r['ratio_max']:.2f}) | {per_event} | "
+            f"{r['storm_events']} | {seen} | {lost} |"
+        )
+    print("\n| file programs | calls | BPF time per call |")
+    print("|---|---|---|")
+    for what, figures in bpf.items():
+        print(f"| {what} | {figures['calls']:.0f} | {figures['ns_per_call'] / 1000:.2f} µs |")
+    return {"seconds": seconds, "repeats": repeats, "rows": rows, "bpf": bpf}
