@@ -133,15 +133,10 @@ FIELDS: Final[dict[str, Field]] = {
 _TYPES: Final = [name for name in pb.ContainerEvent.ContainerEventType.keys() if name != "CONTAINER_EVENT_TYPE_UNKNOWN"]  # noqa: SIM118  # an enum wrapper, not a dict
 
 
-def _event_kind(_payload: ContainerPayload) -> EventKind:
-    return EventKind.CONTAINER
-
-
 KIND: Final = PayloadKind(
     payload_type=ContainerPayload,
     proto_field="container",
     types=dict.fromkeys(_TYPES, EventKind.CONTAINER),
-    event_kind=_event_kind,
     to_proto=to_proto,
     from_proto=from_proto,
     to_json=to_json,

@@ -302,15 +302,10 @@ FIELDS: Final[dict[str, Field]] = {
 }
 
 
-def _event_kind(_payload: FilePayload) -> EventKind:
-    return EventKind.FILE
-
-
 KIND: Final = PayloadKind(
     payload_type=FilePayload,
     proto_field="file",
     types={t.value: EventKind.FILE for t in FileEventType},
-    event_kind=_event_kind,
     to_proto=to_proto,
     from_proto=from_proto,
     to_json=to_json,

@@ -32,14 +32,13 @@ class PayloadKind:
     """Everything particular to the events of one payload class (one member of the ``event`` oneof).
 
     Most payloads are one event kind; ProcessPayload is four (fork, exec, exit, credentials), told
-    apart by its type. ``types`` maps each type name a subscription may ask for (the proto enum's
-    names, without its UNKNOWN) to the event kind it belongs to.
+    apart by its type. ``types`` maps each value of the payload's ``type`` (the proto enum's names,
+    without its UNKNOWN; "" for payloads without types) to the event kind it belongs to.
     """
 
     payload_type: type
     proto_field: str  # TelemetryEvent's oneof member, and the JSON key
     types: Mapping[str, EventKind]
-    event_kind: Callable[[Any], EventKind]
     to_proto: Callable[[Any], Any]  # payload -> its generated protobuf message
     from_proto: Callable[[Any], Any]  # the message -> payload
     to_json: Callable[[Any], str]  # payload -> its JSON object (protobuf's JSON mapping)

@@ -49,15 +49,10 @@ def describe(_event: TelemetryEvent, p: LostPayload) -> str:
     return f"lost      {p.lost} records at {where}"
 
 
-def _event_kind(_payload: LostPayload) -> EventKind:
-    return EventKind.LOST
-
-
 KIND: Final = PayloadKind(
     payload_type=LostPayload,
     proto_field="lost",
-    types={},
-    event_kind=_event_kind,
+    types={"": EventKind.LOST},  # its one type, as the payload's type property says
     to_proto=to_proto,
     from_proto=from_proto,
     to_json=to_json,

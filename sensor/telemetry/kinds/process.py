@@ -424,16 +424,10 @@ _KIND_OF_TYPE: Final = {
 }
 
 
-def event_kind(p: ProcessPayload) -> EventKind:
-    """Which of the four kinds a process event is."""
-    return _KIND_OF_TYPE[p.type]
-
-
 KIND: Final = PayloadKind(
     payload_type=ProcessPayload,
     proto_field="process",
     types={t.value: kind for t, kind in _KIND_OF_TYPE.items()},
-    event_kind=event_kind,
     to_proto=to_proto,
     from_proto=from_proto,
     to_json=to_json,

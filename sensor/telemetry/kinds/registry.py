@@ -29,12 +29,15 @@ _RECORD_PAYLOADS: Final[dict[type, Callable[[Any, str], Payload]]] = {
     FileRecord: lambda record, _boot_id: file.payload_of(record),
 }
 
-# The kinds `sensor trace --event` offers, and the fields a filter may name on each.
-SELECTABLE_KINDS: Final[tuple[EventKind, ...]] = tuple(
-    event_kind for kind in PAYLOAD_KINDS for event_kind in kind.event_kinds
-)
+# The fields a filter may name on each kind, and so the kinds `sensor trace --event` offers.
 KIND_FIELDS: Final[dict[EventKind, Mapping[str, Field]]] = {
     event_kind: fields for kind in PAYLOAD_KINDS for event_kind, fields in kind.fields.items()
+}
+SELECTABLE_KINDS: Final[tuple[EventKind, ...]] = tuple(KIND_FIELDS)
+# (payload class, its type) -> kind: one dict lookup per event where the hub counts them. A str
+# enum's member hashes and compares as its name, which is its value here.
+_KIND_OF_TYPE: Final[dict[tuple[type, str], EventKind]] = {
+    (kind.payload_type, name): event_kind for kind in PAYLOAD_KINDS for name, event_kind in kind.types.items()
 }
 
 
@@ -59,8 +62,12 @@ def proto_field_kind(field: str) -> PayloadKind:
 
 
 def event_kind(event: TelemetryEvent) -> EventKind:
-    """The `--event` kind an event belongs to."""
-    return payload_kind(event.payload).event_kind(event.payload)
+    """The `--event` kind an event belongs to; UnknownPayload for a payload nobody registered."""
+    payload = event.payload
+    kind = _KIND_OF_TYPE.get((type(payload), payload.type))
+    if kind is None:
+        raise UnknownPayload(f"no event kind is registered for {type(payload).__name__} {payload.type!r}")
+    return kind
 
 
 def record_kind(record: AnyRecord) -> EventKind:

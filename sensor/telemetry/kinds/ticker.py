@@ -45,15 +45,10 @@ def describe(event: TelemetryEvent, _payload: TickerPayload) -> str:
     return f"ticker    sensor {event.sensor_id[:12]} alive"
 
 
-def _event_kind(_payload: TickerPayload) -> EventKind:
-    return EventKind.TICKER
-
-
 KIND: Final = PayloadKind(
     payload_type=TickerPayload,
     proto_field="ticker",
-    types={},
-    event_kind=_event_kind,
+    types={"": EventKind.TICKER},  # its one type, as the payload's type property says
     to_proto=to_proto,
     from_proto=from_proto,
     to_json=to_json,
