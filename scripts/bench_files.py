@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bench_daemon import Daemon, free_port
-from bench_storm import ROOT, SENSOR, Bpftrace, Observation, Observer, observed_run, wait_for_line
+from bench_storm import ROOT, Bpftrace, Observation, Observer, SensorTrace, observed_run
 from prometheus_client.parser import text_string_to_metric_families
 
 from sensor.kernel.bpf_stats import enable_stats
@@ -58,22 +58,9 @@ def file_storm_rounds(binary: Path, mode: str, workers: int, seconds: float, dir
     return sum(int(p.communicate()[0].split()[1]) for p in procs)
 
 
-class SensorTraceFiles(Observer):
+class SensorTraceFiles(SensorTrace):
     name = "sensor trace --event file --format json"
-    kinds = "file"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [*SENSOR, "trace", "--event", self.kinds, "--format", "json"],
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        wait_for_line(self.proc.stderr, "ready", self.proc, "sensor trace")
-
-    def pids(self) -> list[int]:
-        return [self.proc.pid]
+    options = ("--event", "file")
 
     def stop(self) -> Observation:
         self.proc.terminate()
@@ -94,7 +81,7 @@ class SensorTraceProcesses(SensorTraceFiles):
     for credential changes and failed execs; the difference from it is what the file hooks cost."""
 
     name = "sensor trace --event fork,exec,exit,credentials (no file hooks)"
-    kinds = "fork,exec,exit,credentials"
+    options = ("--event", "fork,exec,exit,credentials")
 
     def stop(self) -> Observation:
         self.proc.terminate()

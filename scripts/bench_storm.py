@@ -93,10 +93,11 @@ def wait_for_line(stream: object, word: str, proc: subprocess.Popen[str], what: 
 
 class SensorTrace(Observer):
     name = "sensor trace --format json"
+    options: tuple[str, ...] = ()  # beyond --format json
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            [*SENSOR, "trace", "--format", "json"],
+            [*SENSOR, "trace", "--format", "json", *self.options],
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,

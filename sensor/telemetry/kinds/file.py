@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import posixpath
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from enum import Enum
 from typing import TYPE_CHECKING, Final
 
@@ -128,7 +128,7 @@ def payload_of(record: FileRecord) -> FilePayload:
 
 
 def to_proto(p: FilePayload) -> pb.FileEvent:
-    """The ``FileEvent`` message."""
+    """The ``FileEvent`` message (each field written out: the daemon runs this per event)."""
     return pb.FileEvent(
         type=p.type.value,
         filename=p.filename,
@@ -151,28 +151,13 @@ def to_proto(p: FilePayload) -> pb.FileEvent:
     )
 
 
+_PLAIN_FIELDS: Final = tuple(field.name for field in fields(FilePayload) if field.name != "type")
+
+
 def from_proto(p: pb.FileEvent) -> FilePayload:
-    """A received ``FileEvent``."""
-    return FilePayload(
-        FileEventType(pb.FileEvent.FileEventType.Name(p.type)),
-        filename=p.filename,
-        open_flags=p.open_flags,
-        open_mode=p.open_mode,
-        path=p.path,
-        errno=p.errno,
-        fd=p.fd,
-        created=p.created,
-        device=p.device,
-        inode=p.inode,
-        new_filename=p.new_filename,
-        new_path=p.new_path,
-        flags=p.flags,
-        mode=p.mode,
-        uid=p.uid,
-        gid=p.gid,
-        length=p.length,
-        path_truncated=p.path_truncated,
-    )
+    """A received ``FileEvent`` (client side: its fields copied by name)."""
+    event_type = FileEventType(pb.FileEvent.FileEventType.Name(p.type))
+    return FilePayload(event_type, **{name: getattr(p, name) for name in _PLAIN_FIELDS})
 
 
 # --- JSON
