@@ -256,7 +256,7 @@ def _file_choices(features: KernelFeatures, wanted: bool) -> list[HookChoice]:
     """Opens, and changes to the tree: both or neither, since one program serves them."""
     hooks = (Hook.FILE_OPEN, Hook.FILE_CHANGE)
     if not wanted:
-        reason = "not asked for: no file events wanted"
+        reason = "not attached: file events not wanted (sensor run --no-file-events, or trace --event without file)"
         return [HookChoice(hook.label, Backend.NONE, reason, required=False) for hook in hooks]
     choice = _raw_tracepoint_choice(features, Hook.FILE_OPEN.label, SYSCALL_EXIT_TRACEPOINT)
     if choice.backend is Backend.NONE:

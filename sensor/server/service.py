@@ -77,6 +77,13 @@ class TelemetryService:
             context.set_code(grpc.StatusCode.INVALID_ARGUMENT)
             context.set_details(str(invalid))
             return
+        unavailable = self._capture.unavailable_kinds()
+        missing = [f"{kind.value} events: {unavailable[kind]}" for kind in sorted(rules.kinds & set(unavailable))]
+        if missing:
+            yield _statuses(*(api.Status(code=Code.INVALID_ARGUMENT, message=m, field="event_filter") for m in missing))
+            context.set_code(grpc.StatusCode.INVALID_ARGUMENT)
+            context.set_details("this sensor cannot send " + "; ".join(missing))
+            return
         snapshot = self._capture.snapshot if rules.include_existing else None
         try:
             subscriber = self._pipeline.call(lambda: self._hub.subscribe(rules, context.peer(), snapshot))

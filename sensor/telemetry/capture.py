@@ -54,6 +54,8 @@ from sensor.telemetry.kinds.registry import record_kind
 from sensor.telemetry.metadata_hold import MetadataHold, Pending
 
 COUNTER_CHECK_NS = 1_000_000_000
+# The optional hooks without which a kind has no events at all.
+_KIND_OF_HOOK = {Hook.FILE_OPEN.label: EventKind.FILE, Hook.CREDENTIALS.label: EventKind.CREDENTIALS}
 DEFAULT_METADATA_WAIT_NS = 250_000_000
 GC_YOUNG_THRESHOLD = 20_000  # allocations between scans of the young generation (Python's default: 700)
 log = logging.getLogger("sensor")
@@ -236,6 +238,14 @@ class Capture:
                 populated.add(info.cgroup_id)
             info.language = LANGUAGE_NAMES[self._languages.detect(info.pid, info.cgroup_id, info.filename, info.argv)]
         self._watcher.load_snapshot(cgroups, populated)
+
+    def unavailable_kinds(self) -> dict[EventKind, str]:
+        """The kinds whose hooks are not attached (not asked for, or missing from this kernel), and why."""
+        return {
+            kind: f"{choice.hook}: {choice.reason}"
+            for choice in self.choices
+            if choice.backend is Backend.NONE and (kind := _KIND_OF_HOOK.get(choice.hook)) is not None
+        }
 
     @property
     def containers(self) -> ContainerCache:

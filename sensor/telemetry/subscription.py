@@ -12,6 +12,7 @@ from sensor.telemetry.event_fields import Field
 from sensor.telemetry.events import TelemetryEvent
 from sensor.telemetry.expression import EventPredicate, FilterError, compile_expression
 from sensor.telemetry.kinds import container, file
+from sensor.telemetry.kinds.kind import EventKind
 from sensor.telemetry.kinds.lost import LostPayload
 from sensor.telemetry.kinds.process import ProcessEventType, ProcessPayload, process_fields, types_having
 from sensor.telemetry.kinds.registry import PAYLOAD_KINDS
@@ -57,6 +58,7 @@ class CompiledSubscription:
     rules: dict[type, Rules]
     containers: CompiledContainerFilter
     read_prefixes: frozenset[bytes] = frozenset()
+    kinds: frozenset[EventKind] = frozenset()  # the kinds it asks for
     ticker_interval_ns: int = 0
     throttle_ns: int = 0
     limit: int = 0
@@ -225,10 +227,14 @@ def compile_subscription(subscription: subscription_pb2.Subscription) -> Compile
     containers = ContainerFilter(
         tuple(wanted.ids), tuple(wanted.names), tuple(wanted.image_ids), tuple(wanted.image_names)
     ).compile()
+    asked = frozenset(
+        kind.types[name] for kind in PAYLOAD_KINDS for name in rules[kind.payload_type] if name in kind.types
+    )
     return CompiledSubscription(
         rules,
         containers,
         read_prefixes=read_prefixes,
+        kinds=asked,
         ticker_interval_ns=ticker,
         throttle_ns=modifier.throttle.interval,
         limit=modifier.limit.limit,

@@ -488,3 +488,28 @@ def test_a_subscriber_s_read_prefix_reaches_the_kernel_and_its_reads_arrive(targ
         os.O_RDONLY,
     )
     assert event.file.inode == (watched / "secret").stat().st_ino
+
+
+def test_a_daemon_without_file_hooks_refuses_file_subscriptions_saying_why(socket_dir: Path) -> None:
+    daemon = SensorDaemon("--listen", f"unix://{socket_dir}/nofiles.sock", "--no-file-events")
+    try:
+        assert "file_open=none" in daemon.stderr
+        request = subscription(exec_filter())
+        request.event_filter.file_events.append(sub.FileEventFilter())
+        stream = Stream(stub(f"unix:{socket_dir}/nofiles.sock"), request)
+        assert [(s.code, s.field, s.message) for s in stream.statuses] == [
+            (
+                api.Status.Code.INVALID_ARGUMENT,
+                "event_filter",
+                "file events: file_open: not attached: file events not wanted "
+                "(sensor run --no-file-events, or trace --event without file)",
+            )
+        ]
+        with pytest.raises(grpc.RpcError):
+            list(stream.events())
+        assert stream.call.code() is grpc.StatusCode.INVALID_ARGUMENT
+        process_only = Stream(stub(f"unix:{socket_dir}/nofiles.sock"), subscription(exec_filter()))
+        assert [s.code for s in process_only.statuses] == [api.Status.Code.OK]
+        process_only.cancel()
+    finally:
+        daemon.stop()

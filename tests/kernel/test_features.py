@@ -54,7 +54,9 @@ def test_a_full_kernel_gets_raw_tracepoints_kprobe_creds_and_the_ring_buffer() -
 def test_file_hooks_are_left_out_when_no_file_events_are_wanted() -> None:
     choices = {c.hook: c for c in choose_backends(features(), files=False)}
     assert (choices["file_open"].backend, choices["file_change"].backend) == (Backend.NONE, Backend.NONE)
-    assert choices["file_open"].reason == "not asked for: no file events wanted"
+    assert choices["file_open"].reason == (
+        "not attached: file events not wanted (sensor run --no-file-events, or trace --event without file)"
+    )
 
 
 def test_without_the_raw_syscall_exit_tracepoint_both_file_hooks_are_out_saying_why() -> None:
