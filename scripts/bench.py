@@ -17,8 +17,9 @@ batch     what a subscriber's batch delay costs and buys: storm ratio, CPU per e
           1 000 execs/s for each delay (scripts/bench_batch.py); not in the default run (two to
           three minutes more): --only batch, or --all
 
-The default run takes about seven minutes on a 2-core VM; each part's time goes to stderr and the
-JSON. For tighter figures give the storm more rounds (--repeats 5) or longer runs (--seconds 5).
+The default run takes about fourteen minutes on a 2-core VM (half of it the file storms); each
+part's time goes to stderr and the JSON. For tighter figures give the storm more rounds (--repeats
+5) or longer runs (--seconds 5).
 """
 
 from __future__ import annotations
