@@ -11,6 +11,7 @@ import errno
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -223,10 +224,11 @@ def test_a_path_with_non_utf8_bytes_reads_back_to_the_same_bytes(live_sensor: Se
 
 
 def test_a_read_only_open_is_sent_only_under_a_prefix_someone_asked_for(
-    live_sensor: SensorView, tmp_path: Path
+    live_sensor: SensorView, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     asked = Path(READS_PREFIX) / uuid.uuid4().hex
     asked.mkdir(parents=True)
+    request.addfinalizer(lambda: shutil.rmtree(asked, ignore_errors=True))
     (asked / "wanted").write_text("x")
     (tmp_path / "unwanted").write_text("x")
     code = f"""
