@@ -91,11 +91,15 @@ class CompiledSubscription:
 
 
 def _type_hint(event_type: ProcessEventType | None) -> Callable[[str], str]:
+    # UPDATE events are exec events (they have its fields): named as EXEC, so that `sensor trace
+    # --event exec`, which asks for both, gets one message, not the same one twice.
+    shown = ProcessEventType.EXEC if event_type is ProcessEventType.UPDATE else event_type
+
     def hint(name: str) -> str:
         owners = types_having(name)
         if owners:
             where = " or ".join(t.value for t in owners)
-            here = "every type" if event_type is None else f"{event_type.value} events"
+            here = "every type" if shown is None else f"{shown.value} events"
             return f": it is only on {where} events, and this filter is for {here}"
         return ""
 

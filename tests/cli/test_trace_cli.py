@@ -49,6 +49,11 @@ def sensor(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
             ["--event", "fork", "--filter", "exec_errno != 0"],
             "--filter: column 1: unknown field 'exec_errno': it is only on EXEC events, and this filter is for FORK",
         ),
+        (
+            ["--event", "exec", "--filter", "exit_code != 0"],
+            "Error: --filter: column 1: unknown field 'exit_code': it is only on EXIT events, and this filter is for "
+            "EXEC events\n",  # once, though the exec kind's filter is two (EXEC and UPDATE)
+        ),
         (["--reconnect"], "--reconnect: only with --connect"),
         (["--batch", "20ms", "--tls-ca", "/etc/ca.pem"], "--batch, --tls-ca: only with --connect"),
         (["--batch", "2s"], "Invalid value for --batch: '2s' is over the longest batch delay, 1s"),
