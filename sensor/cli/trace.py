@@ -317,8 +317,7 @@ def _trace_local(
     config.read_prefixes = rules.read_prefixes
     capture = Capture(config)  # it reads the ring buffer every RELAXED_BUSY_POLL_MS: a terminal waits on nobody
     start_or_exit(capture.start, "trace")
-    unavailable = capture.unavailable_kinds()
-    if missing := [f"{kind.value} events: {unavailable[kind]}" for kind in kinds if kind in unavailable]:
+    if missing := capture.missing_kinds(kinds):
         capture.close()
         raise click.ClickException("this kernel cannot give " + "; ".join(missing))
     settle_heap()

@@ -77,8 +77,7 @@ class TelemetryService:
             context.set_code(grpc.StatusCode.INVALID_ARGUMENT)
             context.set_details(str(invalid))
             return
-        unavailable = self._capture.unavailable_kinds()
-        missing = [f"{kind.value} events: {unavailable[kind]}" for kind in sorted(rules.kinds & set(unavailable))]
+        missing = self._capture.missing_kinds(rules.kinds)
         if missing:
             yield _statuses(*(api.Status(code=Code.INVALID_ARGUMENT, message=m, field="event_filter") for m in missing))
             context.set_code(grpc.StatusCode.INVALID_ARGUMENT)

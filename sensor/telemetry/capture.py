@@ -239,13 +239,15 @@ class Capture:
             info.language = LANGUAGE_NAMES[self._languages.detect(info.pid, info.cgroup_id, info.filename, info.argv)]
         self._watcher.load_snapshot(cgroups, populated)
 
-    def unavailable_kinds(self) -> dict[EventKind, str]:
-        """The kinds whose hooks are not attached (not asked for, or missing from this kernel), and why."""
-        return {
+    def missing_kinds(self, kinds: Collection[EventKind]) -> list[str]:
+        """Why each of ``kinds`` whose hooks are not attached (not asked for, or missing from this
+        kernel) can have no events, one line each, in EventKind order; empty when every one can."""
+        why = {
             kind: f"{choice.hook}: {choice.reason}"
             for choice in self.choices
             if choice.backend is Backend.NONE and (kind := _KIND_OF_HOOK.get(choice.hook)) is not None
         }
+        return [f"{kind.value} events: {why[kind]}" for kind in EventKind if kind in why and kind in kinds]
 
     @property
     def containers(self) -> ContainerCache:
