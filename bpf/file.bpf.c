@@ -28,8 +28,6 @@
 
 #define AT_FDCWD_VALUE -100
 #define AT_REMOVEDIR_FLAG 0x200
-/* O_WRONLY | O_RDWR | O_CREAT | O_TRUNC: an open that may change the file. */
-#define OPEN_CHANGES_FILE (01 | 02 | 0100 | 01000)
 
 BPF_PERCPU_ARRAY(file_scratch, struct sensor_file, 1);
 /* [0]: enum sensor_read_opens, written by the loader and whenever subscriptions change. */
@@ -151,7 +149,7 @@ static __always_inline int send_file(void *ctx, long ret, struct file_call *call
 	u32 hook = call->op == FILE_OPEN ? HOOK_FILE_OPEN : HOOK_FILE_CHANGE;
 	rec->flags = 0;
 	u32 path_len = read_user_path(rec->data, call->path, &rec->flags, FILE_PATH_TRUNCATED) & (SENSOR_PATH_MAX - 1);
-	if (call->op == FILE_OPEN && !(call->how & OPEN_CHANGES_FILE) && !read_prefix_matches(rec->data, path_len)) {
+	if (call->op == FILE_OPEN && !(call->how & FILE_OPEN_CHANGES) && !read_prefix_matches(rec->data, path_len)) {
 		count(HOOK_FILE_OPEN, COUNTER_FILTERED);
 		return 0;
 	}
@@ -345,7 +343,7 @@ int on_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 {
 	void *regs = (void *)ctx->args[0];
 	long nr = saved_reg(regs, OFF_PT_REGS_NR);
-	if (nr == __NR_openat && !(saved_reg(regs, OFF_PT_REGS_ARG2) & OPEN_CHANGES_FILE) &&
+	if (nr == __NR_openat && !(saved_reg(regs, OFF_PT_REGS_ARG2) & FILE_OPEN_CHANGES) &&
 	    read_opens() == READ_OPENS_NONE) {
 		/* The busiest case, cut short: a read-only open nobody asked for. Counted (once the
 		 * sensor's own and compat calls are told apart) and dropped. */
@@ -363,7 +361,7 @@ int on_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 	MEMBER(status, CURRENT_TASK(), OFF_TASK_THREAD_INFO + OFF_THREAD_INFO_STATUS);
 	if ((status & TS_COMPAT_FLAG) || is_sensor())
 		return 0;
-	if (call->op == FILE_OPEN && !(call->how & OPEN_CHANGES_FILE) && read_opens() == READ_OPENS_NONE) {
+	if (call->op == FILE_OPEN && !(call->how & FILE_OPEN_CHANGES) && read_opens() == READ_OPENS_NONE) {
 		count(HOOK_FILE_OPEN, COUNTER_FILTERED);
 		return 0;
 	}

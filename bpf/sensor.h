@@ -95,6 +95,8 @@ enum sensor_read_opens {
 #define FILE_PATH2_TRUNCATED (1u << 2)
 #define FILE_BASE2_TRUNCATED (1u << 3)
 #define FILE_CREATED (1u << 4)        /* an open that created the file (FMODE_CREATED) */
+/* O_WRONLY | O_RDWR | O_CREAT | O_TRUNC: an open that may change the file, always sent. */
+#define FILE_OPEN_CHANGES (01 | 02 | 0100 | 01000)
 #define FILE_FMODE_CREATED 0x100000    /* the kernel's FMODE_CREATED, 4.19+ */
 
 /* Exec record flags. */

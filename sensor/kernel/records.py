@@ -126,6 +126,8 @@ class ExecFlags(IntFlag):
 
 
 EXIT_GROUP_DEAD = 1 << 0
+# O_WRONLY | O_RDWR | O_CREAT | O_TRUNC (x86-64's values): an open that may change the file, always sent.
+FILE_OPEN_CHANGES = 0o1 | 0o2 | 0o100 | 0o1000
 
 # Each constant and enum member above, by the name it has in bpf/sensor.h: tests/kernel/test_records.py
 # has the C compiler print every one of these names' value, and finds every enum member of the header here.
@@ -137,6 +139,7 @@ C_MIRRORS: dict[str, int] = {
     "SENSOR_CGROUP_PATH_MAX": CGROUP_PATH_MAX,
     "SENSOR_GROUPS_MAX": GROUPS_MAX,
     "EXIT_GROUP_DEAD": EXIT_GROUP_DEAD,
+    "FILE_OPEN_CHANGES": FILE_OPEN_CHANGES,
     "SENSOR_PATH_MAX": PATH_MAX,
     "SENSOR_READ_PREFIX_MAX": READ_PREFIX_MAX,
     "HOOK_COUNT": len(Hook),

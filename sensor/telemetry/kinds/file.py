@@ -10,7 +10,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Final
 
 from sensor.api.v1 import telemetry_pb2 as pb
-from sensor.kernel.records import FileFlags, FileOp, FileRecord
+from sensor.kernel.records import FILE_OPEN_CHANGES, FileFlags, FileOp, FileRecord
 from sensor.telemetry.event_fields import INT, PROCESS_COMMON, B, Field, S
 from sensor.telemetry.json_text import quoted
 from sensor.telemetry.kinds.kind import EventKind, PayloadKind, errno_name, who
@@ -60,8 +60,6 @@ class FilePayload:
 
 # --- from a kernel record
 
-# O_WRONLY | O_RDWR | O_CREAT | O_TRUNC: an open that may change the file (bpf/file.bpf.c's OPEN_CHANGES_FILE).
-OPEN_CHANGES_FILE: Final = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC
 _TYPE_OF_OP: Final = {op: FileEventType(op.name) for op in FileOp}
 _TRUNCATED: Final = int(
     FileFlags.PATH_TRUNCATED | FileFlags.BASE_TRUNCATED | FileFlags.PATH2_TRUNCATED | FileFlags.BASE2_TRUNCATED
@@ -87,7 +85,7 @@ def absolute(path: str, directory: str) -> str:
 
 def read_only_open(payload: FilePayload) -> bool:
     """An open that neither writes, creates nor truncates (sent only when a subscription asks for reads)."""
-    return payload.type is FileEventType.OPEN and not payload.open_flags & OPEN_CHANGES_FILE
+    return payload.type is FileEventType.OPEN and not payload.open_flags & FILE_OPEN_CHANGES
 
 
 def payload_of(record: FileRecord) -> FilePayload:
