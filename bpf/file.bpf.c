@@ -1,8 +1,8 @@
 /* File hooks: opens and changes to the tree, at the exit of their system calls.
  *
- * Compiled after process.bpf.c, in the same unit: it uses that file's maps, send(), count(),
- * fill_header() and walk_path(). One program on the raw sys_exit tracepoint serves every file
- * syscall: it tells them apart by number and reads their arguments from the registers the kernel
+ * Compiled after process.bpf.c and syscall.bpf.c, in the same unit: it uses their maps, send(),
+ * count(), fill_header(), walk_path(), fd_file() and the saved registers (ARG()). One program on the
+ * raw sys_exit tracepoint serves every file syscall: it tells them apart by number and reads their arguments from the registers the kernel
  * saved at entry, which file syscalls leave as they were (Falco's modern probe reads them there
  * too). One attachment, where a tracepoint per syscall and edge were 52: each costs about 70 ms of
  * RCU grace period to detach, serialized by the kernel (six seconds at every stop). No entry map
@@ -11,20 +11,16 @@
  *
  * Paths are resolved in the kernel only as far as the directory a relative path is relative to
  * (the cwd or the dirfd's own path): user space joins the two, so no per-process fd table has to
- * be kept in step with the kernel's. Defined by the loader: OFF_PT_REGS_* (the saved registers of
- * the syscall arguments and number) and OFF_THREAD_INFO_STATUS.
+ * be kept in step with the kernel's.
  *
  * Volume: an open that only reads is sent only when file_settings asks for reads, and by prefix,
  * only when its absolute path starts with a prefix in read_prefixes. What the filter leaves out is
  * counted (COUNTER_FILTERED), apart from what the buffer loses.
  */
 
-#include <asm/unistd.h>
-
 #ifndef __NR_fchmodat2
 #define __NR_fchmodat2 452 /* 6.6+: one number on every architecture; headers older than the kernel lack it */
 #endif
-#define TS_COMPAT_FLAG 0x0002 /* x86's thread_info.status bit: a 32-bit syscall is running */
 
 #define AT_FDCWD_VALUE -100
 #define AT_REMOVEDIR_FLAG 0x200
@@ -63,21 +59,6 @@ static __always_inline u32 read_opens(void)
 	u32 zero = 0;
 	u32 *setting = file_settings.lookup(&zero);
 	return setting ? *setting : READ_OPENS_NONE;
-}
-
-/* The struct file of the current task's descriptor fd, or NULL. */
-static __always_inline void *fd_file(s32 fd)
-{
-	void *files = member_ptr(CURRENT_TASK(), OFF_TASK_FILES);
-	void *fdt = read_ptr(files, OFF_FILES_FDT);
-	u32 max_fds = 0;
-	READ(max_fds, fdt, OFF_FDTABLE_MAX_FDS);
-	if (fd < 0 || (u32)fd >= max_fds)
-		return NULL;
-	void *fds = read_ptr(fdt, OFF_FDTABLE_FD);
-	void *file = NULL;
-	bpf_probe_read_kernel(&file, sizeof(file), fds + (u64)fd * sizeof(void *));
-	return file;
 }
 
 /* A user string at data[0..]; returns its length with the NUL, 0 when there is none. */
@@ -198,17 +179,6 @@ static __always_inline int send_file(void *ctx, long ret, struct file_call *call
 	send(ctx, hook, rec, size);
 	return 0;
 }
-
-/* A register the kernel saved at the syscall's entry. (Plain loads through bpf_task_pt_regs()
- * made the program too complex for the verifier.) */
-static __always_inline u64 saved_reg(void *regs, u32 off)
-{
-	u64 value = 0;
-	READ(value, regs, off);
-	return value;
-}
-
-#define ARG(n) saved_reg(regs, OFF_PT_REGS_ARG##n)
 
 /* Fills *call for a file syscall; 0 for any other. */
 static __always_inline int file_call_of(long nr, void *regs, struct file_call *call)
@@ -347,9 +317,7 @@ int on_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 	    read_opens() == READ_OPENS_NONE) {
 		/* The busiest case, cut short: a read-only open nobody asked for. Counted (once the
 		 * sensor's own and compat calls are told apart) and dropped. */
-		u32 status = 0;
-		MEMBER(status, CURRENT_TASK(), OFF_TASK_THREAD_INFO + OFF_THREAD_INFO_STATUS);
-		if (!(status & TS_COMPAT_FLAG) && !is_sensor())
+		if (!is_compat() && !is_sensor())
 			count(HOOK_FILE_OPEN, COUNTER_FILTERED);
 		return 0;
 	}
@@ -357,9 +325,7 @@ int on_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 	struct file_call *call = file_calls.lookup(&zero);
 	if (!call || !file_call_of(nr, regs, call))
 		return 0;
-	u32 status = 0;
-	MEMBER(status, CURRENT_TASK(), OFF_TASK_THREAD_INFO + OFF_THREAD_INFO_STATUS);
-	if ((status & TS_COMPAT_FLAG) || is_sensor())
+	if (is_compat() || is_sensor())
 		return 0;
 	if (call->op == FILE_OPEN && !(call->how & FILE_OPEN_CHANGES) && read_opens() == READ_OPENS_NONE) {
 		count(HOOK_FILE_OPEN, COUNTER_FILTERED);

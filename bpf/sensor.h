@@ -18,6 +18,7 @@
 #define SENSOR_GROUPS_MAX 32 /* supplementary groups carried by a creds record; ngroups says if there were more */
 #define SENSOR_PATH_MAX 4096 /* each path of a file record, and each directory it is relative to */
 #define SENSOR_READ_PREFIX_MAX 256 /* bytes of a path the read-prefix trie compares */
+#define SENSOR_NET_DATA_MAX 512 /* a network record's data: a unix socket's path, or a DNS query's first bytes */
 
 enum sensor_record_type {
 	RECORD_FORK = 1,
@@ -29,6 +30,7 @@ enum sensor_record_type {
 	RECORD_CGROUP_RMDIR = 7,
 	RECORD_CGROUP_ATTACH = 8,
 	RECORD_FILE = 9,
+	RECORD_NET = 10,
 };
 
 /* Hooks, for the per-hook counters: counters[hook * COUNTER_SLOTS + enum sensor_counter]. */
@@ -41,7 +43,13 @@ enum sensor_hook {
 	HOOK_CGROUPS = 5,
 	HOOK_FILE_OPEN = 6,
 	HOOK_FILE_CHANGE = 7, /* unlink, rmdir, rename, mkdir, link, symlink, chmod, chown, truncate */
-	HOOK_COUNT = 8,
+	HOOK_NET_CONNECT = 8, /* connect, and a non-blocking connect's outcome */
+	HOOK_NET_ACCEPT = 9,
+	HOOK_NET_BIND = 10,
+	HOOK_NET_LISTEN = 11,
+	HOOK_NET_CLOSE = 12,  /* a TCP connection's move to CLOSE; filtered: one the sensor did not see made */
+	HOOK_NET_DNS = 13,    /* a UDP send to port 53 */
+	HOOK_COUNT = 14,
 };
 
 enum sensor_counter {
@@ -80,6 +88,21 @@ enum sensor_file_op {
 	FILE_CHOWN = 9,
 	FILE_TRUNCATE = 10,
 };
+
+/* What a network record reports. */
+enum sensor_net_op {
+	NET_CONNECT = 1,
+	NET_CONNECT_RESULT = 2, /* a non-blocking connect's outcome: ret is 0 (established) or -errno */
+	NET_ACCEPT = 3,
+	NET_BIND = 4,
+	NET_LISTEN = 5,
+	NET_CLOSE = 6,          /* a TCP connection moved to CLOSE; the header is its owner's, from its connect or accept */
+	NET_DNS_QUERY = 7,      /* a UDP send to port 53: data holds the payload's first bytes */
+};
+
+/* Network record flags. */
+#define NET_DATA_TRUNCATED (1u << 0) /* the DNS payload was longer than data */
+#define NET_NO_SOCKET (1u << 1)      /* the fd was not a socket: only what the caller passed is known */
 
 /* Which read-only opens the kernel sends (file_settings[0]); opens that write, create or truncate
  * are always sent. */
@@ -221,6 +244,30 @@ struct sensor_file {
 	__u16 path2_len;
 	__u16 base2_len;
 	char data[4 * SENSOR_PATH_MAX];
+};
+
+/* A network syscall at its exit, or a TCP state change (then in whatever context the kernel was, so
+ * the header is the owner's, remembered at connect or accept). Addresses are in network byte order
+ * as the kernel keeps them (IPv4 in the first 4 bytes), ports in host order; both ends are read from
+ * the socket after the call, except a connect's or bind's address, which is the caller's sockaddr. */
+struct sensor_net {
+	struct sensor_header header;
+	__u32 op;          /* enum sensor_net_op */
+	__u32 flags;       /* NET_* */
+	__s64 ret;         /* the syscall's return (accept: the new fd), or CONNECT_RESULT's 0 / -errno */
+	__u64 duration_ns; /* CLOSE: since the connect or accept that made it */
+	__u32 netns;       /* the socket's network namespace: its inode number, as /proc/PID/ns/net names it */
+	__s32 fd;          /* the socket's fd in the owner (accept: the listening one's) */
+	__u16 family;      /* AF_* */
+	__u16 sock_type;   /* SOCK_STREAM, SOCK_DGRAM, ... */
+	__u16 protocol;    /* IPPROTO_* */
+	__u16 local_port;
+	__u16 remote_port;
+	__u16 data_len;    /* bytes of data */
+	__u32 backlog;     /* listen */
+	__u8 local_addr[16];
+	__u8 remote_addr[16];
+	char data[SENSOR_NET_DATA_MAX]; /* unix: the path (abstract: starts with a NUL); DNS: the payload */
 };
 
 #endif /* SENSOR_RECORDS_H */

@@ -91,12 +91,16 @@ CREDS_SYSCALLS = (
 )
 # The file hooks: one raw tracepoint for every syscall's exit (bpf/file.bpf.c says why).
 SYSCALL_EXIT_TRACEPOINT = "raw_syscalls:sys_exit"
+# The network hooks: the same, and TCP's state changes (connections' ends, non-blocking connects' outcomes).
+SOCK_STATE_TRACEPOINT = "sock:inet_sock_set_state"
+NETWORK_HOOKS = (Hook.NET_CONNECT, Hook.NET_ACCEPT, Hook.NET_BIND, Hook.NET_LISTEN, Hook.NET_CLOSE, Hook.NET_DNS)
 PROBED_TRACEPOINTS = (
     FORK_TRACEPOINT,
     EXEC_TRACEPOINT,
     EXIT_TRACEPOINT,
     *CGROUP_TRACEPOINTS,
     SYSCALL_EXIT_TRACEPOINT,
+    SOCK_STATE_TRACEPOINT,
     *(f"syscalls:sys_{edge}_{name}" for name in EXEC_SYSCALLS + CREDS_SYSCALLS for edge in ("enter", "exit")),
 )
 
@@ -172,10 +176,12 @@ def choose_backends(
     transport: Backend | None = None,
     task_reads: Backend | None = None,
     files: bool = True,
+    network: bool = True,
 ) -> list[HookChoice]:
     """One backend per hook (and for the transport and task reads), with the reason; NONE where nothing fits.
 
-    ``files``: attach the file hooks (each open on the host runs them: left out when nobody wants file events).
+    ``files``, ``network``: attach the file hooks, the network hooks (every system call's exit runs
+    each of them: left out when nobody wants their events).
     """
     choices = [
         _raw_tracepoint_choice(features, Hook.FORK.label, FORK_TRACEPOINT),
@@ -185,6 +191,7 @@ def choose_backends(
         _creds_choice(features),
         _cgroups_choice(features),
         *_file_choices(features, files),
+        *_network_choices(features, network),
         _transport_choice(features, transport),
         _task_reads_choice(features, task_reads),
     ]
@@ -263,6 +270,23 @@ def _file_choices(features: KernelFeatures, wanted: bool) -> list[HookChoice]:
         return [HookChoice(hook.label, Backend.NONE, choice.reason, required=False) for hook in hooks]
     reason = f"{SYSCALL_EXIT_TRACEPOINT} (raw: one program for every file syscall, arguments from its saved registers)"
     return [HookChoice(hook.label, Backend.RAW_TRACEPOINT, reason, required=False) for hook in hooks]
+
+
+def _network_choices(features: KernelFeatures, wanted: bool) -> list[HookChoice]:
+    """All the network hooks or none: one program serves the syscalls, and a close needs its connect's owner."""
+    if not wanted:
+        reason = "not attached: network events not wanted (sensor run --no-network-events, or trace --event without network)"
+        return [HookChoice(hook.label, Backend.NONE, reason, required=False) for hook in NETWORK_HOOKS]
+    for tracepoint in (SYSCALL_EXIT_TRACEPOINT, SOCK_STATE_TRACEPOINT):
+        choice = _raw_tracepoint_choice(features, Hook.NET_CONNECT.label, tracepoint)
+        if choice.backend is Backend.NONE:
+            return [HookChoice(hook.label, Backend.NONE, choice.reason, required=False) for hook in NETWORK_HOOKS]
+    syscalls = f"{SYSCALL_EXIT_TRACEPOINT} (raw: one program for every network syscall, arguments from its saved registers)"
+    close = f"{SOCK_STATE_TRACEPOINT} (raw: TCP's move to CLOSE, attributed to the socket's owner)"
+    return [
+        HookChoice(hook.label, Backend.RAW_TRACEPOINT, close if hook is Hook.NET_CLOSE else syscalls, required=False)
+        for hook in NETWORK_HOOKS
+    ]
 
 
 def _transport_choice(features: KernelFeatures, wanted: Backend | None) -> HookChoice:

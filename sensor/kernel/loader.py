@@ -25,13 +25,20 @@ from sensor.kernel.features import (
     EXEC_TRACEPOINT,
     EXIT_TRACEPOINT,
     FORK_TRACEPOINT,
+    SOCK_STATE_TRACEPOINT,
     SYSCALL_EXIT_TRACEPOINT,
     Backend,
     HookChoice,
     KernelFeatureError,
     find_tracefs,
 )
-from sensor.kernel.offsets import resolve_file_offsets, resolve_offsets
+from sensor.kernel.offsets import (
+    NETWORK_OFFSETS,
+    SYSCALL_OFFSETS,
+    resolve_group,
+    resolve_net_namespace,
+    resolve_offsets,
+)
 from sensor.kernel.records import READ_PREFIX_MAX, Counter, Hook, ReadOpens
 from sensor.kernel.ringbuf import PerfBufferReader, RecordReader, RingBufferReader
 from sensor.kernel.syscalls import (
@@ -50,12 +57,15 @@ from sensor.kernel.syscalls import (
 )
 
 BPF_DIR = Path(__file__).resolve().parents[2] / "bpf"
-# Compiled as one unit, in this order: cgroup.bpf.c uses process.bpf.c's maps and helpers. Each
-# file with the hook whose backend it needs (None: always compiled).
-PROGRAMS: tuple[tuple[str, Hook | None], ...] = (
-    ("process.bpf.c", None),
-    ("cgroup.bpf.c", Hook.CGROUPS),
-    ("file.bpf.c", Hook.FILE_OPEN),
+# Compiled as one unit, in this order: the later files use process.bpf.c's maps and helpers, and
+# file.bpf.c and network.bpf.c syscall.bpf.c's. Each file with the hooks any of which needs it
+# (none: always compiled).
+PROGRAMS: tuple[tuple[str, tuple[Hook, ...]], ...] = (
+    ("process.bpf.c", ()),
+    ("cgroup.bpf.c", (Hook.CGROUPS,)),
+    ("syscall.bpf.c", (Hook.FILE_OPEN, Hook.NET_CONNECT)),
+    ("file.bpf.c", (Hook.FILE_OPEN,)),
+    ("network.bpf.c", (Hook.NET_CONNECT,)),
 )
 DEFAULT_BUFFER_BYTES = 16 * 1024 * 1024
 MAX_READ_PREFIXES = 1024  # read_prefixes' size in bpf/file.bpf.c
@@ -71,7 +81,9 @@ _RAW_TRACEPOINTS = {
     "on_sched_process_exit": EXIT_TRACEPOINT,
 }
 _CREDS_KPROBE = ("on_commit_creds", "commit_creds")
-_FILE_PROGRAM = "on_sys_exit"  # every file syscall, at raw_syscalls:sys_exit
+_SYSCALL_EXIT = SYSCALL_EXIT_TRACEPOINT.split(":")[1]
+_FILE_PROGRAMS = {"on_sys_exit": _SYSCALL_EXIT}  # every file syscall
+_NETWORK_PROGRAMS = {"on_net_sys_exit": _SYSCALL_EXIT, "on_inet_sock_set_state": SOCK_STATE_TRACEPOINT.split(":")[1]}
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,12 +129,18 @@ def compile_request(
         defines["CREDS_SYSCALLS"] = 1
     if exit_group_dead_arg:
         defines["EXIT_GROUP_DEAD_ARG"] = 1
-    if backends.get(Hook.FILE_OPEN.label, Backend.NONE) is not Backend.NONE:
-        try:
-            defines.update(resolve_file_offsets(btf))
-        except BtfError as error:
-            raise KernelFeatureError(f"file events: {error}") from None
-        attach[_FILE_PROGRAM] = (ProgType.RAW_TRACEPOINT, SYSCALL_EXIT_TRACEPOINT.split(":")[1])
+    chosen = {hook for hook in Hook if backends.get(hook.label, Backend.NONE) is not Backend.NONE}
+    try:
+        if {Hook.FILE_OPEN, Hook.NET_CONNECT} & chosen:
+            defines.update(resolve_group(btf, SYSCALL_OFFSETS))
+        if Hook.FILE_OPEN in chosen:
+            attach.update({name: (ProgType.RAW_TRACEPOINT, tp) for name, tp in _FILE_PROGRAMS.items()})
+        if Hook.NET_CONNECT in chosen:
+            defines.update(resolve_group(btf, NETWORK_OFFSETS))
+            defines.update(resolve_net_namespace(btf))
+            attach.update({name: (ProgType.RAW_TRACEPOINT, tp) for name, tp in _NETWORK_PROGRAMS.items()})
+    except BtfError as error:
+        raise KernelFeatureError(f"file or network events: {error}") from None
     if backends.get("task_reads") is Backend.BTF_LOADS:
         defines["TASK_BTF"] = 1
     defines["CGROUP_HIERARCHY_ID"] = hierarchy.hierarchy_id if hierarchy else UNIFIED_HIERARCHY_ID
@@ -130,7 +148,7 @@ def compile_request(
         defines["CGROUP_V1_SUBSYS"] = hierarchy.subsys_index
     source = "".join(f"#define {k} {v}\n" for k, v in defines.items())
     for name, needs in PROGRAMS:
-        if needs is None or backends.get(needs.label, Backend.NONE) is not Backend.NONE:
+        if not needs or chosen & set(needs):
             source += (BPF_DIR / name).read_text()
     return CompileRequest(source, (f"-I{BPF_DIR}", "-Wno-unused-function"), attach)
 

@@ -61,8 +61,8 @@ KERNEL_OFFSETS: dict[str, tuple[str, ...]] = {
     "OFF_KERNFS_NODE_ID": ("kernfs_node.id",),
 }
 
-# The file hooks' (bpf/file.bpf.c): a syscall's saved registers, and whether it is a 32-bit one. x86-64 names.
-FILE_OFFSETS: dict[str, tuple[str, ...]] = {
+# The syscall hooks' (bpf/syscall.bpf.c): a syscall's saved registers, and whether it is a 32-bit one. x86-64 names.
+SYSCALL_OFFSETS: dict[str, tuple[str, ...]] = {
     "OFF_PT_REGS_ARG0": ("pt_regs.di",),
     "OFF_PT_REGS_ARG1": ("pt_regs.si",),
     "OFF_PT_REGS_ARG2": ("pt_regs.dx",),
@@ -71,6 +71,26 @@ FILE_OFFSETS: dict[str, tuple[str, ...]] = {
     "OFF_PT_REGS_NR": ("pt_regs.orig_ax",),
     "OFF_TASK_THREAD_INFO": ("task_struct.thread_info",),
     "OFF_THREAD_INFO_STATUS": ("thread_info.status",),
+}
+
+# The network hooks' (bpf/network.bpf.c): a socket's file, its struct sock and its namespace.
+NETWORK_OFFSETS: dict[str, tuple[str, ...]] = {
+    "OFF_FILE_PRIVATE_DATA": ("file.private_data",),
+    "OFF_INODE_I_MODE": ("inode.i_mode",),
+    "OFF_SOCKET_SK": ("socket.sk",),
+    "OFF_SKC_DADDR": ("sock_common.skc_daddr",),
+    "OFF_SKC_RCV_SADDR": ("sock_common.skc_rcv_saddr",),
+    "OFF_SKC_DPORT": ("sock_common.skc_dport",),
+    # The local port as the connection knows it: skc_num is cleared when the port is released, before CLOSE.
+    "OFF_INET_SPORT": ("inet_sock.inet_sport",),
+    "OFF_SKC_FAMILY": ("sock_common.skc_family",),
+    "OFF_SKC_STATE": ("sock_common.skc_state",),
+    "OFF_SKC_V6_DADDR": ("sock_common.skc_v6_daddr",),
+    "OFF_SKC_V6_RCV_SADDR": ("sock_common.skc_v6_rcv_saddr",),
+    "OFF_SKC_NET": ("sock_common.skc_net",),
+    "OFF_SK_PROTOCOL": ("sock.sk_protocol",),
+    "OFF_SK_TYPE": ("sock.sk_type",),
+    "OFF_SK_ERR": ("sock.sk_err",),
 }
 
 # struct sensor_creds is copied from struct cred in one read: these must sit 4 bytes apart, in this order.
@@ -89,10 +109,15 @@ def resolve_offsets(btf: Btf) -> dict[str, int]:
     return offsets
 
 
-def resolve_file_offsets(btf: Btf) -> dict[str, int]:
-    """The ``OFF_*`` constants of the file hooks; raises BtfError naming what is missing (another
-    architecture's registers)."""
-    return {name: _first_found(btf, paths) for name, paths in FILE_OFFSETS.items()}
+def resolve_group(btf: Btf, group: dict[str, tuple[str, ...]]) -> dict[str, int]:
+    """The ``OFF_*`` constants of one group (SYSCALL_OFFSETS, NETWORK_OFFSETS); raises BtfError naming
+    what is missing (another architecture's registers, a kernel built without a struct)."""
+    return {name: _first_found(btf, paths) for name, paths in group.items()}
+
+
+def resolve_net_namespace(btf: Btf) -> dict[str, int]:
+    """``OFF_NET_NS_INUM``: where a struct net keeps its namespace's inode number (net.ns.inum)."""
+    return {"OFF_NET_NS_INUM": btf.offset("net.ns") + btf.offset("ns_common.inum")}
 
 
 def _first_found(btf: Btf, paths: tuple[str, ...]) -> int:

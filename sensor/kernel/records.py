@@ -23,6 +23,7 @@ CGROUP_PATH_MAX = 1024
 GROUPS_MAX = 32
 PATH_MAX = 4096
 READ_PREFIX_MAX = 256
+NET_DATA_MAX = 512
 
 
 class RecordType(IntEnum):
@@ -37,6 +38,7 @@ class RecordType(IntEnum):
     CGROUP_RMDIR = 7
     CGROUP_ATTACH = 8
     FILE = 9
+    NET = 10
 
 
 class Hook(IntEnum):
@@ -51,6 +53,12 @@ class Hook(IntEnum):
     CGROUPS = 5
     FILE_OPEN = 6
     FILE_CHANGE = 7
+    NET_CONNECT = 8
+    NET_ACCEPT = 9
+    NET_BIND = 10
+    NET_LISTEN = 11
+    NET_CLOSE = 12
+    NET_DNS = 13
 
     @property
     def label(self) -> str:
@@ -99,6 +107,25 @@ class FileFlags(IntFlag):
     CREATED = 1 << 4
 
 
+class NetOp(IntEnum):
+    """``enum sensor_net_op``: what a network record reports."""
+
+    CONNECT = 1
+    CONNECT_RESULT = 2
+    ACCEPT = 3
+    BIND = 4
+    LISTEN = 5
+    CLOSE = 6
+    DNS_QUERY = 7
+
+
+class NetFlags(IntFlag):
+    """``NET_*`` flags of a network record."""
+
+    DATA_TRUNCATED = 1 << 0
+    NO_SOCKET = 1 << 1
+
+
 class CredsCause(IntEnum):
     """``enum sensor_creds_cause``: what changed a task's credentials."""
 
@@ -142,6 +169,7 @@ C_MIRRORS: dict[str, int] = {
     "FILE_OPEN_CHANGES": FILE_OPEN_CHANGES,
     "SENSOR_PATH_MAX": PATH_MAX,
     "SENSOR_READ_PREFIX_MAX": READ_PREFIX_MAX,
+    "SENSOR_NET_DATA_MAX": NET_DATA_MAX,
     "HOOK_COUNT": len(Hook),
     "COUNTER_SLOTS": len(Counter),
     **{f"RECORD_{member.name}": member.value for member in RecordType},
@@ -152,6 +180,8 @@ C_MIRRORS: dict[str, int] = {
     **{f"READ_OPENS_{member.name}": member.value for member in ReadOpens},
     **{f"FILE_{member.name}": member.value for member in FileOp},
     **{f"FILE_{member.name}": member.value for member in FileFlags},
+    **{f"NET_{member.name}": member.value for member in NetOp},
+    **{f"NET_{member.name}": member.value for member in NetFlags},
 }
 
 HEADER_FIELDS: tuple[tuple[str, str], ...] = (
@@ -223,6 +253,24 @@ FILE_FIELDS = (
     ("path2_len", "H"),
     ("base2_len", "H"),
 )
+NET_FIELDS = (
+    *HEADER_FIELDS,
+    ("op", "I"),
+    ("flags", "I"),
+    ("ret", "q"),
+    ("duration_ns", "Q"),
+    ("netns", "I"),
+    ("fd", "i"),
+    ("family", "H"),
+    ("sock_type", "H"),
+    ("protocol", "H"),
+    ("local_port", "H"),
+    ("remote_port", "H"),
+    ("data_len", "H"),
+    ("backlog", "I"),
+    ("local_addr", "16s"),
+    ("remote_addr", "16s"),
+)
 
 # C struct name -> its fields; the variable-length ``data`` of exec records follows the fixed part.
 LAYOUTS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -233,6 +281,7 @@ LAYOUTS: dict[str, tuple[tuple[str, str], ...]] = {
     "sensor_creds_change": CREDS_FIELDS,
     "sensor_cgroup": CGROUP_FIELDS,
     "sensor_file": FILE_FIELDS,
+    "sensor_net": NET_FIELDS,
 }
 
 
@@ -248,6 +297,7 @@ _EXIT: Final = layout_struct(EXIT_FIELDS)
 _CREDS: Final = layout_struct(CREDS_FIELDS)
 _CGROUP: Final = layout_struct(CGROUP_FIELDS)
 _FILE: Final = layout_struct(FILE_FIELDS)
+_NET: Final = layout_struct(NET_FIELDS)
 _TYPE: Final = struct.Struct("<H")
 MEMO_BOUND = 4096  # distinct values remembered per memo
 
@@ -591,7 +641,78 @@ class FileRecord(Record):
         self.directory2 = directory2
 
 
-AnyRecord = Union[ForkRecord, ExecRecord, ExecFailedRecord, ExitRecord, CredsRecord, CgroupRecord, FileRecord]
+@dataclass(init=False, slots=True)
+class NetRecord(Record):
+    """A network syscall at its exit, or a TCP connection's outcome or end (then the header is its
+    owner's, from its connect or accept). Addresses as the kernel keeps them (network order; IPv4 in
+    the first 4 bytes), ports in host order. ``data``: a unix socket's path, or a DNS query's bytes."""
+
+    op: NetOp
+    flags: int  # NetFlags, as a plain int: tested per event
+    ret: int
+    duration_ns: int
+    netns: int
+    fd: int
+    family: int
+    sock_type: int
+    protocol: int
+    local_port: int
+    remote_port: int
+    backlog: int
+    local_addr: bytes
+    remote_addr: bytes
+    data: bytes
+
+    # Written out, as Record's is (mypyc cannot mix a generated __init__ over a written one).
+    def __init__(
+        self,
+        cpu: int,
+        pid: int,
+        ktime_ns: int,
+        tgid: int,
+        ppid: int,
+        start_ns: int,
+        parent_start_ns: int,
+        cgroup_id: int,
+        creds: Creds,
+        comm: str,
+        op: NetOp,
+        flags: int,
+        ret: int,
+        duration_ns: int,
+        netns: int,
+        fd: int,
+        family: int,
+        sock_type: int,
+        protocol: int,
+        local_port: int,
+        remote_port: int,
+        backlog: int,
+        local_addr: bytes,
+        remote_addr: bytes,
+        data: bytes,
+    ) -> None:
+        Record.__init__(self, cpu, pid, ktime_ns, tgid, ppid, start_ns, parent_start_ns, cgroup_id, creds, comm)
+        self.op = op
+        self.flags = flags
+        self.ret = ret
+        self.duration_ns = duration_ns
+        self.netns = netns
+        self.fd = fd
+        self.family = family
+        self.sock_type = sock_type
+        self.protocol = protocol
+        self.local_port = local_port
+        self.remote_port = remote_port
+        self.backlog = backlog
+        self.local_addr = local_addr
+        self.remote_addr = remote_addr
+        self.data = data
+
+
+AnyRecord = Union[
+    ForkRecord, ExecRecord, ExecFailedRecord, ExitRecord, CredsRecord, CgroupRecord, FileRecord, NetRecord
+]
 
 
 class DecodeError(ValueError):
@@ -762,6 +883,19 @@ def _decode_file(buf: bytes) -> FileRecord:
     )  # fmt: skip
 
 
+_NET_OPS: Final = {op.value: op for op in NetOp}
+
+
+def _decode_net(buf: bytes) -> NetRecord:
+    v = _NET.unpack_from(buf)
+    data_len = min(v[29], NET_DATA_MAX)
+    return NetRecord(
+        v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], _creds_sets[v[9:17]], _c_strings[v[17]],
+        _NET_OPS[v[18]], v[19], v[20], v[21], v[22], v[23], v[24], v[25], v[26], v[27], v[28], v[30],
+        v[31], v[32], buf[_NET.size : _NET.size + data_len],
+    )  # fmt: skip
+
+
 _DECODERS: Final[dict[int, tuple[int, Callable[[bytes], AnyRecord]]]] = {
     RecordType.FORK: (_FORK.size, _decode_fork),
     RecordType.EXEC: (_EXEC.size, _decode_exec),
@@ -772,6 +906,7 @@ _DECODERS: Final[dict[int, tuple[int, Callable[[bytes], AnyRecord]]]] = {
     RecordType.CGROUP_RMDIR: (_CGROUP.size, _decode_cgroup),
     RecordType.CGROUP_ATTACH: (_CGROUP.size, _decode_cgroup),
     RecordType.FILE: (_FILE.size, _decode_file),
+    RecordType.NET: (_NET.size, _decode_net),
 }
 
 

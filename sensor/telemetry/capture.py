@@ -55,7 +55,11 @@ from sensor.telemetry.metadata_hold import MetadataHold, Pending
 
 COUNTER_CHECK_NS = 1_000_000_000
 # The optional hooks without which a kind has no events at all.
-_KIND_OF_HOOK = {Hook.FILE_OPEN.label: EventKind.FILE, Hook.CREDENTIALS.label: EventKind.CREDENTIALS}
+_KIND_OF_HOOK = {
+    Hook.FILE_OPEN.label: EventKind.FILE,
+    Hook.NET_CONNECT.label: EventKind.NETWORK,
+    Hook.CREDENTIALS.label: EventKind.CREDENTIALS,
+}
 DEFAULT_METADATA_WAIT_NS = 250_000_000
 GC_YOUNG_THRESHOLD = 20_000  # allocations between scans of the young generation (Python's default: 700)
 log = logging.getLogger("sensor")
@@ -88,7 +92,8 @@ class CaptureConfig:
     cgroup_v1: bool = False  # watch a v1 controller's hierarchy even where the unified one is mounted
     record_path: str = ""  # also write every raw record read to this file (`sensor trace --record`)
     bpf_cache_dir: Path = DEFAULT_CACHE_DIR  # compiled BPF programs, one object per source and kernel
-    file_events: bool = True  # attach the file hooks (every open on the host runs them)
+    file_events: bool = True  # attach the file hooks (every system call's exit runs them)
+    network_events: bool = True  # attach the network hooks (every system call's exit runs them too)
     # Read-only opens the kernel sends, by absolute path prefix (b"/": all); the rest it counts as filtered.
     read_prefixes: frozenset[bytes] = frozenset()
 
@@ -177,7 +182,11 @@ class Capture:
             raise KernelFeatureError(str(error)) from None
         self.features = probe_kernel(btf)
         self.choices = choose_backends(
-            self.features, self.config.transport, self.config.task_reads, files=self.config.file_events
+            self.features,
+            self.config.transport,
+            self.config.task_reads,
+            files=self.config.file_events,
+            network=self.config.network_events,
         )
         check_required(self.choices, self.features)
         self._make_model(read_proc=True)

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from sensor.api.v1 import telemetry_pb2 as sensor_dot_api_dot_v1_dot_telemetry__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n sensor/api/v1/subscription.proto\x12\tsensor.v1\x1a\x1dsensor/api/v1/telemetry.proto\"g\n\x12ProcessEventFilter\x12\x36\n\x04type\x18\x01 \x01(\x0e\x32(.sensor.v1.ProcessEvent.ProcessEventType\x12\x19\n\x11\x66ilter_expression\x18\x02 \x01(\t\"m\n\x14\x43ontainerEventFilter\x12:\n\x04type\x18\x01 \x01(\x0e\x32,.sensor.v1.ContainerEvent.ContainerEventType\x12\x19\n\x11\x66ilter_expression\x18\x02 \x01(\t\"u\n\x0f\x46ileEventFilter\x12\x30\n\x04type\x18\x01 \x01(\x0e\x32\".sensor.v1.FileEvent.FileEventType\x12\x19\n\x11\x66ilter_expression\x18\x02 \x01(\t\x12\x15\n\rread_prefixes\x18\x03 \x03(\t\"%\n\x11TickerEventFilter\x12\x10\n\x08interval\x18\x01 \x01(\x03\"\xe5\x01\n\x0b\x45ventFilter\x12\x35\n\x0eprocess_events\x18\x01 \x03(\x0b\x32\x1d.sensor.v1.ProcessEventFilter\x12\x39\n\x10\x63ontainer_events\x18\x02 \x03(\x0b\x32\x1f.sensor.v1.ContainerEventFilter\x12\x33\n\rticker_events\x18\x03 \x03(\x0b\x32\x1c.sensor.v1.TickerEventFilter\x12/\n\x0b\x66ile_events\x18\x04 \x03(\x0b\x32\x1a.sensor.v1.FileEventFilter\"U\n\x0f\x43ontainerFilter\x12\x0b\n\x03ids\x18\x01 \x03(\t\x12\r\n\x05names\x18\x02 \x03(\t\x12\x11\n\timage_ids\x18\x03 \x03(\t\x12\x13\n\x0bimage_names\x18\x04 \x03(\t\"$\n\x10ThrottleModifier\x12\x10\n\x08interval\x18\x01 \x01(\x03\"\x1e\n\rLimitModifier\x12\r\n\x05limit\x18\x01 \x01(\x03\"\"\n\rBatchModifier\x12\x11\n\tmax_delay\x18\x01 \x01(\x03\"\x8b\x01\n\x08Modifier\x12-\n\x08throttle\x18\x01 \x01(\x0b\x32\x1b.sensor.v1.ThrottleModifier\x12\'\n\x05limit\x18\x02 \x01(\x0b\x32\x18.sensor.v1.LimitModifier\x12\'\n\x05\x62\x61tch\x18\x03 \x01(\x0b\x32\x18.sensor.v1.BatchModifier\"\xb3\x01\n\x0cSubscription\x12,\n\x0c\x65vent_filter\x18\x01 \x01(\x0b\x32\x16.sensor.v1.EventFilter\x12\x34\n\x10\x63ontainer_filter\x18\x02 \x01(\x0b\x32\x1a.sensor.v1.ContainerFilter\x12%\n\x08modifier\x18\x03 \x01(\x0b\x32\x13.sensor.v1.Modifier\x12\x18\n\x10include_existing\x18\x04 \x01(\x08\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n sensor/api/v1/subscription.proto\x12\tsensor.v1\x1a\x1dsensor/api/v1/telemetry.proto\"g\n\x12ProcessEventFilter\x12\x36\n\x04type\x18\x01 \x01(\x0e\x32(.sensor.v1.ProcessEvent.ProcessEventType\x12\x19\n\x11\x66ilter_expression\x18\x02 \x01(\t\"m\n\x14\x43ontainerEventFilter\x12:\n\x04type\x18\x01 \x01(\x0e\x32,.sensor.v1.ContainerEvent.ContainerEventType\x12\x19\n\x11\x66ilter_expression\x18\x02 \x01(\t\"u\n\x0f\x46ileEventFilter\x12\x30\n\x04type\x18\x01 \x01(\x0e\x32\".sensor.v1.FileEvent.FileEventType\x12\x19\n\x11\x66ilter_expression\x18\x02 \x01(\t\x12\x15\n\rread_prefixes\x18\x03 \x03(\t\"g\n\x12NetworkEventFilter\x12\x36\n\x04type\x18\x01 \x01(\x0e\x32(.sensor.v1.NetworkEvent.NetworkEventType\x12\x19\n\x11\x66ilter_expression\x18\x02 \x01(\t\"%\n\x11TickerEventFilter\x12\x10\n\x08interval\x18\x01 \x01(\x03\"\x9c\x02\n\x0b\x45ventFilter\x12\x35\n\x0eprocess_events\x18\x01 \x03(\x0b\x32\x1d.sensor.v1.ProcessEventFilter\x12\x39\n\x10\x63ontainer_events\x18\x02 \x03(\x0b\x32\x1f.sensor.v1.ContainerEventFilter\x12\x33\n\rticker_events\x18\x03 \x03(\x0b\x32\x1c.sensor.v1.TickerEventFilter\x12/\n\x0b\x66ile_events\x18\x04 \x03(\x0b\x32\x1a.sensor.v1.FileEventFilter\x12\x35\n\x0enetwork_events\x18\x05 \x03(\x0b\x32\x1d.sensor.v1.NetworkEventFilter\"U\n\x0f\x43ontainerFilter\x12\x0b\n\x03ids\x18\x01 \x03(\t\x12\r\n\x05names\x18\x02 \x03(\t\x12\x11\n\timage_ids\x18\x03 \x03(\t\x12\x13\n\x0bimage_names\x18\x04 \x03(\t\"$\n\x10ThrottleModifier\x12\x10\n\x08interval\x18\x01 \x01(\x03\"\x1e\n\rLimitModifier\x12\r\n\x05limit\x18\x01 \x01(\x03\"\"\n\rBatchModifier\x12\x11\n\tmax_delay\x18\x01 \x01(\x03\"\x8b\x01\n\x08Modifier\x12-\n\x08throttle\x18\x01 \x01(\x0b\x32\x1b.sensor.v1.ThrottleModifier\x12\'\n\x05limit\x18\x02 \x01(\x0b\x32\x18.sensor.v1.LimitModifier\x12\'\n\x05\x62\x61tch\x18\x03 \x01(\x0b\x32\x18.sensor.v1.BatchModifier\"\xb3\x01\n\x0cSubscription\x12,\n\x0c\x65vent_filter\x18\x01 \x01(\x0b\x32\x16.sensor.v1.EventFilter\x12\x34\n\x10\x63ontainer_filter\x18\x02 \x01(\x0b\x32\x1a.sensor.v1.ContainerFilter\x12%\n\x08modifier\x18\x03 \x01(\x0b\x32\x13.sensor.v1.Modifier\x12\x18\n\x10include_existing\x18\x04 \x01(\x08\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,20 +38,22 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CONTAINEREVENTFILTER']._serialized_end=292
   _globals['_FILEEVENTFILTER']._serialized_start=294
   _globals['_FILEEVENTFILTER']._serialized_end=411
-  _globals['_TICKEREVENTFILTER']._serialized_start=413
-  _globals['_TICKEREVENTFILTER']._serialized_end=450
-  _globals['_EVENTFILTER']._serialized_start=453
-  _globals['_EVENTFILTER']._serialized_end=682
-  _globals['_CONTAINERFILTER']._serialized_start=684
-  _globals['_CONTAINERFILTER']._serialized_end=769
-  _globals['_THROTTLEMODIFIER']._serialized_start=771
-  _globals['_THROTTLEMODIFIER']._serialized_end=807
-  _globals['_LIMITMODIFIER']._serialized_start=809
-  _globals['_LIMITMODIFIER']._serialized_end=839
-  _globals['_BATCHMODIFIER']._serialized_start=841
-  _globals['_BATCHMODIFIER']._serialized_end=875
-  _globals['_MODIFIER']._serialized_start=878
-  _globals['_MODIFIER']._serialized_end=1017
-  _globals['_SUBSCRIPTION']._serialized_start=1020
-  _globals['_SUBSCRIPTION']._serialized_end=1199
+  _globals['_NETWORKEVENTFILTER']._serialized_start=413
+  _globals['_NETWORKEVENTFILTER']._serialized_end=516
+  _globals['_TICKEREVENTFILTER']._serialized_start=518
+  _globals['_TICKEREVENTFILTER']._serialized_end=555
+  _globals['_EVENTFILTER']._serialized_start=558
+  _globals['_EVENTFILTER']._serialized_end=842
+  _globals['_CONTAINERFILTER']._serialized_start=844
+  _globals['_CONTAINERFILTER']._serialized_end=929
+  _globals['_THROTTLEMODIFIER']._serialized_start=931
+  _globals['_THROTTLEMODIFIER']._serialized_end=967
+  _globals['_LIMITMODIFIER']._serialized_start=969
+  _globals['_LIMITMODIFIER']._serialized_end=999
+  _globals['_BATCHMODIFIER']._serialized_start=1001
+  _globals['_BATCHMODIFIER']._serialized_end=1035
+  _globals['_MODIFIER']._serialized_start=1038
+  _globals['_MODIFIER']._serialized_end=1177
+  _globals['_SUBSCRIPTION']._serialized_start=1180
+  _globals['_SUBSCRIPTION']._serialized_end=1359
 # @@protoc_insertion_point(module_scope)

@@ -33,6 +33,14 @@ class FileEventFilter(_message.Message):
     read_prefixes: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, type: _Optional[_Union[_telemetry_pb2.FileEvent.FileEventType, str]] = ..., filter_expression: _Optional[str] = ..., read_prefixes: _Optional[_Iterable[str]] = ...) -> None: ...
 
+class NetworkEventFilter(_message.Message):
+    __slots__ = ("type", "filter_expression")
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    FILTER_EXPRESSION_FIELD_NUMBER: _ClassVar[int]
+    type: _telemetry_pb2.NetworkEvent.NetworkEventType
+    filter_expression: str
+    def __init__(self, type: _Optional[_Union[_telemetry_pb2.NetworkEvent.NetworkEventType, str]] = ..., filter_expression: _Optional[str] = ...) -> None: ...
+
 class TickerEventFilter(_message.Message):
     __slots__ = ("interval",)
     INTERVAL_FIELD_NUMBER: _ClassVar[int]
@@ -40,16 +48,18 @@ class TickerEventFilter(_message.Message):
     def __init__(self, interval: _Optional[int] = ...) -> None: ...
 
 class EventFilter(_message.Message):
-    __slots__ = ("process_events", "container_events", "ticker_events", "file_events")
+    __slots__ = ("process_events", "container_events", "ticker_events", "file_events", "network_events")
     PROCESS_EVENTS_FIELD_NUMBER: _ClassVar[int]
     CONTAINER_EVENTS_FIELD_NUMBER: _ClassVar[int]
     TICKER_EVENTS_FIELD_NUMBER: _ClassVar[int]
     FILE_EVENTS_FIELD_NUMBER: _ClassVar[int]
+    NETWORK_EVENTS_FIELD_NUMBER: _ClassVar[int]
     process_events: _containers.RepeatedCompositeFieldContainer[ProcessEventFilter]
     container_events: _containers.RepeatedCompositeFieldContainer[ContainerEventFilter]
     ticker_events: _containers.RepeatedCompositeFieldContainer[TickerEventFilter]
     file_events: _containers.RepeatedCompositeFieldContainer[FileEventFilter]
-    def __init__(self, process_events: _Optional[_Iterable[_Union[ProcessEventFilter, _Mapping]]] = ..., container_events: _Optional[_Iterable[_Union[ContainerEventFilter, _Mapping]]] = ..., ticker_events: _Optional[_Iterable[_Union[TickerEventFilter, _Mapping]]] = ..., file_events: _Optional[_Iterable[_Union[FileEventFilter, _Mapping]]] = ...) -> None: ...
+    network_events: _containers.RepeatedCompositeFieldContainer[NetworkEventFilter]
+    def __init__(self, process_events: _Optional[_Iterable[_Union[ProcessEventFilter, _Mapping]]] = ..., container_events: _Optional[_Iterable[_Union[ContainerEventFilter, _Mapping]]] = ..., ticker_events: _Optional[_Iterable[_Union[TickerEventFilter, _Mapping]]] = ..., file_events: _Optional[_Iterable[_Union[FileEventFilter, _Mapping]]] = ..., network_events: _Optional[_Iterable[_Union[NetworkEventFilter, _Mapping]]] = ...) -> None: ...
 
 class ContainerFilter(_message.Message):
     __slots__ = ("ids", "names", "image_ids", "image_names")

@@ -232,8 +232,68 @@ class FileEvent(_message.Message):
     path_truncated: bool
     def __init__(self, type: _Optional[_Union[FileEvent.FileEventType, str]] = ..., filename: _Optional[str] = ..., open_flags: _Optional[int] = ..., open_mode: _Optional[int] = ..., path: _Optional[str] = ..., errno: _Optional[int] = ..., fd: _Optional[int] = ..., created: _Optional[bool] = ..., device: _Optional[int] = ..., inode: _Optional[int] = ..., new_filename: _Optional[str] = ..., new_path: _Optional[str] = ..., flags: _Optional[int] = ..., mode: _Optional[int] = ..., uid: _Optional[int] = ..., gid: _Optional[int] = ..., length: _Optional[int] = ..., path_truncated: _Optional[bool] = ...) -> None: ...
 
+class NetworkEvent(_message.Message):
+    __slots__ = ("type", "family", "protocol", "socket_type", "local_address", "local_port", "remote_address", "remote_port", "unix_path", "errno", "in_progress", "fd", "backlog", "duration_ns", "netns", "dns_query", "dns_type", "dns_id", "dns_unparsed")
+    class NetworkEventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        NETWORK_EVENT_TYPE_UNKNOWN: _ClassVar[NetworkEvent.NetworkEventType]
+        CONNECT: _ClassVar[NetworkEvent.NetworkEventType]
+        CONNECT_RESULT: _ClassVar[NetworkEvent.NetworkEventType]
+        ACCEPT: _ClassVar[NetworkEvent.NetworkEventType]
+        BIND: _ClassVar[NetworkEvent.NetworkEventType]
+        LISTEN: _ClassVar[NetworkEvent.NetworkEventType]
+        CLOSE: _ClassVar[NetworkEvent.NetworkEventType]
+        DNS_QUERY: _ClassVar[NetworkEvent.NetworkEventType]
+    NETWORK_EVENT_TYPE_UNKNOWN: NetworkEvent.NetworkEventType
+    CONNECT: NetworkEvent.NetworkEventType
+    CONNECT_RESULT: NetworkEvent.NetworkEventType
+    ACCEPT: NetworkEvent.NetworkEventType
+    BIND: NetworkEvent.NetworkEventType
+    LISTEN: NetworkEvent.NetworkEventType
+    CLOSE: NetworkEvent.NetworkEventType
+    DNS_QUERY: NetworkEvent.NetworkEventType
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    FAMILY_FIELD_NUMBER: _ClassVar[int]
+    PROTOCOL_FIELD_NUMBER: _ClassVar[int]
+    SOCKET_TYPE_FIELD_NUMBER: _ClassVar[int]
+    LOCAL_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    LOCAL_PORT_FIELD_NUMBER: _ClassVar[int]
+    REMOTE_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    REMOTE_PORT_FIELD_NUMBER: _ClassVar[int]
+    UNIX_PATH_FIELD_NUMBER: _ClassVar[int]
+    ERRNO_FIELD_NUMBER: _ClassVar[int]
+    IN_PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    FD_FIELD_NUMBER: _ClassVar[int]
+    BACKLOG_FIELD_NUMBER: _ClassVar[int]
+    DURATION_NS_FIELD_NUMBER: _ClassVar[int]
+    NETNS_FIELD_NUMBER: _ClassVar[int]
+    DNS_QUERY_FIELD_NUMBER: _ClassVar[int]
+    DNS_TYPE_FIELD_NUMBER: _ClassVar[int]
+    DNS_ID_FIELD_NUMBER: _ClassVar[int]
+    DNS_UNPARSED_FIELD_NUMBER: _ClassVar[int]
+    type: NetworkEvent.NetworkEventType
+    family: str
+    protocol: str
+    socket_type: str
+    local_address: str
+    local_port: int
+    remote_address: str
+    remote_port: int
+    unix_path: str
+    errno: int
+    in_progress: bool
+    fd: int
+    backlog: int
+    duration_ns: int
+    netns: int
+    dns_query: str
+    dns_type: str
+    dns_id: int
+    dns_unparsed: bool
+    def __init__(self, type: _Optional[_Union[NetworkEvent.NetworkEventType, str]] = ..., family: _Optional[str] = ..., protocol: _Optional[str] = ..., socket_type: _Optional[str] = ..., local_address: _Optional[str] = ..., local_port: _Optional[int] = ..., remote_address: _Optional[str] = ..., remote_port: _Optional[int] = ..., unix_path: _Optional[str] = ..., errno: _Optional[int] = ..., in_progress: _Optional[bool] = ..., fd: _Optional[int] = ..., backlog: _Optional[int] = ..., duration_ns: _Optional[int] = ..., netns: _Optional[int] = ..., dns_query: _Optional[str] = ..., dns_type: _Optional[str] = ..., dns_id: _Optional[int] = ..., dns_unparsed: _Optional[bool] = ...) -> None: ...
+
 class TelemetryEvent(_message.Message):
-    __slots__ = ("id", "sensor_id", "sensor_sequence_number", "sensor_monotime_nanos", "process_id", "process_pid", "process_tgid", "cpu", "credentials", "container_id", "container_name", "image_id", "image_name", "pod_uid", "language", "comm", "filename", "command_line", "cwd", "parent_process_id", "parent_pid", "ancestors", "snapshot", "creator_process_id", "creator_pid", "cwd_truncated", "process", "lost", "container", "ticker", "file")
+    __slots__ = ("id", "sensor_id", "sensor_sequence_number", "sensor_monotime_nanos", "process_id", "process_pid", "process_tgid", "cpu", "credentials", "container_id", "container_name", "image_id", "image_name", "pod_uid", "language", "comm", "filename", "command_line", "cwd", "parent_process_id", "parent_pid", "ancestors", "snapshot", "creator_process_id", "creator_pid", "cwd_truncated", "process", "lost", "container", "ticker", "file", "network")
     ID_FIELD_NUMBER: _ClassVar[int]
     SENSOR_ID_FIELD_NUMBER: _ClassVar[int]
     SENSOR_SEQUENCE_NUMBER_FIELD_NUMBER: _ClassVar[int]
@@ -265,6 +325,7 @@ class TelemetryEvent(_message.Message):
     CONTAINER_FIELD_NUMBER: _ClassVar[int]
     TICKER_FIELD_NUMBER: _ClassVar[int]
     FILE_FIELD_NUMBER: _ClassVar[int]
+    NETWORK_FIELD_NUMBER: _ClassVar[int]
     id: str
     sensor_id: str
     sensor_sequence_number: int
@@ -296,4 +357,5 @@ class TelemetryEvent(_message.Message):
     container: ContainerEvent
     ticker: TickerEvent
     file: FileEvent
-    def __init__(self, id: _Optional[str] = ..., sensor_id: _Optional[str] = ..., sensor_sequence_number: _Optional[int] = ..., sensor_monotime_nanos: _Optional[int] = ..., process_id: _Optional[str] = ..., process_pid: _Optional[int] = ..., process_tgid: _Optional[int] = ..., cpu: _Optional[int] = ..., credentials: _Optional[_Union[Credentials, _Mapping]] = ..., container_id: _Optional[str] = ..., container_name: _Optional[str] = ..., image_id: _Optional[str] = ..., image_name: _Optional[str] = ..., pod_uid: _Optional[str] = ..., language: _Optional[str] = ..., comm: _Optional[str] = ..., filename: _Optional[str] = ..., command_line: _Optional[_Iterable[str]] = ..., cwd: _Optional[str] = ..., parent_process_id: _Optional[str] = ..., parent_pid: _Optional[int] = ..., ancestors: _Optional[_Iterable[_Union[ProcessRef, _Mapping]]] = ..., snapshot: _Optional[bool] = ..., creator_process_id: _Optional[str] = ..., creator_pid: _Optional[int] = ..., cwd_truncated: _Optional[bool] = ..., process: _Optional[_Union[ProcessEvent, _Mapping]] = ..., lost: _Optional[_Union[LostRecordEvent, _Mapping]] = ..., container: _Optional[_Union[ContainerEvent, _Mapping]] = ..., ticker: _Optional[_Union[TickerEvent, _Mapping]] = ..., file: _Optional[_Union[FileEvent, _Mapping]] = ...) -> None: ...
+    network: NetworkEvent
+    def __init__(self, id: _Optional[str] = ..., sensor_id: _Optional[str] = ..., sensor_sequence_number: _Optional[int] = ..., sensor_monotime_nanos: _Optional[int] = ..., process_id: _Optional[str] = ..., process_pid: _Optional[int] = ..., process_tgid: _Optional[int] = ..., cpu: _Optional[int] = ..., credentials: _Optional[_Union[Credentials, _Mapping]] = ..., container_id: _Optional[str] = ..., container_name: _Optional[str] = ..., image_id: _Optional[str] = ..., image_name: _Optional[str] = ..., pod_uid: _Optional[str] = ..., language: _Optional[str] = ..., comm: _Optional[str] = ..., filename: _Optional[str] = ..., command_line: _Optional[_Iterable[str]] = ..., cwd: _Optional[str] = ..., parent_process_id: _Optional[str] = ..., parent_pid: _Optional[int] = ..., ancestors: _Optional[_Iterable[_Union[ProcessRef, _Mapping]]] = ..., snapshot: _Optional[bool] = ..., creator_process_id: _Optional[str] = ..., creator_pid: _Optional[int] = ..., cwd_truncated: _Optional[bool] = ..., process: _Optional[_Union[ProcessEvent, _Mapping]] = ..., lost: _Optional[_Union[LostRecordEvent, _Mapping]] = ..., container: _Optional[_Union[ContainerEvent, _Mapping]] = ..., ticker: _Optional[_Union[TickerEvent, _Mapping]] = ..., file: _Optional[_Union[FileEvent, _Mapping]] = ..., network: _Optional[_Union[NetworkEvent, _Mapping]] = ...) -> None: ...

@@ -22,6 +22,7 @@ class EventKind(str, Enum):
     EXIT = "exit"
     CREDENTIALS = "credentials"
     FILE = "file"
+    NETWORK = "network"
     CONTAINER = "container"
     LOST = "lost"
     TICKER = "ticker"
