@@ -22,10 +22,11 @@ from sensor.model.runtime.docker import DEFAULT_DOCKER_SOCKETS
 from sensor.server.address import DEFAULT_SOCKET, AddressError, parse_address
 from sensor.telemetry.capture import Capture, CaptureConfig
 from sensor.telemetry.expression import FilterError, field_names
+from sensor.telemetry.filter_rules import SubscriptionError
 from sensor.telemetry.kinds import process
 from sensor.telemetry.kinds.kind import EventKind
-from sensor.telemetry.kinds.registry import SELECTABLE_KINDS, kinds_having
-from sensor.telemetry.subscription import MAX_BATCH_DELAY_NS, SubscriptionError
+from sensor.telemetry.kinds.registry import PAYLOAD_KINDS, SELECTABLE_KINDS, kinds_having
+from sensor.telemetry.subscription import MAX_BATCH_DELAY_NS
 
 F = TypeVar("F", bound=Callable[..., Any])
 TRANSPORTS = {"auto": None, "ringbuf": Backend.RING_BUFFER, "perf": Backend.PERF_BUFFER}
@@ -324,16 +325,24 @@ def build_subscription(
     read_prefixes: tuple[str, ...] = (),
 ) -> sub.Subscription:
     """The Subscription `sensor trace`'s flags ask for: ``expression`` applies to every chosen kind;
-    ``read_prefixes`` to file events."""
+    ``read_prefixes`` to the kinds whose filters take them (file events).
+
+    A payload of one kind gets one filter for every type; one of several kinds (process events),
+    a filter per type of each chosen kind.
+    """
     subscription = sub.Subscription(include_existing=include_existing)
     event_filter = subscription.event_filter
-    if EventKind.CONTAINER in kinds:
-        event_filter.container_events.append(sub.ContainerEventFilter(filter_expression=expression))
-    if EventKind.FILE in kinds:
-        event_filter.file_events.append(sub.FileEventFilter(filter_expression=expression, read_prefixes=read_prefixes))
-    for name, kind in process.KIND.types.items():
-        if kind in kinds:
-            event_filter.process_events.append(sub.ProcessEventFilter(type=name, filter_expression=expression))
+    for kind in PAYLOAD_KINDS:
+        chosen = [name for name, event_kind in kind.types.items() if event_kind in kinds]
+        if not kind.filter_field or not chosen:
+            continue
+        filters = getattr(event_filter, kind.filter_field)
+        for name in chosen if len(kind.event_kinds) > 1 else [None]:
+            added = filters.add(filter_expression=expression)
+            if name is not None:
+                added.type = added.DESCRIPTOR.fields_by_name["type"].enum_type.values_by_name[name].number
+            if "read_prefixes" in added.DESCRIPTOR.fields_by_name:
+                added.read_prefixes.extend(read_prefixes)
     wanted = subscription.container_filter
     wanted.ids.extend(containers)
     wanted.names.extend(containers)

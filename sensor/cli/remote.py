@@ -14,7 +14,7 @@ from sensor.api.v1 import service_pb2_grpc
 from sensor.api.v1 import subscription_pb2 as sub
 from sensor.server.address import Address, open_channel
 from sensor.telemetry.events import TelemetryEvent
-from sensor.telemetry.subscription import SubscriptionError
+from sensor.telemetry.filter_rules import SubscriptionError
 from sensor.telemetry.wire import from_proto
 
 RECONNECT_FIRST_S = 0.5

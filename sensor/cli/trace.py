@@ -189,7 +189,8 @@ class Printer:
     "events",
     multiple=True,
     metavar="KIND[,KIND]",
-    help="Only these kinds: fork, exec (failed execs included), exit, credentials, file, container. Repeatable. "
+    help="Only these kinds: fork, exec (failed execs included), exit, credentials, file, network, container. "
+    "Repeatable. "
     "Default: all; with --filter, the kinds that have every field it names.",
 )
 @click.option(
@@ -298,6 +299,7 @@ def trace(**flags: Any) -> None:
     config = capture_config(flags)
     config.record_path = flags["record"] or ""
     config.file_events = EventKind.FILE in kinds
+    config.network_events = EventKind.NETWORK in kinds
     stop = _Stop()
     _trace_local(config, subscription, kinds, printer, should_stop, deadline)
 

@@ -275,13 +275,13 @@ def _file_choices(features: KernelFeatures, wanted: bool) -> list[HookChoice]:
 def _network_choices(features: KernelFeatures, wanted: bool) -> list[HookChoice]:
     """All the network hooks or none: one program serves the syscalls, and a close needs its connect's owner."""
     if not wanted:
-        reason = "not attached: network events not wanted (sensor run --no-network-events, or trace --event without network)"
+        reason = "not attached: network events not wanted (sensor run --no-network-events, or --event without network)"
         return [HookChoice(hook.label, Backend.NONE, reason, required=False) for hook in NETWORK_HOOKS]
     for tracepoint in (SYSCALL_EXIT_TRACEPOINT, SOCK_STATE_TRACEPOINT):
         choice = _raw_tracepoint_choice(features, Hook.NET_CONNECT.label, tracepoint)
         if choice.backend is Backend.NONE:
             return [HookChoice(hook.label, Backend.NONE, choice.reason, required=False) for hook in NETWORK_HOOKS]
-    syscalls = f"{SYSCALL_EXIT_TRACEPOINT} (raw: one program for every network syscall, arguments from its saved registers)"
+    syscalls = f"{SYSCALL_EXIT_TRACEPOINT} (raw: one program for every network syscall, arguments from saved registers)"
     close = f"{SOCK_STATE_TRACEPOINT} (raw: TCP's move to CLOSE, attributed to the socket's owner)"
     return [
         HookChoice(hook.label, Backend.RAW_TRACEPOINT, close if hook is Hook.NET_CLOSE else syscalls, required=False)

@@ -710,6 +710,11 @@ class NetRecord(Record):
         self.data = data
 
 
+# Network records sent from a TCP state change, wherever the kernel was: their header is the socket's
+# owner as it was at its connect or accept, not a fresh look at a running task.
+REMEMBERED_HEADER_OPS: Final = frozenset({NetOp.CLOSE, NetOp.CONNECT_RESULT})
+
+
 AnyRecord = Union[
     ForkRecord, ExecRecord, ExecFailedRecord, ExitRecord, CredsRecord, CgroupRecord, FileRecord, NetRecord
 ]

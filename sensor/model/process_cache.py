@@ -13,6 +13,7 @@ from collections.abc import Set
 from dataclasses import dataclass, field
 
 from sensor.kernel.records import (
+    REMEMBERED_HEADER_OPS,
     AnyRecord,
     Creds,
     CredsRecord,
@@ -20,6 +21,7 @@ from sensor.kernel.records import (
     ExecRecord,
     ExitRecord,
     ForkRecord,
+    NetRecord,
     Record,
 )
 from sensor.model.procfs import ProcSnapshot, make_process_id, read_parent, read_process, start_ticks
@@ -302,6 +304,8 @@ class ProcessInfoCache:
 
     def apply(self, record: AnyRecord) -> ProcessInfo:
         """Fold one record into the model; returns the process the record is about."""
+        if type(record) is NetRecord and record.op in REMEMBERED_HEADER_OPS:
+            return self._remembered(record)
         info = self.process_of(record)
         if record.ppid != info.ppid and record.ppid:
             self._reparent(
@@ -328,12 +332,19 @@ class ProcessInfoCache:
             info.creds = record.creds
         return info
 
+    def _remembered(self, record: Record) -> ProcessInfo:
+        """The process a header remembered since (a socket's owner) is about: only looked up, since
+        its parent, threads and credentials may have changed since."""
+        info = self._by_pid.get(record.tgid)
+        if info is not None and _started_as(info, record.start_ns, start_ticks(record.start_ns)):
+            return info
+        return self.process_of(record)
+
     def process_of(self, record: Record) -> ProcessInfo:
         """The process a record is about, created from the record (and /proc) when first seen."""
         ticks = start_ticks(record.start_ns)
         info = self._by_pid.get(record.tgid)
-        # Exact start time where known: two processes can share a pid within one 10 ms tick.
-        if info is not None and (info.start_ns == record.start_ns if info.start_ns else info.start_ticks == ticks):
+        if info is not None and _started_as(info, record.start_ns, ticks):
             if record.pid != record.tgid:
                 info.add_thread(record.pid)
             return info
@@ -435,3 +446,9 @@ class ProcessInfoCache:
         if self._by_pid.get(info.pid) is info:
             del self._by_pid[info.pid]
         return True
+
+
+def _started_as(info: ProcessInfo, start_ns: int, ticks: int) -> bool:
+    """Whether ``info`` is the process that started then: by the exact time where known, since two
+    processes can share a pid within one 10 ms tick."""
+    return info.start_ns == start_ns if info.start_ns else info.start_ticks == ticks

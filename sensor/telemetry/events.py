@@ -18,10 +18,11 @@ from sensor.model.process_cache import ProcessRef
 from sensor.telemetry.kinds.container import ContainerPayload
 from sensor.telemetry.kinds.file import FilePayload
 from sensor.telemetry.kinds.lost import LostPayload
+from sensor.telemetry.kinds.network import NetworkPayload
 from sensor.telemetry.kinds.process import ProcessPayload
 from sensor.telemetry.kinds.ticker import TickerPayload
 
-Payload = Union[ProcessPayload, FilePayload, ContainerPayload, LostPayload, TickerPayload]
+Payload = Union[ProcessPayload, FilePayload, NetworkPayload, ContainerPayload, LostPayload, TickerPayload]
 
 
 @dataclass(init=False, slots=True)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from sensor.api.v1 import telemetry_pb2 as pb
 from sensor.telemetry.event_fields import CONTAINER_CONTEXT, INT, B, Field, S
+from sensor.telemetry.filter_rules import KindRules, SubscriptionError, typed_rules
 from sensor.telemetry.json_text import dumps
 from sensor.telemetry.kinds.kind import EventKind, PayloadKind, container_label
 
@@ -133,6 +135,11 @@ FIELDS: Final[dict[str, Field]] = {
 _TYPES: Final = [name for name in pb.ContainerEvent.ContainerEventType.keys() if name != "CONTAINER_EVENT_TYPE_UNKNOWN"]  # noqa: SIM118  # an enum wrapper, not a dict
 
 
+def compile_filters(filters: Sequence[Any], where: str, errors: list[SubscriptionError]) -> KindRules:
+    """``ContainerEventFilter``s."""
+    return typed_rules(filters, where, errors, _TYPES, pb.ContainerEvent.ContainerEventType.Name, FIELDS)
+
+
 KIND: Final = PayloadKind(
     payload_type=ContainerPayload,
     proto_field="container",
@@ -142,4 +149,6 @@ KIND: Final = PayloadKind(
     to_json=to_json,
     describe=describe,
     fields={EventKind.CONTAINER: FIELDS},
+    filter_field="container_events",
+    compile_filters=compile_filters,
 )

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import os
 import posixpath
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from enum import Enum
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from sensor.api.v1 import telemetry_pb2 as pb
-from sensor.kernel.records import FILE_OPEN_CHANGES, FileFlags, FileOp, FileRecord
+from sensor.kernel.records import FILE_OPEN_CHANGES, FileFlags, FileOp, FileRecord, text_bytes
 from sensor.telemetry.event_fields import INT, PROCESS_COMMON, B, Field, S
+from sensor.telemetry.expression import EventPredicate
+from sensor.telemetry.filter_rules import KindRules, Rules, SubscriptionError, compile_rule, filter_types
 from sensor.telemetry.json_text import quoted
 from sensor.telemetry.kinds.kind import EventKind, PayloadKind, errno_name, who
 
@@ -285,6 +288,47 @@ FIELDS: Final[dict[str, Field]] = {
 }
 
 
+# --- subscriptions
+
+
+def compile_filters(filters: Sequence[Any], where: str, errors: list[SubscriptionError]) -> KindRules:
+    """``FileEventFilter``s, and the read prefixes of those that take opens.
+
+    An OPEN rule passes a read-only open only under its own filter's prefixes: the kernel sends
+    the union of every subscriber's, and more where it cannot tell (relative paths).
+    """
+    rules: Rules = {}
+    read_prefixes: set[bytes] = set()
+    all_types = [t.value for t in FileEventType]
+    for i, f in enumerate(filters):
+        predicate = compile_rule(f.filter_expression, FIELDS, f"{where}[{i}]", errors)
+        prefixes = tuple(f.read_prefixes)
+        for j, prefix in enumerate(prefixes):
+            if not prefix.startswith("/"):
+                message = f"{prefix!r} does not start with '/'"
+                errors.append(SubscriptionError(f"{where}[{i}].read_prefixes[{j}]", message))
+        for t in filter_types(f.type, all_types, pb.FileEvent.FileEventType.Name):
+            if t == FileEventType.OPEN.value:
+                read_prefixes.update(text_bytes(prefix) for prefix in prefixes if prefix.startswith("/"))
+                rules.setdefault(t, []).append(_opens_rule(predicate, prefixes))
+            else:
+                rules.setdefault(t, []).append(predicate)
+    return KindRules(rules, frozenset(read_prefixes))
+
+
+def _opens_rule(predicate: EventPredicate | None, read_prefixes: tuple[str, ...]) -> EventPredicate:
+    """``predicate`` for opens that change the file, or read-only ones under ``read_prefixes``."""
+
+    def passes(event: TelemetryEvent) -> bool:
+        payload = event.payload
+        assert isinstance(payload, FilePayload)
+        if read_only_open(payload) and not (read_prefixes and payload.filename.startswith(read_prefixes)):
+            return False
+        return predicate is None or predicate(event)
+
+    return passes
+
+
 KIND: Final = PayloadKind(
     payload_type=FilePayload,
     proto_field="file",
@@ -294,4 +338,6 @@ KIND: Final = PayloadKind(
     to_json=to_json,
     describe=describe,
     fields={EventKind.FILE: FIELDS},
+    filter_field="file_events",
+    compile_filters=compile_filters,
 )

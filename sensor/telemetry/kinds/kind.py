@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import errno
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from sensor.telemetry.event_fields import Field
+from sensor.telemetry.filter_rules import KindRules, SubscriptionError
 
 if TYPE_CHECKING:
     from sensor.telemetry.events import TelemetryEvent
@@ -45,6 +46,10 @@ class PayloadKind:
     to_json: Callable[[Any], str]  # payload -> its JSON object (protobuf's JSON mapping)
     describe: Callable[[TelemetryEvent, Any], str]  # the compact line, after its time
     fields: Mapping[EventKind, Mapping[str, Field]]  # what a filter expression may name, per kind
+    # Subscriptions: EventFilter's list of this kind's filters ("": none), and how they compile
+    # (the filters, where they are for errors, the errors so far).
+    filter_field: str = ""
+    compile_filters: Callable[[Sequence[Any], str, list[SubscriptionError]], KindRules] | None = None
 
     @property
     def event_kinds(self) -> list[EventKind]:

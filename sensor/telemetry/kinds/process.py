@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import shlex
 import signal
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from sensor.api.v1 import telemetry_pb2 as pb
 from sensor.kernel.records import (
@@ -28,6 +29,7 @@ from sensor.kernel.records import (
 from sensor.model.process_cache import CLONE_THREAD
 from sensor.model.procfs import make_process_id, start_ticks
 from sensor.telemetry.event_fields import INT, PROCESS_COMMON, B, Field, S, creds_fields
+from sensor.telemetry.filter_rules import KindRules, Rules, SubscriptionError, compile_rule
 from sensor.telemetry.json_text import creds_json, dumps, quoted, string_json, strings
 from sensor.telemetry.kinds.kind import EventKind, PayloadKind, errno_name, who
 
@@ -415,6 +417,41 @@ def types_having(name: str) -> list[ProcessEventType]:
     return [t for t, fields in FIELDS_BY_TYPE.items() if name in fields and t is not ProcessEventType.UPDATE]
 
 
+# --- subscriptions
+
+_PROCESS_TYPE: Final = pb.ProcessEvent.ProcessEventType
+
+
+def _type_hint(event_type: ProcessEventType | None) -> Callable[[str], str]:
+    # UPDATE events are exec events (they have its fields): named as EXEC, so that `sensor trace
+    # --event exec`, which asks for both, gets one message, not the same one twice.
+    shown = ProcessEventType.EXEC if event_type is ProcessEventType.UPDATE else event_type
+
+    def hint(name: str) -> str:
+        owners = types_having(name)
+        if owners:
+            where = " or ".join(t.value for t in owners)
+            here = "every type" if shown is None else f"{shown.value} events"
+            return f": it is only on {where} events, and this filter is for {here}"
+        return ""
+
+    return hint
+
+
+def compile_filters(filters: Sequence[Any], where: str, errors: list[SubscriptionError]) -> KindRules:
+    """``ProcessEventFilter``s: each type's expression is checked against that type's fields."""
+    rules: Rules = {}
+    for i, f in enumerate(filters):
+        name = _PROCESS_TYPE.Name(f.type)
+        event_type = None if f.type == _PROCESS_TYPE.PROCESS_EVENT_TYPE_UNKNOWN else ProcessEventType(name)
+        predicate = compile_rule(
+            f.filter_expression, process_fields(event_type), f"{where}[{i}]", errors, _type_hint(event_type)
+        )
+        for t in ProcessEventType if event_type is None else (event_type,):
+            rules.setdefault(t.value, []).append(predicate)
+    return KindRules(rules)
+
+
 _KIND_OF_TYPE: Final = {
     ProcessEventType.FORK: EventKind.FORK,
     ProcessEventType.EXEC: EventKind.EXEC,
@@ -438,4 +475,6 @@ KIND: Final = PayloadKind(
         EventKind.EXIT: process_fields(ProcessEventType.EXIT),
         EventKind.CREDENTIALS: process_fields(ProcessEventType.CREDENTIALS),
     },
+    filter_field="process_events",
+    compile_filters=compile_filters,
 )

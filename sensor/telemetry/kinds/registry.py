@@ -11,22 +11,34 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Final, get_args
 
-from sensor.kernel.records import AnyRecord, FileRecord
+from sensor.kernel.records import AnyRecord, FileRecord, NetRecord
 from sensor.telemetry.event_fields import Field
 from sensor.telemetry.events import Payload, TelemetryEvent
-from sensor.telemetry.kinds import container, file, lost, process, ticker
+from sensor.telemetry.kinds import container, file, lost, network, process, ticker
 from sensor.telemetry.kinds.kind import EventKind, PayloadKind
 
-PAYLOAD_KINDS: Final[tuple[PayloadKind, ...]] = (process.KIND, file.KIND, container.KIND, lost.KIND, ticker.KIND)
+PAYLOAD_KINDS: Final[tuple[PayloadKind, ...]] = (
+    process.KIND,
+    file.KIND,
+    network.KIND,
+    container.KIND,
+    lost.KIND,
+    ticker.KIND,
+)
 _BY_PAYLOAD: Final[dict[type, PayloadKind]] = {kind.payload_type: kind for kind in PAYLOAD_KINDS}
 _BY_PROTO_FIELD: Final[dict[str, PayloadKind]] = {kind.proto_field: kind for kind in PAYLOAD_KINDS}
 
 # Kernel records that become events, and how (cgroup records become container events through the
 # container watcher, not here).
-RECORD_KINDS: Final[dict[type, EventKind]] = {**process.RECORD_KINDS, FileRecord: EventKind.FILE}
+RECORD_KINDS: Final[dict[type, EventKind]] = {
+    **process.RECORD_KINDS,
+    FileRecord: EventKind.FILE,
+    NetRecord: EventKind.NETWORK,
+}
 _RECORD_PAYLOADS: Final[dict[type, Callable[[Any, str], Payload]]] = {
     **dict.fromkeys(process.RECORD_KINDS, process.payload_of),
     FileRecord: lambda record, _boot_id: file.payload_of(record),
+    NetRecord: lambda record, _boot_id: network.payload_of(record),
 }
 
 # The fields a filter may name on each kind, and so the kinds `sensor trace --event` offers.
