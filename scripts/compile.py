@@ -36,6 +36,7 @@ HOT_PATH = [
     "sensor/telemetry/kinds/kind.py",
     "sensor/telemetry/kinds/process.py",  # each kind: record -> payload, its JSON, its fields
     "sensor/telemetry/kinds/file.py",
+    "sensor/telemetry/kinds/network.py",
     "sensor/telemetry/kinds/container.py",
     "sensor/telemetry/kinds/lost.py",
     "sensor/telemetry/kinds/ticker.py",

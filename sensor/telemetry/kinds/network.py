@@ -167,9 +167,11 @@ def payload_of(record: NetRecord) -> NetworkPayload:
         family=_FAMILIES.get(family, str(family)),
         protocol="" if family == socket.AF_UNIX else _PROTOCOLS.get(record.protocol, str(record.protocol)),
         socket_type=_SOCKET_TYPES.get(record.sock_type, str(record.sock_type) if record.sock_type else ""),
-        local_address=address_text(family, record.local_addr),
+        local_address=address_text(family, record.local_addr) if record.local_port or any(record.local_addr) else "",
         local_port=record.local_port,
-        remote_address=address_text(family, record.remote_addr),
+        remote_address=address_text(family, record.remote_addr)
+        if record.remote_port or any(record.remote_addr)
+        else "",
         remote_port=record.remote_port,
         fd=record.ret if op is NetOp.ACCEPT and not failed else record.fd,
         netns=record.netns,
