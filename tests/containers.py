@@ -20,7 +20,7 @@ from typing import IO
 DOCKER = "/usr/bin/docker"  # Debian's client, the same version as its dockerd
 BUSYBOX = "/bin/busybox"
 IMAGE = "sensor-test/busybox:1"
-APPLETS = ("sh", "sleep", "cat", "echo", "true", "ls")
+APPLETS = ("sh", "sleep", "cat", "echo", "true", "ls", "nc")
 START_TIMEOUT_S = 30.0
 
 

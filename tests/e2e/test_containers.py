@@ -316,3 +316,65 @@ def test_a_file_written_in_a_container_has_the_path_the_container_sees_and_its_i
     assert event["file"]["created"] is True
     assert event["cwd"] == "/"  # the cwd at exec: the shell's cd came after, and the kernel walked the new one
     docker_daemon.run("rm", "-f", container_id)
+
+
+# Listens on ADDRESS:PORT in the test's own network namespace, and prints what the one client sent.
+VETH_SERVER = r"""
+import socket, sys
+s = socket.socket()
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.listen(1)
+print("listening", flush=True)
+conn, peer = s.accept()
+print(conn.recv(100).decode().strip(), peer[0], flush=True)
+"""
+
+
+def test_a_connect_from_a_container_on_a_veth_carries_its_id_and_the_containers_namespace(
+    sensor: LiveSensor, docker_daemon: DockerDaemon
+) -> None:
+    short = uuid.uuid4().hex[:6]
+    namespace, host_end, container_end = f"sensor-{short}", f"vh{short}", f"vc{short}"
+    server_address, container_address, port = "10.213.0.1", "10.213.0.2", 8053
+    mark = marker()
+    subprocess.run(["ip", "netns", "add", namespace], check=True)
+    server = None
+    try:
+        in_namespace = ["ip", "netns", "exec", namespace]
+        subprocess.run(["ip", "link", "add", host_end, "type", "veth", "peer", "name", container_end], check=True)
+        subprocess.run(["ip", "link", "set", host_end, "netns", namespace], check=True)
+        subprocess.run([*in_namespace, "ip", "addr", "add", f"{server_address}/24", "dev", host_end], check=True)
+        subprocess.run([*in_namespace, "ip", "link", "set", host_end, "up"], check=True)
+        server = subprocess.Popen(
+            [*in_namespace, sys.executable, "-S", "-c", VETH_SERVER, server_address, str(port)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert server.stdout is not None and server.stdout.readline().strip() == "listening"
+        command = f"sleep 2; echo {mark} | nc -w 2 {server_address} {port}"
+        name = f"net-{short}"
+        args = ("run", "-d", "--network", "none", "--name", name, IMAGE, "sh", "-c", command)
+        container_id = docker_daemon.run(*args).stdout.strip()
+        pid = docker_daemon.run("inspect", "-f", "{{.State.Pid}}", container_id).stdout.strip()
+        container_netns = Path(f"/proc/{pid}/ns/net").stat().st_ino
+        subprocess.run(["ip", "link", "set", container_end, "netns", pid], check=True)
+        in_container = ["nsenter", "-t", pid, "-n", "ip"]
+        subprocess.run([*in_container, "addr", "add", f"{container_address}/24", "dev", container_end], check=True)
+        subprocess.run([*in_container, "link", "set", container_end, "up"], check=True)
+        assert server.stdout.readline().split() == [mark, container_address]
+
+        (connect,) = sensor.wait_for(
+            lambda e: e.get("container_id") == container_id and e.get("network", {}).get("type") == "CONNECT"
+        )
+        assert connect["comm"] == "nc"
+        network = connect["network"]
+        assert (network["remote_address"], network["remote_port"]) == (server_address, port)
+        assert network["local_address"] == container_address
+        assert network["netns"] == container_netns
+        assert "errno" not in network
+        docker_daemon.run("rm", "-f", container_id)
+    finally:
+        if server is not None:
+            server.kill()
+            server.wait()
+        subprocess.run(["ip", "netns", "del", namespace], check=False)
