@@ -11,6 +11,8 @@ daemon    start-up to ready, idle RSS, kernel-to-subscriber latency at 1 000 exe
           speed, BPF run time per hook (scripts/bench_daemon.py)
 files     file storms (create/write/rename/unlink, and read-only opens) alone, under `sensor trace --event
           file` and under bpftrace on the same tracepoints; BPF time per file program (scripts/bench_files.py)
+network   connect storms (connect, accept, close on loopback) alone, under `sensor trace --event network`
+          and under bpftrace on the same tracepoints; BPF time per network program (scripts/bench_network.py)
 fanout    replayed events through the TelemetryService to 1 and 10 subscriber processes, against
           encoding alone (scripts/fanout.py)
 batch     what a subscriber's batch delay costs and buys: storm ratio, CPU per event and latency at
@@ -34,7 +36,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BATCH_REPEATS = 2  # rounds of the batch-delay sweep: each round is four storms and four latency runs
-DEFAULT_PARTS = ("storm", "files", "pipeline", "daemon", "fanout")
+DEFAULT_PARTS = ("storm", "files", "network", "pipeline", "daemon", "fanout")
 PARTS = (*DEFAULT_PARTS, "batch")
 
 
@@ -77,6 +79,10 @@ def main() -> None:
             from bench_files import files
 
             timed("files", lambda: files(args.seconds, args.repeats))
+        if "network" in parts:
+            from bench_network import network
+
+            timed("network", lambda: network(args.seconds, args.repeats))
         if "pipeline" in parts:
             from bench_pipeline import pipeline
 

@@ -101,18 +101,26 @@ class BpftraceFiles(Bpftrace):
 OBSERVERS: tuple[Callable[[], Observer], ...] = (SensorTraceFiles, SensorTraceProcesses, BpftraceFiles)
 
 
-def _rows(binary: Path, mode: str, seconds: float, repeats: int, directory: Path) -> list[dict[str, Any]]:
+def storm_rows(
+    storm: str,
+    workload_of: Callable[[int], Callable[[], int]],
+    events_per_round: int,
+    observers: tuple[Callable[[], Observer], ...],
+    seconds: float,
+    repeats: int,
+) -> list[dict[str, Any]]:
+    """One row per worker count (1, 2) and observer: each observed run between two runs alone.
+
+    ``workload_of(workers)`` runs the storm with that many workers and returns its rounds.
+    """
     rows = []
     for workers in (1, 2):
-
-        def workload(workers: int = workers) -> int:
-            return file_storm_rounds(binary, mode, workers, seconds, directory)
-
+        workload = workload_of(workers)
         alone = [workload() / seconds]
         before = alone[0]
         per_observer: dict[str, list[Any]] = {}
         for repeat in range(repeats):
-            for make in OBSERVERS if repeat % 2 == 0 else OBSERVERS[::-1]:
+            for make in observers if repeat % 2 == 0 else observers[::-1]:
                 observer = make()
                 run = observed_run(observer, workload, seconds, before)
                 alone.append(run.alone_after)
@@ -121,7 +129,7 @@ def _rows(binary: Path, mode: str, seconds: float, repeats: int, directory: Path
         for name, runs in per_observer.items():
             ratios = [r.ratio for r in runs]
             rounds = sum(r.runs for r in runs)
-            events = rounds * EVENTS_PER_ROUND[mode]
+            events = rounds * events_per_round
             seen: dict[str, int] = {}
             lost: dict[str, int] = {}
             for r in runs:
@@ -132,7 +140,7 @@ def _rows(binary: Path, mode: str, seconds: float, repeats: int, directory: Path
             cpu = sum(r.cpu_s for r in runs)
             rows.append(
                 {
-                    "storm": mode,
+                    "storm": storm,
                     "workers": workers,
                     "observer": name,
                     "alone_per_s": statistics.median(alone),
@@ -151,6 +159,33 @@ def _rows(binary: Path, mode: str, seconds: float, repeats: int, directory: Path
     return rows
 
 
+def print_storm_rows(rows: list[dict[str, Any]]) -> None:
+    """The storm table, markdown."""
+    print(
+        "\n| storm | workers | observer | alone rounds/s | observed rounds/s | ratio (median, min-max) | "
+        "observer CPU per event | storm events | seen | lost |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        per_event = (
+            f"{r['cpu_us_per_event']:.1f} µs" if r["cpu_us_per_event"] else f"{r['cpu_us_per_round']:.2f} µs/round"
+        )
+        seen = ", ".join(f"{k} {v}" for k, v in r["seen"].items())
+        lost = ", ".join(f"{k} {v}" for k, v in r["lost"].items()) or "not counted"
+        print(
+            f"| {r['storm']} | {r['workers']} | {r['observer']} | {r['alone_per_s']:.0f} | {r['observed_per_s']:.0f} | "
+            f"{r['ratio_median']:.2f} ({r['ratio_min']:.2f}-{r['ratio_max']:.2f}) | {per_event} | "
+            f"{r['storm_events']} | {seen} | {lost} |"
+        )
+
+
+def _rows(binary: Path, mode: str, seconds: float, repeats: int, directory: Path) -> list[dict[str, Any]]:
+    def workload_of(workers: int) -> Callable[[], int]:
+        return lambda: file_storm_rounds(binary, mode, workers, seconds, directory)
+
+    return storm_rows(mode, workload_of, EVENTS_PER_ROUND[mode], OBSERVERS, seconds, repeats)
+
+
 FILE_PROGRAM = "on_sys_exit"  # every syscall's exit: the file hooks' one program
 
 
@@ -166,9 +201,9 @@ def file_bpf_time(binary: Path, seconds: float, directory: Path) -> dict[str, di
     out = {}
     try:
         for mode in ("write", "read"):
-            before = _program_counters(port)
+            before = program_counters(port)
             rounds = file_storm_rounds(binary, mode, 2, seconds, directory)
-            after = _program_counters(port)
+            after = program_counters(port)
             runs = after[0] - before[0]
             run_ns = after[1] - before[1]
             events = rounds * EVENTS_PER_ROUND[mode]
@@ -184,14 +219,14 @@ def file_bpf_time(binary: Path, seconds: float, directory: Path) -> dict[str, di
     return out
 
 
-def _program_counters(port: int) -> tuple[float, float]:
-    """(runs, run time in ns) of the file program so far."""
+def program_counters(port: int, program: str = FILE_PROGRAM) -> tuple[float, float]:
+    """(runs, run time in ns) of one BPF program so far, from `sensor run`'s metrics on ``port``."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
         text = response.read().decode()
     runs = run_ns = 0.0
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
-            if sample.labels.get("program") != FILE_PROGRAM:
+            if sample.labels.get("program") != program:
                 continue
             if sample.name == "sensor_bpf_run_time_seconds_total":
                 run_ns = sample.value * 1e9
@@ -211,22 +246,7 @@ def files(seconds: float, repeats: int) -> dict[str, object]:
             *_rows(binary, "read", seconds, repeats, directory),
         ]
         bpf = file_bpf_time(binary, seconds, directory)
-    print(
-        "\n| storm | workers | observer | alone rounds/s | observed rounds/s | ratio (median, min-max) | "
-        "observer CPU per event | storm events | seen | lost |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for r in rows:
-        per_event = (
-            f"{r['cpu_us_per_event']:.1f} µs" if r["cpu_us_per_event"] else f"{r['cpu_us_per_round']:.2f} µs/round"
-        )
-        seen = ", ".join(f"{k} {v}" for k, v in r["seen"].items())
-        lost = ", ".join(f"{k} {v}" for k, v in r["lost"].items()) or "not counted"
-        print(
-            f"| {r['storm']} | {r['workers']} | {r['observer']} | {r['alone_per_s']:.0f} | {r['observed_per_s']:.0f} | "
-            f"{r['ratio_median']:.2f} ({r['ratio_min']:.2f}-{r['ratio_max']:.2f}) | {per_event} | "
-            f"{r['storm_events']} | {seen} | {lost} |"
-        )
+    print_storm_rows(rows)
     print("\n| storm (2 workers, sensor run) | runs of on_sys_exit | BPF time per run | per event sent | per round |")
     print("|---|---|---|---|---|")
     for mode, figures in bpf.items():

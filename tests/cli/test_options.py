@@ -54,5 +54,5 @@ def test_a_filter_no_kind_can_hold_is_refused_naming_each_field_s_kinds() -> Non
         kinds_for_filter('fork_thread AND exit_code == 0 AND comm == "x"')
     assert refused.value.message == (
         "--filter: no event kind has every field it names (fork_thread is on fork events; "
-        "exit_code is on exit and container events; comm is on fork, exec, exit, credentials and file events)"
+        "exit_code is on exit and container events; comm is on fork, exec, exit, credentials, file and network events)"
     )

@@ -31,7 +31,7 @@ def sensor(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     [
         (
             ["--event", "exec,bogus"],
-            "unknown event kind 'bogus' (choose from fork, exec, exit, credentials, file, container)",
+            "unknown event kind 'bogus' (choose from fork, exec, exit, credentials, file, network, container)",
         ),
         (["--format", "yaml"], "'yaml' is not one of 'compact', 'json'"),
         (["--log-format", "xml"], "'xml' is not one of 'text', 'json'"),

@@ -19,6 +19,8 @@ from sensor.kernel.features import (
     probe_kernel,
 )
 
+NETWORK_HOOK_LABELS = ("net_connect", "net_accept", "net_bind", "net_listen", "net_close", "net_dns")
+
 
 def features(**overrides: object) -> KernelFeatures:
     base = KernelFeatures(release="6.1", btf=True, btf_error="", tracefs=Path("/sys/kernel/tracing"))
@@ -46,6 +48,7 @@ def test_a_full_kernel_gets_raw_tracepoints_kprobe_creds_and_the_ring_buffer() -
         "cgroups": Backend.TRACEPOINT,
         "file_open": Backend.RAW_TRACEPOINT,
         "file_change": Backend.RAW_TRACEPOINT,
+        **dict.fromkeys(NETWORK_HOOK_LABELS, Backend.RAW_TRACEPOINT),
         "transport": Backend.RING_BUFFER,
         "task_reads": Backend.BTF_LOADS,
     }
@@ -65,6 +68,20 @@ def test_without_the_raw_syscall_exit_tracepoint_both_file_hooks_are_out_saying_
     choices = {c.hook: c for c in choose_backends(f)}
     assert choices["file_open"].backend is Backend.NONE and choices["file_change"].backend is Backend.NONE
     assert choices["file_open"].reason == "tracepoint raw_syscalls:sys_exit not found"
+
+
+def test_network_hooks_are_left_out_when_no_network_events_are_wanted() -> None:
+    choices = {c.hook: c.backend for c in choose_backends(features(), network=False)}
+    assert [choices[label] for label in NETWORK_HOOK_LABELS] == [Backend.NONE] * 6
+
+
+def test_without_inet_sock_set_state_every_network_hook_is_out_saying_why() -> None:
+    f = features()
+    f.tracepoints["sock:inet_sock_set_state"] = False
+    choices = {c.hook: c for c in choose_backends(f)}
+    assert {choices[label].reason for label in NETWORK_HOOK_LABELS} == {"tracepoint sock:inet_sock_set_state not found"}
+    assert {choices[label].backend for label in NETWORK_HOOK_LABELS} == {Backend.NONE}
+    assert choices["file_open"].backend is Backend.RAW_TRACEPOINT
 
 
 def test_without_kprobes_credentials_fall_back_to_syscall_exits() -> None:

@@ -41,7 +41,7 @@ def c_offsets(tmp_path: Path) -> dict[str, int]:
         for name, _ in fields:
             lines.append(f'printf("{struct_name}.{name} %zu\\n", offsetof(struct {struct_name}, {name}));')
         # The fixed part: up to the variable-length data where there is some.
-        has_data = struct_name in ("sensor_exec", "sensor_exec_failed", "sensor_file")
+        has_data = struct_name in ("sensor_exec", "sensor_exec_failed", "sensor_file", "sensor_net")
         size = f"offsetof(struct {struct_name}, data)" if has_data else f"sizeof(struct {struct_name})"
         lines.append(f'printf("{struct_name}.SIZE %zu\\n", {size});')
     source = tmp_path / "layout.c"

@@ -124,7 +124,8 @@ def test_a_subscription_asking_for_nothing_is_refused() -> None:
         compile_subscription(sub.Subscription())
     assert (
         str(raised.value)
-        == "event_filter: asks for no events: add process_events, file_events, container_events or ticker_events"
+        == "event_filter: asks for no events: add process_events, file_events, network_events, container_events or "
+        "ticker_events"
     )
 
 
