@@ -36,8 +36,9 @@ def test_batch_over_one_second_is_refused_naming_the_bound() -> None:
     [
         ('exec_filename == "/bin/true"', [EventKind.EXEC]),
         ("exit_code != 0", [EventKind.EXIT, EventKind.CONTAINER]),
-        ('comm == "sh"', [EventKind.FORK, EventKind.EXEC, EventKind.EXIT, EventKind.CREDENTIALS, EventKind.FILE]),
-        ('container_name LIKE "web*"', [*PROCESS_KINDS, EventKind.FILE, EventKind.CONTAINER]),
+        ('comm == "sh"', [*PROCESS_KINDS, EventKind.FILE, EventKind.NETWORK]),
+        ('container_name LIKE "web*"', [*PROCESS_KINDS, EventKind.FILE, EventKind.NETWORK, EventKind.CONTAINER]),
+        ("net_remote_port == 53", [EventKind.NETWORK]),
         ('file_path LIKE "/etc/*"', [EventKind.FILE]),
         ("old_uid == 0 AND uid != 0", [EventKind.CREDENTIALS]),
         ("bogus == 1", list(PROCESS_KINDS)),  # the subscription's check names the unknown field
