@@ -8,6 +8,7 @@ from sensor.telemetry.events import TelemetryEvent
 from sensor.telemetry.kinds.container import ContainerPayload
 from sensor.telemetry.kinds.file import FileEventType, FilePayload
 from sensor.telemetry.kinds.lost import LostPayload
+from sensor.telemetry.kinds.network import NetworkEventType, NetworkPayload
 from sensor.telemetry.kinds.process import ProcessEventType, ProcessPayload
 from sensor.telemetry.kinds.ticker import TickerPayload
 
@@ -15,7 +16,7 @@ USER = Creds(1000, 100, 1002, 102, 1001, 101, 1001, 101)
 ROOT = Creds(0, 0, 0, 0, 0, 0, 0, 0)
 
 
-AnyPayload = ProcessPayload | FilePayload | LostPayload | ContainerPayload | TickerPayload
+AnyPayload = ProcessPayload | FilePayload | NetworkPayload | LostPayload | ContainerPayload | TickerPayload
 
 
 def event(payload: AnyPayload) -> TelemetryEvent:
@@ -88,6 +89,41 @@ PAYLOADS: list[AnyPayload] = [
         mode=0o755,
         length=2**40,
     ),
+    NetworkPayload(
+        NetworkEventType.CLOSE,
+        family="inet6",
+        protocol="tcp",
+        socket_type="stream",
+        local_address="::1",
+        local_port=443,
+        remote_address="2001:db8::7",
+        remote_port=51000,
+        fd=5,
+        duration_ns=2**40,
+        netns=4026531840,
+    ),
+    NetworkPayload(
+        NetworkEventType.CONNECT,
+        family="inet",
+        protocol="tcp",
+        remote_address="10.0.0.9",
+        remote_port=80,
+        in_progress=True,
+        fd=3,
+    ),
+    NetworkPayload(NetworkEventType.CONNECT, family="unix", socket_type="stream", unix_path="@caf\\xe9", errno=111),
+    NetworkPayload(NetworkEventType.LISTEN, family="inet", local_address="0.0.0.0", local_port=8080, backlog=128),
+    NetworkPayload(
+        NetworkEventType.DNS_QUERY,
+        family="inet",
+        protocol="udp",
+        remote_address="127.0.0.53",
+        remote_port=53,
+        dns_query="example.test",
+        dns_type="AAAA",
+        dns_id=4660,
+    ),
+    NetworkPayload(NetworkEventType.DNS_QUERY, dns_unparsed=True),
     LostPayload(lost=7, stage="kernel", hook="exec"),
     ContainerPayload(
         "EXITED",

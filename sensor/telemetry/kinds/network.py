@@ -97,7 +97,7 @@ def address_text(family: int, raw: bytes) -> str:
 def unix_path(raw: bytes) -> str:
     """A sockaddr_un's path: up to its NUL, or ``@name`` for an abstract one (which may hold NULs: as \\x00)."""
     if raw[:1] == b"\0":
-        return "@" + text(raw[1:])
+        return "@" + text(raw[1:]).replace("\0", "\\x00")
     return text(raw.split(b"\0", 1)[0])
 
 
