@@ -28,7 +28,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sensor.kernel.bpf_stats import enable_stats
 
 FILE_SUMMARY = re.compile(r"file_open (\d+)/(\d+), file_change (\d+)/(\d+)")
-FILTERED = re.compile(r"read-only opens not asked for\): file_open (\d+)")
+FILTERED = re.compile(r"file_open (\d+) \(read-only opens not asked for\)")
 # The peer: what `sensor trace --event file` reports of this storm, from the same tracepoints.
 BPFTRACE_FILES = " ".join(
     (

@@ -5,7 +5,8 @@ from __future__ import annotations
 import mmap
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,7 +26,7 @@ from sensor.telemetry.expression import FilterError, field_names
 from sensor.telemetry.filter_rules import SubscriptionError
 from sensor.telemetry.kinds import process
 from sensor.telemetry.kinds.kind import EventKind
-from sensor.telemetry.kinds.registry import PAYLOAD_KINDS, SELECTABLE_KINDS, kinds_having
+from sensor.telemetry.kinds.registry import PAYLOAD_KINDS, SELECTABLE_KINDS, kinds_having, types_of
 from sensor.telemetry.subscription import MAX_BATCH_DELAY_NS
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -40,17 +41,44 @@ _DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(ns|us|ms|s|m|h)?\s*$")
 _NS_PER_UNIT = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000, "m": 60_000_000_000, "h": 3_600_000_000_000}
 
 
-def parse_kinds(values: tuple[str, ...], default: tuple[EventKind, ...] = SELECTABLE_KINDS) -> list[EventKind]:
-    """``--event exec,exit --event fork`` -> the kinds, in a stable order (``default`` when none is given)."""
+@dataclass(frozen=True, slots=True)
+class EventChoice:
+    """What --event chose: the kinds, and for a kind given as KIND:TYPE, only those types (proto enum names)."""
+
+    kinds: list[EventKind]
+    types: dict[EventKind, frozenset[str]] = field(default_factory=dict)
+
+
+def parse_events(values: tuple[str, ...], default: tuple[EventKind, ...] = SELECTABLE_KINDS) -> EventChoice:
+    """``--event exec,exit --event network:connect,network:dns_query`` -> the kinds in a stable order
+    (``default`` when none is given), and the sub-kinds asked for. A kind given whole takes every type."""
     valid = ", ".join(k.value for k in SELECTABLE_KINDS)
     chosen: set[EventKind] = set()
+    whole: set[EventKind] = set()
+    types: dict[EventKind, set[str]] = {}
     for value in values:
         for name in filter(None, (part.strip() for part in value.split(","))):
-            kind = next((k for k in SELECTABLE_KINDS if k.value == name), None)
+            kind_name, _, type_name = name.partition(":")
+            kind = next((k for k in SELECTABLE_KINDS if k.value == kind_name), None)
             if kind is None:
                 raise click.BadParameter(f"unknown event kind {name!r} (choose from {valid})", param_hint="--event")
             chosen.add(kind)
-    return [k for k in SELECTABLE_KINDS if k in chosen] if values else list(default)
+            if not type_name:
+                whole.add(kind)
+                continue
+            known = types_of(kind)
+            if type_name.upper() not in known:
+                listed = ", ".join(f"{kind.value}:{t.lower()}" for t in known)
+                raise click.BadParameter(
+                    f"unknown {kind.value} event {name!r} (choose from {listed})", param_hint="--event"
+                )
+            types.setdefault(kind, set()).add(type_name.upper())
+    if not values:
+        return EventChoice(list(default))
+    return EventChoice(
+        [k for k in SELECTABLE_KINDS if k in chosen],
+        {kind: frozenset(names) for kind, names in types.items() if kind not in whole},
+    )
 
 
 def kinds_for_filter(expression: str) -> list[EventKind]:
@@ -323,21 +351,29 @@ def build_subscription(
     include_existing: bool,
     batch_ns: int = 0,
     read_prefixes: tuple[str, ...] = (),
+    types: Mapping[EventKind, frozenset[str]] | None = None,
 ) -> sub.Subscription:
     """The Subscription `sensor trace`'s flags ask for: ``expression`` applies to every chosen kind;
-    ``read_prefixes`` to the kinds whose filters take them (file events).
+    ``read_prefixes`` to the kinds whose filters take them (file events); ``types``: only these
+    types of a kind (--event network:connect).
 
-    A payload of one kind gets one filter for every type; one of several kinds (process events),
-    a filter per type of each chosen kind.
+    A payload of one kind gets one filter for every type, or one per type asked for; one of several
+    kinds (process events), a filter per type of each chosen kind.
     """
+    types = types or {}
     subscription = sub.Subscription(include_existing=include_existing)
     event_filter = subscription.event_filter
     for kind in PAYLOAD_KINDS:
-        chosen = [name for name, event_kind in kind.types.items() if event_kind in kinds]
+        chosen = [
+            name
+            for name, event_kind in kind.types.items()
+            if event_kind in kinds and (event_kind not in types or name in types[event_kind])
+        ]
         if not kind.filter_field or not chosen:
             continue
         filters = getattr(event_filter, kind.filter_field)
-        for name in chosen if len(kind.event_kinds) > 1 else [None]:
+        every_type = len(kind.event_kinds) == 1 and kind.event_kinds[0] not in types
+        for name in [None] if every_type else chosen:
             added = filters.add(filter_expression=expression)
             if name is not None:
                 added.type = added.DESCRIPTOR.fields_by_name["type"].enum_type.values_by_name[name].number

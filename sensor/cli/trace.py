@@ -16,6 +16,7 @@ from sensor.api.v1 import subscription_pb2 as sub
 from sensor.cli.compact import CompactFormatter
 from sensor.cli.logs import log, log_format_option, setup_logging
 from sensor.cli.options import (
+    EventChoice,
     build_subscription,
     capture_config,
     capture_options,
@@ -28,7 +29,7 @@ from sensor.cli.options import (
     output_format_option,
     parse_batch_ns,
     parse_duration_ns,
-    parse_kinds,
+    parse_events,
     start_or_exit,
 )
 from sensor.cli.remote import (
@@ -38,6 +39,7 @@ from sensor.cli.remote import (
     SubscriptionRejected,
     stream_with_reconnect,
 )
+from sensor.kernel.records import Hook
 from sensor.telemetry.capture import Capture, CaptureConfig, LossReport, settle_heap
 from sensor.telemetry.events import TelemetryEvent
 from sensor.telemetry.hub import Hub, queued_events
@@ -54,15 +56,24 @@ LOCAL_ONLY_FLAGS = ("record",)
 REMOTE_ONLY_FLAGS = ("reconnect", "batch")
 
 
+# What each hook's in-kernel filter leaves out, for the summary.
+FILTERED_MEANS = {
+    Hook.FILE_OPEN: "read-only opens not asked for",
+    Hook.NET_CLOSE: "ends of connections made before the sensor started, or by itself",
+}
+
+
 def loss_summary(report: LossReport, printed: int) -> str:
     """The closing line: what was seen and what was lost, by stage."""
     per_hook = ", ".join(f"{hook.label} {c.lost}/{c.sent}" for hook, c in report.kernel.items())
-    filtered = ", ".join(f"{hook.label} {c.filtered}" for hook, c in report.kernel.items() if c.filtered)
+    filtered = ", ".join(
+        f"{hook.label} {c.filtered} ({FILTERED_MEANS[hook]})" for hook, c in report.kernel.items() if c.filtered
+    )
     return (
         f"{printed} events printed, {report.records_read} records read; "
         f"lost: kernel {report.kernel_lost} (lost/sent by hook: {per_hook}), "
         f"reader {report.reader_lost}, undecodable {report.decode_errors}; "
-        + (f"left out by the kernel's filter (read-only opens not asked for): {filtered}; " if filtered else "")
+        + (f"left out by the kernel's filters: {filtered}; " if filtered else "")
         + f"{report.container_events} container events, {report.without_container_metadata} without name/image"
     )
 
@@ -189,8 +200,9 @@ class Printer:
     "events",
     multiple=True,
     metavar="KIND[,KIND]",
-    help="Only these kinds: fork, exec (failed execs included), exit, credentials, file, network, container. "
-    "Repeatable. "
+    help="Only these kinds: fork, exec (failed execs included), exit, credentials, file, network, container; "
+    "or only some events of a kind: network:connect, network:dns_query, file:rename (the kind's types, in lower "
+    "case). Repeatable. "
     "Default: all; with --filter, the kinds that have every field it names.",
 )
 @click.option(
@@ -263,15 +275,18 @@ def trace(**flags: Any) -> None:
       sensor trace --event exec --filter 'exec_filename LIKE "*/curl" AND uid != 0'
       sensor trace --event file --filter 'file_path LIKE "/etc/*"'   # writes, renames, chmods... under /etc
       sensor trace --event file --reads /etc/shadow                  # ... and who reads /etc/shadow
+      sensor trace --event network --filter 'net_remote_port == 443'  # connections to port 443
+      sensor trace --event network:dns_query --filter 'dns_query LIKE "*.onion"'   # DNS names asked for
       sensor trace --format json --count 100    # 100 events as JSON lines
       sensor trace --container 'web*' --event exec,container
       sensor trace --image 'nginx:*' --include-existing
       sensor trace --connect unix:///run/sensor/sensor.sock --reconnect
     """
     if flags["expression"] and not flags["events"]:
-        kinds = kinds_for_filter(flags["expression"])
+        choice = EventChoice(kinds_for_filter(flags["expression"]))
     else:
-        kinds = parse_kinds(flags["events"])
+        choice = parse_events(flags["events"])
+    kinds = choice.kinds
     subscription = build_subscription(
         kinds,
         flags["expression"],
@@ -282,6 +297,7 @@ def trace(**flags: Any) -> None:
         flags["include_existing"],
         parse_batch_ns(flags["batch"]) if flags["batch"] else 0,
         flags["read_prefixes"],
+        choice.types,
     )
     setup_logging(flags["log_format"])
     printer = Printer(flags["output_format"], flags["count"])

@@ -6,7 +6,14 @@ import click
 import pytest
 
 from sensor.api.v1 import telemetry_pb2 as pb
-from sensor.cli.options import PROCESS_KINDS, build_subscription, kinds_for_filter, parse_batch_ns
+from sensor.cli.options import (
+    PROCESS_KINDS,
+    EventChoice,
+    build_subscription,
+    kinds_for_filter,
+    parse_batch_ns,
+    parse_events,
+)
 from sensor.telemetry.kinds.kind import EventKind
 
 
@@ -56,4 +63,31 @@ def test_a_filter_no_kind_can_hold_is_refused_naming_each_field_s_kinds() -> Non
     assert refused.value.message == (
         "--filter: no event kind has every field it names (fork_thread is on fork events; "
         "exit_code is on exit and container events; comm is on fork, exec, exit, credentials, file and network events)"
+    )
+
+
+def test_a_sub_kind_asks_for_only_those_types_of_its_kind() -> None:
+    choice = parse_events(("exec,network:connect", "network:dns_query"))
+    assert choice == EventChoice(
+        [EventKind.EXEC, EventKind.NETWORK], {EventKind.NETWORK: frozenset({"CONNECT", "DNS_QUERY"})}
+    )
+    subscription = build_subscription(choice.kinds, "", (), (), 0, 0, False, types=choice.types)
+    network = [pb.NetworkEvent.NetworkEventType.Name(f.type) for f in subscription.event_filter.network_events]
+    assert network == ["CONNECT", "DNS_QUERY"]
+    assert [f.type for f in subscription.event_filter.file_events] == []
+
+
+def test_a_kind_given_whole_takes_every_type_even_beside_a_sub_kind() -> None:
+    choice = parse_events(("network:connect,network",))
+    assert choice == EventChoice([EventKind.NETWORK])
+    subscription = build_subscription(choice.kinds, "", (), (), 0, 0, False, types=choice.types)
+    assert [f.type for f in subscription.event_filter.network_events] == [0]  # NETWORK_EVENT_TYPE_UNKNOWN: all
+
+
+def test_an_unknown_sub_kind_is_refused_listing_the_kinds_types() -> None:
+    with pytest.raises(click.BadParameter) as refused:
+        parse_events(("network:conect",))
+    assert refused.value.message == (
+        "unknown network event 'network:conect' (choose from network:connect, network:connect_result, "
+        "network:accept, network:bind, network:listen, network:close, network:dns_query)"
     )

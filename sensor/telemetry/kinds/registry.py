@@ -92,6 +92,11 @@ def record_payload(record: AnyRecord, boot_id: str) -> Payload:
     return _RECORD_PAYLOADS[type(record)](record, boot_id)
 
 
+def types_of(event_kind: EventKind) -> list[str]:
+    """The payload types (proto enum names) that are events of this kind, in registry order."""
+    return [name for kind in PAYLOAD_KINDS for name, of in kind.types.items() if of is event_kind and name]
+
+
 def kinds_having(names: list[str]) -> list[EventKind]:
     """The kinds that have every one of these fields, in KIND_FIELDS order."""
     return [kind for kind, fields in KIND_FIELDS.items() if all(name in fields for name in names)]
