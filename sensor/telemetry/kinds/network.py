@@ -15,7 +15,7 @@ from sensor.kernel.records import NetOp, NetRecord, text
 from sensor.memo import BoundedMemo
 from sensor.telemetry.event_fields import INT, PROCESS_COMMON, B, Field, S
 from sensor.telemetry.filter_rules import KindRules, SubscriptionError, typed_rules
-from sensor.telemetry.json_text import quoted
+from sensor.telemetry.json_text import quoted, string_json
 from sensor.telemetry.kinds.kind import EventKind, PayloadKind, errno_name, who
 
 if TYPE_CHECKING:
@@ -157,22 +157,36 @@ def parse_dns_question(payload: bytes) -> DnsQuestion | None:
     return DnsQuestion(query_id, name, _DNS_TYPES.get(qtype, f"TYPE{qtype}"))
 
 
+def _socket_names(kind: tuple[int, int, int]) -> tuple[str, str, str]:
+    family, protocol, sock_type = kind
+    return (
+        _FAMILIES.get(family, str(family)),
+        "" if family == socket.AF_UNIX else _PROTOCOLS.get(protocol, str(protocol)),
+        _SOCKET_TYPES.get(sock_type, str(sock_type) if sock_type else ""),
+    )
+
+
+# (family, protocol, type) -> their names: a host has a handful of kinds of socket.
+_socket_kinds: Final[BoundedMemo[tuple[int, int, int], tuple[str, str, str]]] = BoundedMemo(_socket_names, 256)
+_NO_ADDRESS: Final = bytes(16)
+
+
 def payload_of(record: NetRecord) -> NetworkPayload:
-    """The payload of a network record."""
+    """The payload of a network record. An end with no address and no port (no peer yet) is left empty."""
     op = record.op
     family = record.family
     failed = record.ret < 0 and op is not NetOp.DNS_QUERY
+    family_name, protocol, socket_type = _socket_kinds[family, record.protocol, record.sock_type]
+    local, remote = record.local_addr, record.remote_addr
     payload = NetworkPayload(
         _TYPE_OF_OP[op],
-        family=_FAMILIES.get(family, str(family)),
-        protocol="" if family == socket.AF_UNIX else _PROTOCOLS.get(record.protocol, str(record.protocol)),
-        socket_type=_SOCKET_TYPES.get(record.sock_type, str(record.sock_type) if record.sock_type else ""),
-        local_address=address_text(family, record.local_addr) if record.local_port or any(record.local_addr) else "",
-        local_port=record.local_port,
-        remote_address=address_text(family, record.remote_addr)
-        if record.remote_port or any(record.remote_addr)
-        else "",
-        remote_port=record.remote_port,
+        family_name,
+        protocol,
+        socket_type,
+        address_text(family, local) if record.local_port or local != _NO_ADDRESS else "",
+        record.local_port,
+        address_text(family, remote) if record.remote_port or remote != _NO_ADDRESS else "",
+        record.remote_port,
         fd=record.ret if op is NetOp.ACCEPT and not failed else record.fd,
         netns=record.netns,
     )
@@ -237,21 +251,31 @@ def from_proto(p: pb.NetworkEvent) -> NetworkPayload:
 # --- JSON
 
 
+def _json_head(kind: tuple[str, str, str, str]) -> str:
+    event_type, family, protocol, socket_type = kind
+    out = f'{{"type":"{event_type}"'
+    if family:
+        out += ',"family":' + quoted(family)
+    if protocol:
+        out += ',"protocol":' + quoted(protocol)
+    if socket_type:
+        out += ',"socket_type":' + quoted(socket_type)
+    return out
+
+
+# The first fields, the same for every event of a type on a kind of socket: written once.
+_json_heads: Final[BoundedMemo[tuple[str, str, str, str], str]] = BoundedMemo(_json_head, 1024)
+
+
 def to_json(p: NetworkPayload) -> str:
     """The ``NetworkEvent`` as JSON: zero values left out, 64-bit integers as strings (protobuf's mapping)."""
-    out = f'{{"type":"{p.type.value}"'
-    if p.family:
-        out += ',"family":' + quoted(p.family)
-    if p.protocol:
-        out += ',"protocol":' + quoted(p.protocol)
-    if p.socket_type:
-        out += ',"socket_type":' + quoted(p.socket_type)
+    out = _json_heads[p.type.value, p.family, p.protocol, p.socket_type]
     if p.local_address:
-        out += ',"local_address":' + quoted(p.local_address)
+        out += ',"local_address":' + string_json[p.local_address]
     if p.local_port:
         out += f',"local_port":{p.local_port}'
     if p.remote_address:
-        out += ',"remote_address":' + quoted(p.remote_address)
+        out += ',"remote_address":' + string_json[p.remote_address]
     if p.remote_port:
         out += f',"remote_port":{p.remote_port}'
     if p.unix_path:
