@@ -3,6 +3,7 @@ a TCP connection's end (bpf/network.bpf.c)."""
 
 from __future__ import annotations
 
+import os
 import socket
 import struct
 from collections.abc import Sequence
@@ -333,14 +334,26 @@ def _result(p: NetworkPayload) -> str:
     return "in progress" if p.in_progress else "ok"
 
 
+def _own_netns() -> int:
+    try:
+        return os.stat("/proc/self/ns/net").st_ino
+    except OSError:
+        return 0
+
+
+# The sensor's own network namespace (the host's, run as the README says): compact lines name any other.
+HOST_NETNS: Final = _own_netns()
 _SHORT_NAMES: Final = {NetworkEventType.DNS_QUERY: "dns", NetworkEventType.CONNECT_RESULT: "connected"}
 
 
 def describe(event: TelemetryEvent, p: NetworkPayload) -> str:
-    """``connect pid=... tcp 10.0.0.5:44312 -> 93.184.216.34:443 ok``, ``dns ... A example.test``."""
+    """``connect pid=... tcp 10.0.0.5:44312 -> 93.184.216.34:443 ok``, ``dns ... A example.test``; a
+    socket in another network namespace than the sensor's says ``netns=N`` first."""
     t = p.type
     name = _SHORT_NAMES.get(t, t.value.lower())
     line = f"{name:<9} {who(event)} {p.protocol or p.socket_type} "
+    if p.netns and p.netns != HOST_NETNS:
+        line += f"netns={p.netns} "
     if t is NetworkEventType.ACCEPT:
         return line + f"{_ends(p, '<-')} " + (_result(p) if p.errno else f"fd {p.fd}")
     if t is NetworkEventType.CLOSE:

@@ -11,6 +11,7 @@ import pytest
 from sensor.kernel.records import Creds, NetOp, NetRecord
 from sensor.telemetry.events import TelemetryEvent
 from sensor.telemetry.kinds.network import (
+    HOST_NETNS,
     DnsQuestion,
     NetworkEventType,
     NetworkPayload,
@@ -152,3 +153,15 @@ def test_each_network_event_reads_as_one_line(payload: NetworkPayload, line: str
 
 def test_durations_read_in_the_unit_that_fits() -> None:
     assert [duration_text(ns) for ns in (85_000, 12_340_000, 4_021_000_000)] == ["85us", "12.3ms", "4.021s"]
+
+
+def test_a_socket_in_another_network_namespace_says_which() -> None:
+    payload = NetworkPayload(
+        NetworkEventType.CONNECT, family="inet", protocol="udp", local_address="127.0.0.1", local_port=5,
+        remote_address="127.0.0.1", remote_port=53, netns=HOST_NETNS + 1,
+    )  # fmt: skip
+    assert describe(event_of(payload), payload) == (
+        f"connect   pid=42      uid=0     udp netns={HOST_NETNS + 1} 127.0.0.1:5 -> 127.0.0.1:53 ok"
+    )
+    payload.netns = HOST_NETNS
+    assert "netns" not in describe(event_of(payload), payload)
