@@ -522,3 +522,53 @@ def test_a_daemon_without_file_hooks_refuses_file_subscriptions_saying_why(socke
         process_only.cancel()
     finally:
         daemon.stop()
+
+
+def test_a_network_subscription_gets_a_connect_and_its_close_as_protobuf(target: str) -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        request = subscription(ticker_ns=TICK_NS)
+        request.event_filter.network_events.append(
+            sub.NetworkEventFilter(filter_expression=f"net_remote_port == {port} AND net_type != 'CONNECT_RESULT'")
+        )
+        stream = Stream(stub(target), request)
+        assert [(s.code, s.message) for s in stream.statuses] == [(api.Status.Code.OK, "")]
+        client = subprocess.Popen(
+            [sys.executable, "-S", "-c", f"import socket; socket.create_connection(('127.0.0.1', {port})).close()"]
+        )
+        client.wait()
+        accepted, _ = listener.accept()
+        accepted.close()
+        try:
+            events = stream.collect_until(lambda e: e.network.type == pb.NetworkEvent.CLOSE)
+        finally:
+            stream.cancel()
+    connect, close = events
+    assert connect.process_id == close.process_id
+    assert connect.process_tgid == client.pid
+    assert [e.network.type for e in events] == [pb.NetworkEvent.CONNECT, pb.NetworkEvent.CLOSE]
+    assert (connect.network.family, connect.network.protocol, connect.network.remote_port) == ("inet", "tcp", port)
+    assert close.network.local_port == connect.network.local_port != 0
+    assert close.network.duration_ns > 0
+    assert connect.network.netns == os.stat("/proc/self/ns/net").st_ino
+
+
+def test_a_daemon_without_network_hooks_refuses_network_subscriptions_saying_why(socket_dir: Path) -> None:
+    daemon = SensorDaemon("--listen", f"unix://{socket_dir}/nonet.sock", "--no-network-events")
+    try:
+        assert "net_connect=none" in daemon.stderr
+        request = subscription(exec_filter())
+        request.event_filter.network_events.append(sub.NetworkEventFilter())
+        stream = Stream(stub(f"unix:{socket_dir}/nonet.sock"), request)
+        assert [(s.code, s.field, s.message) for s in stream.statuses] == [
+            (
+                api.Status.Code.INVALID_ARGUMENT,
+                "event_filter",
+                "network events: net_connect: not attached: network events not wanted "
+                "(sensor run --no-network-events, or --event without network)",
+            )
+        ]
+    finally:
+        daemon.stop()
