@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import re
 import statistics
-import subprocess
 import tempfile
 import urllib.request
 from collections.abc import Callable
@@ -22,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bench_daemon import Daemon, free_port
-from bench_storm import ROOT, Bpftrace, Observation, Observer, SensorTrace, observed_run
+from bench_storm import Bpftrace, Observation, Observer, SensorTrace, build_workload, observed_run, workload_rounds
 from prometheus_client.parser import text_string_to_metric_families
 
 from sensor.kernel.bpf_stats import enable_stats
@@ -44,18 +43,8 @@ BPFTRACE_FILES = " ".join(
 EVENTS_PER_ROUND = {"write": 3, "read": 0}
 
 
-def build_file_storm(workdir: Path) -> Path:
-    binary = workdir / "file_storm"
-    subprocess.run(["gcc", "-O2", "-o", str(binary), str(ROOT / "tests/workloads/file_storm.c")], check=True)
-    return binary
-
-
 def file_storm_rounds(binary: Path, mode: str, workers: int, seconds: float, directory: Path) -> int:
-    procs = [
-        subprocess.Popen([str(binary), str(seconds), mode, str(directory)], stdout=subprocess.PIPE, text=True)
-        for _ in range(workers)
-    ]
-    return sum(int(p.communicate()[0].split()[1]) for p in procs)
+    return workload_rounds([str(binary), str(seconds), mode, str(directory)], workers)
 
 
 class SensorTraceFiles(SensorTrace):
@@ -238,7 +227,7 @@ def program_counters(port: int, program: str = FILE_PROGRAM) -> tuple[float, flo
 def files(seconds: float, repeats: int) -> dict[str, object]:
     """The file benchmark; prints its tables and returns its figures."""
     with tempfile.TemporaryDirectory(prefix="sensor-bench-files-") as tmp:
-        binary = build_file_storm(Path(tmp))
+        binary = build_workload(Path(tmp), "file_storm")
         directory = Path(tmp) / "storm"
         directory.mkdir()
         rows = [

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 from bench_daemon import Daemon, free_port
 from bench_files import print_storm_rows, program_counters, storm_rows
-from bench_storm import ROOT, Bpftrace, Observation, Observer, SensorTrace
+from bench_storm import Bpftrace, Observation, Observer, SensorTrace, build_workload, workload_rounds
 
 from sensor.kernel.bpf_stats import enable_stats
 
@@ -39,15 +38,8 @@ EVENTS_PER_ROUND = 4
 PROGRAMS = ("on_net_sys_exit", "on_inet_sock_set_state")
 
 
-def build_connect_storm(workdir: Path) -> Path:
-    binary = workdir / "connect_storm"
-    subprocess.run(["gcc", "-O2", "-o", str(binary), str(ROOT / "tests/workloads/connect_storm.c")], check=True)
-    return binary
-
-
 def connect_storm_rounds(binary: Path, workers: int, seconds: float) -> int:
-    procs = [subprocess.Popen([str(binary), str(seconds)], stdout=subprocess.PIPE, text=True) for _ in range(workers)]
-    return sum(int(p.communicate()[0].split()[1]) for p in procs)
+    return workload_rounds([str(binary), str(seconds)], workers)
 
 
 class SensorTraceNetwork(SensorTrace):
@@ -110,7 +102,7 @@ def network_bpf_time(binary: Path, seconds: float) -> dict[str, dict[str, float]
 def network(seconds: float, repeats: int) -> dict[str, object]:
     """The network benchmark; prints its tables and returns its figures."""
     with tempfile.TemporaryDirectory(prefix="sensor-bench-network-") as tmp:
-        binary = build_connect_storm(Path(tmp))
+        binary = build_workload(Path(tmp), "connect_storm")
 
         def workload_of(workers: int) -> Callable[[], int]:
             return lambda: connect_storm_rounds(binary, workers, seconds)

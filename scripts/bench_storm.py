@@ -259,15 +259,25 @@ def observed_run(observer: Observer, workload: Callable[[], int], seconds: float
     return ObservedRun(runs, cpu, seen, after, runs / seconds / ((alone_before + after) / 2))
 
 
-def build_storm(workdir: Path) -> Path:
-    binary = workdir / "storm"
-    subprocess.run(["gcc", "-O2", "-o", str(binary), str(ROOT / "tests/workloads/storm.c")], check=True)
+def build_workload(workdir: Path, name: str) -> Path:
+    """tests/workloads/NAME.c, compiled into ``workdir``."""
+    binary = workdir / name
+    subprocess.run(["gcc", "-O2", "-o", str(binary), str(ROOT / f"tests/workloads/{name}.c")], check=True)
     return binary
 
 
-def storm_runs(binary: Path, workers: int, seconds: float) -> int:
-    procs = [subprocess.Popen([str(binary), str(seconds)], stdout=subprocess.PIPE, text=True) for _ in range(workers)]
+def workload_rounds(argv: list[str], workers: int) -> int:
+    """Run ``workers`` copies of a workload at once; the sum of the rounds each printed (``<pid> <rounds>``)."""
+    procs = [subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) for _ in range(workers)]
     return sum(int(p.communicate()[0].split()[1]) for p in procs)
+
+
+def build_storm(workdir: Path) -> Path:
+    return build_workload(workdir, "storm")
+
+
+def storm_runs(binary: Path, workers: int, seconds: float) -> int:
+    return workload_rounds([str(binary), str(seconds)], workers)
 
 
 def storm(binary: Path, seconds: float, repeats: int) -> dict[str, object]:

@@ -499,25 +499,41 @@ def test_a_subscriber_s_read_prefix_reaches_the_kernel_and_its_reads_arrive(targ
     assert event.file.inode == (watched / "secret").stat().st_ino
 
 
-def test_a_daemon_without_file_hooks_refuses_file_subscriptions_saying_why(socket_dir: Path) -> None:
-    daemon = SensorDaemon("--listen", f"unix://{socket_dir}/nofiles.sock", "--no-file-events")
+@pytest.mark.parametrize(
+    ("flag", "hook", "filters", "reason"),
+    [
+        (
+            "--no-file-events",
+            "file_open",
+            "file_events",
+            "file events: file_open: not attached: file events not wanted "
+            "(sensor run --no-file-events, or trace --event without file)",
+        ),
+        (
+            "--no-network-events",
+            "net_connect",
+            "network_events",
+            "network events: net_connect: not attached: network events not wanted "
+            "(sensor run --no-network-events, or --event without network)",
+        ),
+    ],
+)
+def test_a_daemon_without_a_kinds_hooks_refuses_its_subscriptions_saying_why(
+    socket_dir: Path, flag: str, hook: str, filters: str, reason: str
+) -> None:
+    daemon = SensorDaemon("--listen", f"unix://{socket_dir}/without.sock", flag)
     try:
-        assert "file_open=none" in daemon.stderr
+        assert f"{hook}=none" in daemon.stderr
         request = subscription(exec_filter())
-        request.event_filter.file_events.append(sub.FileEventFilter())
-        stream = Stream(stub(f"unix:{socket_dir}/nofiles.sock"), request)
+        getattr(request.event_filter, filters).add()
+        stream = Stream(stub(f"unix:{socket_dir}/without.sock"), request)
         assert [(s.code, s.field, s.message) for s in stream.statuses] == [
-            (
-                api.Status.Code.INVALID_ARGUMENT,
-                "event_filter",
-                "file events: file_open: not attached: file events not wanted "
-                "(sensor run --no-file-events, or trace --event without file)",
-            )
+            (api.Status.Code.INVALID_ARGUMENT, "event_filter", reason)
         ]
         with pytest.raises(grpc.RpcError):
             list(stream.events())
         assert stream.call.code() is grpc.StatusCode.INVALID_ARGUMENT
-        process_only = Stream(stub(f"unix:{socket_dir}/nofiles.sock"), subscription(exec_filter()))
+        process_only = Stream(stub(f"unix:{socket_dir}/without.sock"), subscription(exec_filter()))
         assert [s.code for s in process_only.statuses] == [api.Status.Code.OK]
         process_only.cancel()
     finally:
@@ -553,22 +569,3 @@ def test_a_network_subscription_gets_a_connect_and_its_close_as_protobuf(target:
     assert close.network.local_port == connect.network.local_port != 0
     assert close.network.duration_ns > 0
     assert connect.network.netns == os.stat("/proc/self/ns/net").st_ino
-
-
-def test_a_daemon_without_network_hooks_refuses_network_subscriptions_saying_why(socket_dir: Path) -> None:
-    daemon = SensorDaemon("--listen", f"unix://{socket_dir}/nonet.sock", "--no-network-events")
-    try:
-        assert "net_connect=none" in daemon.stderr
-        request = subscription(exec_filter())
-        request.event_filter.network_events.append(sub.NetworkEventFilter())
-        stream = Stream(stub(f"unix:{socket_dir}/nonet.sock"), request)
-        assert [(s.code, s.field, s.message) for s in stream.statuses] == [
-            (
-                api.Status.Code.INVALID_ARGUMENT,
-                "event_filter",
-                "network events: net_connect: not attached: network events not wanted "
-                "(sensor run --no-network-events, or --event without network)",
-            )
-        ]
-    finally:
-        daemon.stop()
