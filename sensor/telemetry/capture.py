@@ -50,16 +50,10 @@ from sensor.telemetry.builder import EventBuilder, add_container_context, defaul
 from sensor.telemetry.container_watch import ContainerWatcher
 from sensor.telemetry.events import TelemetryEvent
 from sensor.telemetry.kinds.kind import EventKind
-from sensor.telemetry.kinds.registry import record_kind
+from sensor.telemetry.kinds.registry import KIND_OF_HOOK, record_kind
 from sensor.telemetry.metadata_hold import MetadataHold, Pending
 
 COUNTER_CHECK_NS = 1_000_000_000
-# The optional hooks without which a kind has no events at all.
-_KIND_OF_HOOK = {
-    Hook.FILE_OPEN.label: EventKind.FILE,
-    Hook.NET_CONNECT.label: EventKind.NETWORK,
-    Hook.CREDENTIALS.label: EventKind.CREDENTIALS,
-}
 DEFAULT_METADATA_WAIT_NS = 250_000_000
 GC_YOUNG_THRESHOLD = 20_000  # allocations between scans of the young generation (Python's default: 700)
 log = logging.getLogger("sensor")
@@ -254,7 +248,7 @@ class Capture:
         why = {
             kind: f"{choice.hook}: {choice.reason}"
             for choice in self.choices
-            if choice.backend is Backend.NONE and (kind := _KIND_OF_HOOK.get(choice.hook)) is not None
+            if choice.backend is Backend.NONE and (kind := KIND_OF_HOOK.get(choice.hook)) is not None
         }
         return [f"{kind.value} events: {why[kind]}" for kind in EventKind if kind in why and kind in kinds]
 

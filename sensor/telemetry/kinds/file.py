@@ -11,7 +11,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any, Final
 
 from sensor.api.v1 import telemetry_pb2 as pb
-from sensor.kernel.records import FILE_OPEN_CHANGES, FileFlags, FileOp, FileRecord, text_bytes
+from sensor.kernel.records import FILE_OPEN_CHANGES, FileFlags, FileOp, FileRecord, Hook, text_bytes
 from sensor.telemetry.event_fields import INT, PROCESS_COMMON, B, Field, S
 from sensor.telemetry.expression import EventPredicate
 from sensor.telemetry.filter_rules import KindRules, Rules, SubscriptionError, compile_rule, filter_types
@@ -340,4 +340,7 @@ KIND: Final = PayloadKind(
     fields={EventKind.FILE: FIELDS},
     filter_field="file_events",
     compile_filters=compile_filters,
+    records={FileRecord: EventKind.FILE},
+    payload_of=lambda record, _boot_id: payload_of(record),
+    needs_hooks={EventKind.FILE: Hook.FILE_OPEN},
 )

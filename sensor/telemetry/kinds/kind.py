@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import errno
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
+from sensor.kernel.records import Hook
 from sensor.telemetry.event_fields import Field
 from sensor.telemetry.filter_rules import KindRules, SubscriptionError
 
@@ -50,6 +51,13 @@ class PayloadKind:
     # (the filters, where they are for errors, the errors so far).
     filter_field: str = ""
     compile_filters: Callable[[Sequence[Any], str, list[SubscriptionError]], KindRules] | None = None
+    # The kernel records that become these events (record class -> event kind), and how: (record,
+    # boot id) -> payload. Records of other kinds (cgroups) reach events some other way.
+    records: Mapping[type, EventKind] = field(default_factory=dict)
+    payload_of: Callable[[Any, str], Any] | None = None
+    # The hook whose absence leaves an event kind with no events at all (not attached, or missing
+    # from the kernel): a subscription to it is refused saying why.
+    needs_hooks: Mapping[EventKind, Hook] = field(default_factory=dict)
 
     @property
     def event_kinds(self) -> list[EventKind]:

@@ -12,7 +12,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any, Final
 
 from sensor.api.v1 import telemetry_pb2 as pb
-from sensor.kernel.records import NetOp, NetRecord, text
+from sensor.kernel.records import Hook, NetOp, NetRecord, text
 from sensor.memo import BoundedMemo
 from sensor.telemetry.event_fields import INT, PROCESS_COMMON, B, Field, S
 from sensor.telemetry.filter_rules import KindRules, SubscriptionError, typed_rules
@@ -408,4 +408,7 @@ KIND: Final = PayloadKind(
     fields={EventKind.NETWORK: FIELDS},
     filter_field="network_events",
     compile_filters=compile_filters,
+    records={NetRecord: EventKind.NETWORK},
+    payload_of=lambda record, _boot_id: payload_of(record),
+    needs_hooks={EventKind.NETWORK: Hook.NET_CONNECT},
 )

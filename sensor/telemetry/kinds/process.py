@@ -25,6 +25,7 @@ from sensor.kernel.records import (
     ExecRecord,
     ExitRecord,
     ForkRecord,
+    Hook,
 )
 from sensor.model.process_cache import CLONE_THREAD
 from sensor.model.procfs import make_process_id, start_ticks
@@ -477,4 +478,7 @@ KIND: Final = PayloadKind(
     },
     filter_field="process_events",
     compile_filters=compile_filters,
+    records=RECORD_KINDS,
+    payload_of=payload_of,
+    needs_hooks={EventKind.CREDENTIALS: Hook.CREDENTIALS},
 )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Final, get_args
 
-from sensor.kernel.records import AnyRecord, FileRecord, NetRecord
+from sensor.kernel.records import AnyRecord
 from sensor.telemetry.event_fields import Field
 from sensor.telemetry.events import Payload, TelemetryEvent
 from sensor.telemetry.kinds import container, file, lost, network, process, ticker
@@ -31,14 +31,14 @@ _BY_PROTO_FIELD: Final[dict[str, PayloadKind]] = {kind.proto_field: kind for kin
 # Kernel records that become events, and how (cgroup records become container events through the
 # container watcher, not here).
 RECORD_KINDS: Final[dict[type, EventKind]] = {
-    **process.RECORD_KINDS,
-    FileRecord: EventKind.FILE,
-    NetRecord: EventKind.NETWORK,
+    record: event_kind for kind in PAYLOAD_KINDS for record, event_kind in kind.records.items()
 }
 _RECORD_PAYLOADS: Final[dict[type, Callable[[Any, str], Payload]]] = {
-    **dict.fromkeys(process.RECORD_KINDS, process.payload_of),
-    FileRecord: lambda record, _boot_id: file.payload_of(record),
-    NetRecord: lambda record, _boot_id: network.payload_of(record),
+    record: kind.payload_of for kind in PAYLOAD_KINDS if kind.payload_of is not None for record in kind.records
+}
+# Each optional hook's label -> the event kind that has no events without it.
+KIND_OF_HOOK: Final[dict[str, EventKind]] = {
+    hook.label: event_kind for kind in PAYLOAD_KINDS for event_kind, hook in kind.needs_hooks.items()
 }
 
 # The fields a filter may name on each kind, and so the kinds `sensor trace --event` offers.
