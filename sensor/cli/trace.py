@@ -59,7 +59,8 @@ REMOTE_ONLY_FLAGS = ("reconnect", "batch")
 # What each hook's in-kernel filter leaves out, for the summary.
 FILTERED_MEANS = {
     Hook.FILE_OPEN: "read-only opens not asked for",
-    Hook.NET_CLOSE: "ends of connections made before the sensor started, or by itself",
+    # A connection's owner is remembered at its connect or accept, for 65 536 sockets at a time.
+    Hook.NET_CLOSE: "ends of connections whose connect or accept it did not see",
 }
 
 

@@ -321,10 +321,15 @@ def test_dns_queries_to_a_resolver_in_a_namespace_of_their_own_carry_the_name_ty
 ) -> None:
     mark, seen = run_python(DNS, "example.test", prefix=("unshare", "--net"))
     assert seen["netns"] != os.stat("/proc/self/ns/net").st_ino
-    queries = [net(e) for e in events_of(live_sensor, mark, 5) if net(e)["type"] == "DNS_QUERY"]
+    events = [net(e) for e in events_of(live_sensor, mark, 5)]  # the resolver's bind, 3 queries, a connect
+    queries = [e for e in events if e["type"] == "DNS_QUERY"]
     common = {"type": "DNS_QUERY", "family": "inet", "protocol": "udp", "socket_type": "dgram", "netns": seen["netns"]}
     unconnected_port, connected_port = seen["ports"]
     unconnected_fd, connected_fd = seen["fds"]
+    assert [e for e in events if e["type"] == "CONNECT"] == [
+        {**common, "type": "CONNECT", "local_address": "127.0.0.1", "local_port": connected_port,
+         "remote_address": "127.0.0.1", "remote_port": 53, "fd": connected_fd},
+    ]  # fmt: skip
     assert queries == [
         {**common, "local_address": "0.0.0.0", "local_port": unconnected_port, "remote_address": "127.0.0.1",
          "remote_port": 53, "fd": unconnected_fd, "dns_query": "example.test", "dns_type": "A", "dns_id": 0x1111},
