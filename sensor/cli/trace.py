@@ -262,7 +262,7 @@ class Printer:
 @capture_options
 @log_format_option
 def trace(**flags: Any) -> None:
-    """Print every process, file and container event on this host as it happens.
+    """Print every process, file, network and container event on this host as it happens.
 
     Without --connect, loads the BPF probes into this process (no daemon needed; run as
     root). Prints 'ready' on stderr once the probes are attached (or the subscription is
