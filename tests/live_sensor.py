@@ -191,7 +191,10 @@ def record_trace(recording: Path, workload: list[str]) -> str:
         text=True,
     )
     assert trace.stderr is not None
-    assert "ready" in trace.stderr.readline()
+    said = ""
+    while "ready" not in (line := trace.stderr.readline()):  # a first start says it compiles, first
+        said += line
+        assert line, f"sensor trace ended before ready: {said}"
     time.sleep(0.2)
     subprocess.run(workload, env=env_without_sensor(), check=False)
     out, _ = trace.communicate(timeout=60)

@@ -30,7 +30,10 @@ from sensor.kernel.syscalls import BPF_LD_IMM64, BPF_PSEUDO_MAP_FD, MapSpec, Pro
 
 OBJECT_FORMAT = 1
 DEFAULT_CACHE_DIR = Path("/var/cache/sensor")
-CACHE_ENTRIES_KEPT = 8  # older kernels' and sources' objects beyond these are removed
+# Older kernels' and sources' objects beyond these are removed. Each choice of hooks is an object
+# of its own (a trace with or without file or network events, a transport, a way of reading the
+# task): 8 made the suite's own variants evict each other.
+CACHE_ENTRIES_KEPT = 16
 COMPILE_TIMEOUT_S = 300
 _TRACEPOINT_PREFIX = "tracepoint__"  # bcc's name for a TRACEPOINT_PROBE(category, event)
 _BPF_CALL = 0x85
