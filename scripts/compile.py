@@ -49,7 +49,8 @@ HOT_PATH = [
     "sensor/telemetry/expression.py",  # filters
     "sensor/telemetry/subscription.py",
     "sensor/telemetry/hub.py",  # fan-out to subscribers
-    "sensor/telemetry/wire.py",  # protobuf frames
+    "sensor/telemetry/wire.py",
+    "sensor/telemetry/wire_read.py",  # protobuf frames
     "sensor/telemetry/json_lines.py",  # sensor trace's output
 ]
 

@@ -155,9 +155,12 @@ def to_proto(p: FilePayload) -> pb.FileEvent:
 _PLAIN_FIELDS: Final = tuple(field.name for field in fields(FilePayload) if field.name != "type")
 
 
+_TYPE_OF_NUMBER: Final = {pb.FileEvent.FileEventType.Value(t.value): t for t in FileEventType}
+
+
 def from_proto(p: pb.FileEvent) -> FilePayload:
     """A received ``FileEvent`` (client side: its fields copied by name)."""
-    event_type = FileEventType(pb.FileEvent.FileEventType.Name(p.type))
+    event_type = _TYPE_OF_NUMBER[p.type]
     return FilePayload(event_type, **{name: getattr(p, name) for name in _PLAIN_FIELDS})
 
 

@@ -243,9 +243,12 @@ def to_proto(p: NetworkPayload) -> pb.NetworkEvent:
 _PLAIN_FIELDS: Final = tuple(field.name for field in fields(NetworkPayload) if field.name != "type")
 
 
+_TYPE_OF_NUMBER: Final = {pb.NetworkEvent.NetworkEventType.Value(t.value): t for t in NetworkEventType}
+
+
 def from_proto(p: pb.NetworkEvent) -> NetworkPayload:
     """A received ``NetworkEvent`` (client side: its fields copied by name)."""
-    event_type = NetworkEventType(pb.NetworkEvent.NetworkEventType.Name(p.type))
+    event_type = _TYPE_OF_NUMBER[p.type]
     return NetworkPayload(event_type, **{name: getattr(p, name) for name in _PLAIN_FIELDS})
 
 

@@ -232,24 +232,30 @@ def to_proto(p: ProcessPayload) -> pb.ProcessEvent:
     return out
 
 
+# The proto enum's numbers -> the types: a dict lookup where Name() and the Enum call were a
+# microsecond of a client's decode.
+_TYPE_OF_NUMBER: Final = {pb.ProcessEvent.ProcessEventType.Value(t.value): t for t in ProcessEventType}
+
+
 def from_proto(p: pb.ProcessEvent) -> ProcessPayload:
-    """A received ``ProcessEvent``."""
+    """A received ``ProcessEvent``. Only its type's fields are read (the sensor sets no others):
+    each field read from the message costs a client about 0.1 µs, and there are twenty."""
+    t = _TYPE_OF_NUMBER[p.type]
+    if t is ProcessEventType.FORK:
+        return ProcessPayload(t, p.fork_child_pid, p.fork_child_id, p.fork_clone_flags, p.fork_thread)
+    if t is ProcessEventType.EXIT:
+        return ProcessPayload(
+            t, exit_code=p.exit_code, exit_status=p.exit_status, exit_signal=p.exit_signal,
+            exit_core_dumped=p.exit_core_dumped, exit_thread_only=p.exit_thread_only,
+        )  # fmt: skip
+    if t is ProcessEventType.EXEC or t is ProcessEventType.UPDATE:
+        return ProcessPayload(
+            t, exec_filename=p.exec_filename, exec_command_line=list(p.exec_command_line),
+            exec_command_line_truncated=p.exec_command_line_truncated, exec_errno=p.exec_errno,
+            exec_old_pid=p.exec_old_pid,
+        )  # fmt: skip
     return ProcessPayload(
-        ProcessEventType(pb.ProcessEvent.ProcessEventType.Name(p.type)),
-        fork_child_pid=p.fork_child_pid,
-        fork_child_id=p.fork_child_id,
-        fork_clone_flags=p.fork_clone_flags,
-        fork_thread=p.fork_thread,
-        exec_filename=p.exec_filename,
-        exec_command_line=list(p.exec_command_line),
-        exec_command_line_truncated=p.exec_command_line_truncated,
-        exec_errno=p.exec_errno,
-        exec_old_pid=p.exec_old_pid,
-        exit_code=p.exit_code,
-        exit_status=p.exit_status,
-        exit_signal=p.exit_signal,
-        exit_core_dumped=p.exit_core_dumped,
-        exit_thread_only=p.exit_thread_only,
+        t,
         old_credentials=creds_from_proto(p.old_credentials) if p.HasField("old_credentials") else None,
         new_credentials=creds_from_proto(p.new_credentials) if p.HasField("new_credentials") else None,
         credentials_cause=p.credentials_cause,

@@ -1,0 +1,340 @@
+"""GetEventsResponse bytes -> TelemetryEvents, for clients: the wire read by hand, what repeats read once.
+
+A client of the daemon (`sensor trace --connect`) gets a response of many events, and most of each
+event is its process's context: the same credentials, command line, cwd and ancestors as the
+process's other events. Through protobuf's parser each event became a fresh message and a fresh set
+of Python objects, about 9 µs an event; and since its command line and ancestors were new objects,
+the JSON writer's memos (sensor.telemetry.json_lines), which know a context by those objects,
+missed every time. Here each repeating part is read once per distinct byte string and the very
+same objects are handed out again, so the writer's memos hit as they do in the daemon. The payload
+itself (a few fields) still goes through protobuf, then its kind's ``from_proto``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from sensor.api.v1 import telemetry_pb2 as pb
+from sensor.kernel.records import Creds
+from sensor.memo import BoundedMemo
+from sensor.model.process_cache import ProcessRef
+from sensor.telemetry.events import TelemetryEvent
+from sensor.telemetry.kinds.registry import proto_field_kind
+
+MEMO_BOUND = 8192  # distinct values of each repeating part remembered
+
+
+class WireError(ValueError):
+    """Bytes that are not a GetEventsResponse the sensor sends."""
+
+
+def _varint(raw: bytes, at: int) -> tuple[int, int]:
+    """The varint at ``at``, and where the next field starts."""
+    value = 0
+    shift = 0
+    while True:
+        if at >= len(raw):
+            raise WireError("a varint runs past the end")
+        byte = raw[at]
+        at += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, at
+        shift += 7
+
+
+def _skip(raw: bytes, at: int, wire_type: int) -> int:
+    """Past a field of a type this reader does not keep."""
+    if wire_type == 0:
+        return _varint(raw, at)[1]
+    if wire_type == 2:
+        length, at = _varint(raw, at)
+        return at + length
+    if wire_type == 1:
+        return at + 8
+    if wire_type == 5:
+        return at + 4
+    raise WireError(f"wire type {wire_type} is not one the sensor writes")
+
+
+def _creds(raw: bytes) -> Creds:
+    ids = [0] * 9  # by field number: uid 1, gid 2, euid 3, egid 4, suid 5, sgid 6, fsuid 7, fsgid 8
+    at = 0
+    while at < len(raw):
+        key, at = _varint(raw, at)
+        if key & 7 != 0 or not 1 <= key >> 3 <= 8:
+            at = _skip(raw, at, key & 7)
+            continue
+        ids[key >> 3], at = _varint(raw, at)
+    return Creds(ids[1], ids[2], ids[5], ids[6], ids[3], ids[4], ids[7], ids[8])
+
+
+def _ref(raw: bytes) -> ProcessRef:
+    message = pb.ProcessRef.FromString(raw)
+    return ProcessRef(message.process_id, message.pid, message.comm, message.filename)
+
+
+def _strings(raw: bytes) -> list[str]:
+    """A run of one repeated string field's elements (their keys and lengths included)."""
+    out = []
+    at = 0
+    while at < len(raw):
+        at = _varint(raw, at)[1]
+        length, at = _varint(raw, at)
+        out.append(raw[at : at + length].decode())
+        at += length
+    return out
+
+
+def _refs(raw: bytes) -> list[ProcessRef]:
+    """A run of ``ancestors`` elements: each ref is the one every event with the same bytes gets."""
+    out = []
+    at = 0
+    while at < len(raw):
+        at = _varint(raw, at)[1]
+        length, at = _varint(raw, at)
+        out.append(_refs_one[raw[at : at + length]])
+        at += length
+    return out
+
+
+# Shared objects, by their bytes on the wire. Lists are shared too: never mutate what a decoded
+# event holds (the JSON writer's context memo relies on it being the same list).
+_text: Final[BoundedMemo[bytes, str]] = BoundedMemo(bytes.decode, MEMO_BOUND)
+_creds_of: Final[BoundedMemo[bytes, Creds]] = BoundedMemo(_creds, MEMO_BOUND)
+_refs_one: Final[BoundedMemo[bytes, ProcessRef]] = BoundedMemo(_ref, MEMO_BOUND)
+_ref_lists: Final[BoundedMemo[bytes, list[ProcessRef]]] = BoundedMemo(_refs, MEMO_BOUND)
+_string_lists: Final[BoundedMemo[bytes, list[str]]] = BoundedMemo(_strings, MEMO_BOUND)
+
+# TelemetryEvent's field numbers (protos/sensor/api/v1/telemetry.proto).
+_ID, _SENSOR_ID, _SEQUENCE, _MONOTIME, _PROCESS_ID, _PID, _TGID, _CPU, _CREDENTIALS = range(1, 10)
+_CONTAINER_ID, _CONTAINER_NAME, _IMAGE_ID, _IMAGE_NAME, _POD_UID, _LANGUAGE = range(10, 16)
+_COMM, _FILENAME, _COMMAND_LINE, _CWD, _PARENT_PROCESS_ID, _PARENT_PID, _ANCESTORS = range(20, 27)
+_SNAPSHOT, _CREATOR_PROCESS_ID, _CREATOR_PID, _CWD_TRUNCATED = range(27, 31)
+
+
+def _payload_parsers() -> dict[int, tuple[str, Any]]:
+    out = {}
+    for f in pb.TelemetryEvent.DESCRIPTOR.oneofs_by_name["event"].fields:
+        assert f.message_type is not None  # every member of the oneof is a message
+        out[f.number] = (f.name, getattr(pb, f.message_type.name).FromString)
+    return out
+
+
+# The ``event`` oneof: field number -> (the kind's field name, its message's parser).
+_PAYLOADS: Final = _payload_parsers()
+
+
+def _int64(value: int) -> int:
+    """A varint as protobuf's int32/int64 (negative numbers are written as 64-bit two's complement)."""
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+class _Fields:
+    """A TelemetryEvent's fields as they are read."""
+
+    def __init__(self) -> None:
+        self.sensor_id = ""
+        self.sequence = 0
+        self.monotime = 0
+        self.process_id = ""
+        self.pid = 0
+        self.tgid = 0
+        self.cpu = 0
+        self.credentials: Creds | None = None
+        self.container_id = ""
+        self.container_name = ""
+        self.image_id = ""
+        self.image_name = ""
+        self.pod_uid = ""
+        self.language = ""
+        self.comm = ""
+        self.filename = ""
+        self.command_line: list[str] | None = None
+        self.cwd = ""
+        self.parent_process_id = ""
+        self.parent_pid = 0
+        self.ancestors: list[ProcessRef] | None = None
+        self.snapshot = False
+        self.creator_process_id = ""
+        self.creator_pid = 0
+        self.cwd_truncated = False
+        self.payload: Any = None
+
+    def take_context(self, context: _Fields) -> None:
+        """The process context's fields (those of _CONTEXT_NUMBERS) from ``context``."""
+        self.process_id = context.process_id
+        self.tgid = context.tgid
+        self.credentials = context.credentials
+        self.container_id = context.container_id
+        self.pod_uid = context.pod_uid
+        self.language = context.language
+        self.filename = context.filename
+        self.command_line = context.command_line
+        self.cwd = context.cwd
+        self.parent_process_id = context.parent_process_id
+        self.parent_pid = context.parent_pid
+        self.ancestors = context.ancestors
+        self.creator_process_id = context.creator_process_id
+        self.creator_pid = context.creator_pid
+        self.cwd_truncated = context.cwd_truncated
+
+
+# The fields of a process's context, which the daemon writes one after another, once per process
+# version (sensor.telemetry.wire): process_id, tgid, credentials, container_id, pod_uid, language,
+# filename, command_line, cwd, parent_process_id, parent_pid, ancestors, creator_process_id,
+# creator_pid, cwd_truncated. A run of them is read once per distinct bytes.
+_CONTEXT_NUMBERS: Final = frozenset(
+    {_PROCESS_ID, _TGID, _CREDENTIALS, _CONTAINER_ID, _POD_UID, _LANGUAGE, _FILENAME, _COMMAND_LINE, _CWD}
+    | {_PARENT_PROCESS_ID, _PARENT_PID, _ANCESTORS, _CREATOR_PROCESS_ID, _CREATOR_PID, _CWD_TRUNCATED}
+)
+
+
+def _context(run: bytes) -> _Fields:
+    fields = _Fields()
+    _read(run, fields, False)
+    return fields
+
+
+_contexts: Final[BoundedMemo[bytes, _Fields]] = BoundedMemo(_context, MEMO_BOUND)
+
+
+def _read(raw: bytes, f: _Fields, contexts: bool) -> None:
+    """Fill ``f`` from the fields of one message; ``contexts``: read a run of context fields as one."""
+    at = 0
+    end = len(raw)
+    while at < end:
+        field_start = at
+        key = raw[at]
+        if key < 0x80:
+            at += 1
+        else:
+            key, at = _varint(raw, at)
+        number = key >> 3
+        wire_type = key & 7
+        if contexts and number in _CONTEXT_NUMBERS:
+            at = field_start
+            while at < end and _varint(raw, at)[0] >> 3 in _CONTEXT_NUMBERS:
+                key, at = _varint(raw, at)
+                at = _skip(raw, at, key & 7)
+            f.take_context(_contexts[raw[field_start:at]])
+            continue
+        if wire_type == 0:
+            value = raw[at] if at < end else 0x80
+            if value < 0x80:
+                at += 1
+            else:
+                value, at = _varint(raw, at)
+            if number == _SEQUENCE:
+                f.sequence = value
+            elif number == _MONOTIME:
+                f.monotime = _int64(value)
+            elif number == _PID:
+                f.pid = _int64(value)
+            elif number == _TGID:
+                f.tgid = _int64(value)
+            elif number == _CPU:
+                f.cpu = _int64(value)
+            elif number == _PARENT_PID:
+                f.parent_pid = _int64(value)
+            elif number == _CREATOR_PID:
+                f.creator_pid = _int64(value)
+            elif number == _SNAPSHOT:
+                f.snapshot = value != 0
+            elif number == _CWD_TRUNCATED:
+                f.cwd_truncated = value != 0
+            continue
+        if wire_type != 2:
+            at = _skip(raw, at, wire_type)
+            continue
+        length = raw[at] if at < end else 0x80
+        if length < 0x80:
+            at += 1
+        else:
+            length, at = _varint(raw, at)
+        start = at
+        at += length
+        if at > end:
+            raise WireError(f"field {number} runs past the end of its event")
+        if number == _COMM:
+            f.comm = _text[raw[start:at]]
+        elif number == _SENSOR_ID:
+            f.sensor_id = _text[raw[start:at]]
+        elif number == _CONTAINER_NAME:
+            f.container_name = _text[raw[start:at]]
+        elif number == _IMAGE_ID:
+            f.image_id = _text[raw[start:at]]
+        elif number == _IMAGE_NAME:
+            f.image_name = _text[raw[start:at]]
+        elif number in _PAYLOADS:
+            name, parse = _PAYLOADS[number]
+            f.payload = proto_field_kind(name).from_proto(parse(raw[start:at]))
+        elif number == _FILENAME:
+            f.filename = _text[raw[start:at]]
+        elif number == _CWD:
+            f.cwd = _text[raw[start:at]]
+        elif number == _PROCESS_ID:
+            f.process_id = _text[raw[start:at]]
+        elif number == _PARENT_PROCESS_ID:
+            f.parent_process_id = _text[raw[start:at]]
+        elif number == _CREDENTIALS:
+            f.credentials = _creds_of[raw[start:at]]
+        elif number in (_COMMAND_LINE, _ANCESTORS):
+            # The elements of a repeated field come one after another: take the whole run at once.
+            while at < end and _varint(raw, at)[0] == key:
+                at = _value_end(raw, at)
+            if number == _COMMAND_LINE:
+                f.command_line = _string_lists[raw[field_start:at]]
+            else:
+                f.ancestors = _ref_lists[raw[field_start:at]]
+        elif number == _LANGUAGE:
+            f.language = _text[raw[start:at]]
+        elif number == _CONTAINER_ID:
+            f.container_id = _text[raw[start:at]]
+        elif number == _POD_UID:
+            f.pod_uid = _text[raw[start:at]]
+        elif number == _CREATOR_PROCESS_ID:
+            f.creator_process_id = _text[raw[start:at]]
+
+
+def decode_event(raw: bytes) -> TelemetryEvent:
+    """One ``TelemetryEvent`` message. Raises WireError for bytes the sensor does not write."""
+    f = _Fields()
+    _read(raw, f, True)
+    if f.payload is None:
+        raise WireError("an event without a payload")
+    return TelemetryEvent(
+        f.sensor_id, f.sequence, f.monotime, f.payload, f.process_id, f.pid, f.tgid, f.cpu, f.credentials,
+        f.container_id, f.container_name, f.image_id, f.image_name, f.pod_uid, f.language, f.comm, f.filename,
+        f.command_line, f.cwd, f.parent_process_id, f.parent_pid, f.ancestors, f.snapshot, f.creator_process_id,
+        f.creator_pid, f.cwd_truncated,
+    )  # fmt: skip
+
+
+def _value_end(raw: bytes, at: int) -> int:
+    """Past one length-delimited field starting at ``at`` (key included)."""
+    at = _varint(raw, at)[1]
+    length, at = _varint(raw, at)
+    return at + length
+
+
+def decode_response(raw: bytes) -> tuple[list[TelemetryEvent], bytes]:
+    """A ``GetEventsResponse``: its events, and the rest of the message (its statuses) as bytes for
+    protobuf to read (rare: the first response and the last)."""
+    events = []
+    rest = b""
+    at = 0
+    end = len(raw)
+    while at < end:
+        field_start = at
+        key, at = _varint(raw, at)
+        if key == 0x0A:  # events: field 1, length-delimited
+            length, at = _varint(raw, at)
+            if at + length > end:
+                raise WireError("an event runs past the end of its response")
+            events.append(decode_event(raw[at : at + length]))
+            at += length
+        else:
+            at = _skip(raw, at, key & 7)
+            rest += raw[field_start:at]
+    return events, rest
