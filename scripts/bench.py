@@ -13,6 +13,9 @@ files     file storms (create/write/rename/unlink, and read-only opens) alone, u
           file` and under bpftrace on the same tracepoints; BPF time per file program (scripts/bench_files.py)
 network   connect storms (connect, accept, close on loopback) alone, under `sensor trace --event network`
           and under bpftrace on the same tracepoints; BPF time per network program (scripts/bench_network.py)
+client    the exec storm under `sensor run` + one `sensor trace --connect --format json` (each read's events
+          at once, and batched 20 ms) beside `sensor trace`: the daemon's and the client's CPU per event
+          (scripts/bench_client.py); not in the default run: --only client, or --all
 fanout    replayed events through the TelemetryService to 1 and 10 subscriber processes, against
           encoding alone (scripts/fanout.py)
 batch     what a subscriber's batch delay costs and buys: storm ratio, CPU per event and latency at
@@ -37,7 +40,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 BATCH_REPEATS = 2  # rounds of the batch-delay sweep: each round is four storms and four latency runs
 DEFAULT_PARTS = ("storm", "files", "network", "pipeline", "daemon", "fanout")
-PARTS = (*DEFAULT_PARTS, "batch")
+PARTS = (*DEFAULT_PARTS, "batch", "client")
 
 
 def main() -> None:
@@ -91,6 +94,10 @@ def main() -> None:
             from bench_daemon import daemon_figures
 
             timed("daemon", lambda: daemon_figures(binary, args.seconds))
+        if "client" in parts:
+            from bench_client import client
+
+            timed("client", lambda: client(binary, args.seconds, args.repeats))
         if "batch" in parts:
             from bench_batch import batch
 

@@ -127,6 +127,10 @@ def storm_rows(
                 for k, v in r.seen.lost.items():
                     lost[k] = lost.get(k, 0) + v
             cpu = sum(r.cpu_s for r in runs)
+            by_part: dict[str, float] = {}
+            for r in runs:
+                for part, seconds_used in r.cpu_parts.items():
+                    by_part[part] = by_part.get(part, 0.0) + seconds_used
             rows.append(
                 {
                     "storm": storm,
@@ -141,6 +145,9 @@ def storm_rows(
                     "storm_events": events,
                     "cpu_us_per_event": cpu / events * 1e6 if events else None,
                     "cpu_us_per_round": cpu / rounds * 1e6,
+                    "cpu_us_per_event_by_part": {part: s / events * 1e6 for part, s in by_part.items()}
+                    if events
+                    else {},
                     "seen": seen,
                     "lost": lost,
                 }
@@ -159,6 +166,8 @@ def print_storm_rows(rows: list[dict[str, Any]]) -> None:
         per_event = (
             f"{r['cpu_us_per_event']:.1f} µs" if r["cpu_us_per_event"] else f"{r['cpu_us_per_round']:.2f} µs/round"
         )
+        if r["cpu_us_per_event_by_part"]:
+            per_event += " (" + ", ".join(f"{p} {us:.1f}" for p, us in r["cpu_us_per_event_by_part"].items()) + ")"
         seen = ", ".join(f"{k} {v}" for k, v in r["seen"].items())
         lost = ", ".join(f"{k} {v}" for k, v in r["lost"].items()) or "not counted"
         print(

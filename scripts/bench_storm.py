@@ -78,6 +78,10 @@ class Observer:
         """The observer's processes, whose CPU time the storm pays for."""
         raise NotImplementedError
 
+    def parts(self) -> dict[str, int]:
+        """Processes whose CPU time is also reported apart, by name (a daemon and its client)."""
+        return {}
+
     def stop(self) -> Observation:
         raise NotImplementedError
 
@@ -242,6 +246,7 @@ class ObservedRun:
     seen: Observation
     alone_after: float  # execs/s of the storm alone just after
     ratio: float  # the observed rate against the mean of the alone runs either side
+    cpu_parts: dict[str, float] = field(default_factory=dict)  # Observer.parts()' CPU time meanwhile
 
 
 def observed_run(observer: Observer, workload: Callable[[], int], seconds: float, alone_before: float) -> ObservedRun:
@@ -250,13 +255,16 @@ def observed_run(observer: Observer, workload: Callable[[], int], seconds: float
     speed drifts within minutes)."""
     observer.start()
     pids = observer.pids()
+    parts = observer.parts()
     cpu_before = cpu_seconds(pids)
+    parts_before = {name: cpu_seconds([pid]) for name, pid in parts.items()}
     runs = workload()
     time.sleep(0.3)  # what is in flight reaches the observer, and is paid for
     cpu = cpu_seconds(pids) - cpu_before
+    cpu_parts = {name: cpu_seconds([pid]) - parts_before[name] for name, pid in parts.items()}
     seen = observer.stop()
     after = workload() / seconds
-    return ObservedRun(runs, cpu, seen, after, runs / seconds / ((alone_before + after) / 2))
+    return ObservedRun(runs, cpu, seen, after, runs / seconds / ((alone_before + after) / 2), cpu_parts)
 
 
 def build_workload(workdir: Path, name: str) -> Path:

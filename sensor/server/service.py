@@ -31,6 +31,12 @@ from sensor.telemetry.wire import event_frame, event_frames
 SERVICE_NAME = "sensor.v1.TelemetryService"
 MAX_RESPONSE_BYTES = 1 << 20  # well under gRPC's default 4 MiB receive limit, whatever the events' size
 IDLE_WAIT_S = 0.25
+# Responses to a subscriber that asked for no batch delay are paced, as Nagle's algorithm paces
+# segments: one goes at once when the stream has been quiet for PACE_NS, and while events keep
+# coming, the next gathers them until PACE_NS after the last. Each response costs the daemon and
+# the client a few hundred microseconds of gRPC whatever it holds; under a storm, reads every
+# millisecond made a thousand small responses a second.
+PACE_NS = 2_000_000
 CLIENT_GONE = "the client went away"
 Code = api.Status.Code
 
@@ -107,12 +113,16 @@ class TelemetryService:
         interval = rules.ticker_interval_ns
         next_tick = time.monotonic_ns() + interval if interval else 0
         lost_event = self._capture.lost_event
+        pace_ns = PACE_NS if not rules.batch_delay_ns else 0
+        last_sent_ns = 0
         while not subscriber.finished:
             wait = IDLE_WAIT_S
             if interval:
                 wait = min(wait, max(0.0, (next_tick - time.monotonic_ns()) / 1e9))
             # A batch never holds a tick back: it goes with the tick.
-            items = subscriber.take(MAX_BATCH_EVENTS, wait, flush_at_ns=next_tick)
+            items = subscriber.take(
+                MAX_BATCH_EVENTS, wait, flush_at_ns=next_tick, not_before_ns=last_sent_ns + pace_ns if pace_ns else 0
+            )
             frames = event_frames(queued_events(items, lost_event, "subscriber"))
             now = time.monotonic_ns()
             if interval and now >= next_tick:
@@ -120,6 +130,8 @@ class TelemetryService:
                 # From this tick, not the last deadline: after a late tick (a stalled host) the next
                 # one must not catch up early; ticks are never closer than the interval.
                 next_tick = now + interval
+            if frames:
+                last_sent_ns = now
             yield from _responses(frames)
 
     def list_workloads(self, request: api.ListWorkloadsRequest, context: grpc.ServicerContext) -> Any:

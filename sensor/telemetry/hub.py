@@ -116,28 +116,29 @@ class Subscriber:
             if due <= max(next_publish_ns, time.monotonic_ns()) or due < self._asleep_until_ns:
                 self._ready.notify()
 
-    def take(self, max_items: int, timeout: float, flush_at_ns: int = 0) -> list[Queued]:
+    def take(self, max_items: int, timeout: float, flush_at_ns: int = 0, not_before_ns: int = 0) -> list[Queued]:
         """Up to ``max_items`` queued items once they are due, waiting up to ``timeout`` seconds for that.
 
         Items are due as soon as there are any for a subscription without a batch delay. With one,
         they are due when ``max_items`` are queued, when the oldest event's delay (counted from when
         it happened) is spent or would be before the pipeline's next publish, at ``flush_at_ns``
         (monotonic), or when the subscription ends: one reader wake-up per batch, not one per
-        publish. Returns [] if nothing is due by the timeout.
+        publish. ``not_before_ns``: a batch short of ``max_items`` is not due before then (the
+        stream's pacing). Returns [] if nothing is due by the timeout.
         """
         with self._ready:
-            if not self._is_due(max_items, flush_at_ns):
+            if not self._is_due(max_items, flush_at_ns, not_before_ns):
                 wait = timeout
                 if self._queue:  # a timer for the batch it holds
-                    until_due = (min(self._batch_due_ns(), flush_at_ns or 1 << 63) - time.monotonic_ns()) / 1e9
-                    wait = max(0.0, min(wait, until_due))
+                    due = max(min(self._batch_due_ns(), flush_at_ns or 1 << 63), not_before_ns)
+                    wait = max(0.0, min(wait, (due - time.monotonic_ns()) / 1e9))
                 else:  # no timer yet: offer() wakes it if the first batch is due sooner
                     self._asleep_until_ns = time.monotonic_ns() + int(wait * 1e9)
                 self._wake_at = max_items
                 self._ready.wait(wait)
                 self._wake_at = MAX_BATCH_EVENTS
                 self._asleep_until_ns = 0
-                if not self._is_due(max_items, flush_at_ns):
+                if not self._is_due(max_items, flush_at_ns, not_before_ns):
                     return []
             queue = self._queue
             items = [queue.popleft() for _ in range(min(max_items, len(queue)))]
@@ -146,7 +147,7 @@ class Subscriber:
                 self._unreported_loss = 0
             return items
 
-    def _is_due(self, max_items: int, flush_at_ns: int) -> bool:
+    def _is_due(self, max_items: int, flush_at_ns: int, not_before_ns: int = 0) -> bool:
         if self.closed_reason:
             return True
         queue = self._queue
@@ -155,6 +156,8 @@ class Subscriber:
         if len(queue) >= max_items:
             return True
         now = time.monotonic_ns()
+        if now < not_before_ns:
+            return False
         return self._batch_due_ns() <= max(now, self._next_publish_ns) or 0 < flush_at_ns <= now
 
     def _batch_due_ns(self) -> int:

@@ -1,0 +1,92 @@
+"""The daemon's path (see bench.py): `sensor run` with one `sensor trace --connect --format json`
+subscriber, under the two-worker exec storm, beside `sensor trace` alone, interleaved as the other
+storms are; the daemon's and the client's CPU per event apart (issue 26's figures).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from bench_files import print_storm_rows, storm_rows
+from bench_storm import ROOT, SENSOR, Observation, Observer, SensorTrace, storm_runs, wait_for_line
+
+EVENTS_PER_EXEC = 3  # fork, exec, exit
+PRINTED = re.compile(r"(\d+) events printed; the sensor reported (\d+) lost")
+
+
+class SensorRunClient(Observer):
+    """`sensor run` and one `sensor trace --connect ADDR --format json` to /dev/null."""
+
+    name = "sensor run + sensor trace --connect --format json"
+    batch = ""  # --batch DURATION, or none
+
+    def start(self) -> None:
+        self.dir = tempfile.TemporaryDirectory(prefix="sensor-bench-")
+        address = f"unix://{self.dir.name}/s.sock"
+        self.daemon = subprocess.Popen(
+            [*SENSOR, "run", "--listen", address],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        wait_for_line(self.daemon.stderr, "ready", self.daemon, "sensor run")
+        batch = ["--batch", self.batch] if self.batch else []
+        self.client = subprocess.Popen(
+            [*SENSOR, "trace", "--connect", address, "--format", "json", "--event", "fork,exec,exit", *batch],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        wait_for_line(self.client.stderr, "ready", self.client, "sensor trace --connect")
+
+    def pids(self) -> list[int]:
+        return [self.daemon.pid, self.client.pid]
+
+    def parts(self) -> dict[str, int]:
+        return {"daemon": self.daemon.pid, "client": self.client.pid}
+
+    def stop(self) -> Observation:
+        self.client.terminate()
+        _, err = self.client.communicate(timeout=60)
+        self.daemon.terminate()
+        self.daemon.communicate(timeout=60)
+        self.dir.cleanup()
+        found = PRINTED.search(err)
+        if found is None:
+            raise SystemExit(f"no summary from sensor trace --connect: {err}")
+        return Observation({"printed": int(found.group(1))}, {"subscriber": int(found.group(2))})
+
+
+class SensorRunClientBatched(SensorRunClient):
+    name = "sensor run + sensor trace --connect --format json --batch 20ms"
+    batch = "20ms"
+
+
+class SensorTraceProcessKinds(SensorTrace):
+    name = "sensor trace --format json --event fork,exec,exit"
+    options = ("--event", "fork,exec,exit")
+
+    def stop(self) -> Observation:
+        self.proc.terminate()
+        self.proc.communicate(timeout=60)
+        return Observation()
+
+
+OBSERVERS: tuple[Callable[[], Observer], ...] = (SensorTraceProcessKinds, SensorRunClient, SensorRunClientBatched)
+
+
+def client(binary: Path, seconds: float, repeats: int) -> dict[str, object]:
+    """The daemon-path benchmark; prints its table and returns its figures."""
+
+    def workload_of(workers: int) -> Callable[[], int]:
+        return lambda: storm_runs(binary, workers, seconds)
+
+    rows = storm_rows("exec", workload_of, EVENTS_PER_EXEC, OBSERVERS, seconds, repeats)
+    print_storm_rows(rows)
+    return {"seconds": seconds, "repeats": repeats, "rows": rows}
