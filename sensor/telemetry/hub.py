@@ -127,19 +127,22 @@ class Subscriber:
         stream's pacing). Returns [] if nothing is due by the timeout.
         """
         with self._ready:
-            if not self._is_due(max_items, flush_at_ns, not_before_ns):
-                wait = timeout
+            deadline_ns = time.monotonic_ns() + int(timeout * 1e9)
+            while not self._is_due(max_items, flush_at_ns, not_before_ns):
+                # Woken early (an offer while paced) or at a timer: look again until the deadline.
+                now = time.monotonic_ns()
+                if now >= deadline_ns:
+                    return []
+                wait = (deadline_ns - now) / 1e9
                 if self._queue:  # a timer for the batch it holds
                     due = max(min(self._batch_due_ns(), flush_at_ns or 1 << 63), not_before_ns)
-                    wait = max(0.0, min(wait, (due - time.monotonic_ns()) / 1e9))
+                    wait = max(0.0, min(wait, (due - now) / 1e9))
                 else:  # no timer yet: offer() wakes it if the first batch is due sooner
-                    self._asleep_until_ns = time.monotonic_ns() + int(wait * 1e9)
+                    self._asleep_until_ns = now + int(wait * 1e9)
                 self._wake_at = max_items
                 self._ready.wait(wait)
                 self._wake_at = MAX_BATCH_EVENTS
                 self._asleep_until_ns = 0
-                if not self._is_due(max_items, flush_at_ns, not_before_ns):
-                    return []
             queue = self._queue
             items = [queue.popleft() for _ in range(min(max_items, len(queue)))]
             if not queue and self._unreported_loss and len(items) < max_items:

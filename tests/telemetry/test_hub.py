@@ -241,3 +241,23 @@ def test_queued_loss_counts_become_lost_events_of_the_reading_stage_in_place() -
     assert asked == [(5, "terminal")]
     assert [e.payload for e in events] == [first.payload, LostPayload(5, "terminal"), second.payload]
     assert events[0] is first and events[2] is second
+
+
+def test_a_paced_take_holds_a_short_batch_until_its_time_and_gathers_meanwhile() -> None:
+    hub = Hub(queue_events=100)
+    subscriber = hub.subscribe(every_exec())
+    hub.publish(execs(1, 2))
+    not_before = time.monotonic_ns() + 50_000_000
+    assert subscriber.take(512, 0.01, not_before_ns=not_before) == []  # held: the last response was just sent
+    publish_later(hub, 0.01, execs(3, 1))
+    started = time.monotonic()
+    items = subscriber.take(512, 5.0, not_before_ns=not_before)
+    assert sequence(items) == [1, 2, 3]  # one response for what came while it was held
+    assert time.monotonic() - started >= 0.03
+
+
+def test_a_paced_take_sends_a_full_batch_at_once() -> None:
+    hub = Hub(queue_events=100)
+    subscriber = hub.subscribe(every_exec())
+    hub.publish(execs(1, 3))
+    assert sequence(subscriber.take(3, 5.0, not_before_ns=time.monotonic_ns() + 60_000_000_000)) == [1, 2, 3]
