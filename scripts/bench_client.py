@@ -19,10 +19,11 @@ PRINTED = re.compile(r"(\d+) events printed; the sensor reported (\d+) lost")
 
 
 class SensorRunClient(Observer):
-    """`sensor run` and one `sensor trace --connect ADDR --format json` to /dev/null."""
+    """`sensor run` and ``clients`` `sensor trace --connect ADDR --format json` to /dev/null."""
 
     name = "sensor run + sensor trace --connect --format json"
     batch = ""  # --batch DURATION, or none
+    clients = 1
 
     def start(self) -> None:
         self.dir = tempfile.TemporaryDirectory(prefix="sensor-bench-")
@@ -36,36 +37,51 @@ class SensorRunClient(Observer):
         )
         wait_for_line(self.daemon.stderr, "ready", self.daemon, "sensor run")
         batch = ["--batch", self.batch] if self.batch else []
-        self.client = subprocess.Popen(
-            [*SENSOR, "trace", "--connect", address, "--format", "json", "--event", "fork,exec,exit", *batch],
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        wait_for_line(self.client.stderr, "ready", self.client, "sensor trace --connect")
+        self.client_procs = [
+            subprocess.Popen(
+                [*SENSOR, "trace", "--connect", address, "--format", "json", "--event", "fork,exec,exit", *batch],
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(self.clients)
+        ]
+        for client in self.client_procs:
+            wait_for_line(client.stderr, "ready", client, "sensor trace --connect")
 
     def pids(self) -> list[int]:
-        return [self.daemon.pid, self.client.pid]
+        return [self.daemon.pid, *(client.pid for client in self.client_procs)]
 
     def parts(self) -> dict[str, int]:
-        return {"daemon": self.daemon.pid, "client": self.client.pid}
+        """The daemon, and the first client (the others cost the same)."""
+        return {"daemon": self.daemon.pid, "client": self.client_procs[0].pid}
 
     def stop(self) -> Observation:
-        self.client.terminate()
-        _, err = self.client.communicate(timeout=60)
+        printed = lost = 0
+        for client in self.client_procs:
+            client.terminate()
+            _, err = client.communicate(timeout=60)
+            found = PRINTED.search(err)
+            if found is None:
+                raise SystemExit(f"no summary from sensor trace --connect: {err}")
+            printed += int(found.group(1))
+            lost += int(found.group(2))
         self.daemon.terminate()
         self.daemon.communicate(timeout=60)
         self.dir.cleanup()
-        found = PRINTED.search(err)
-        if found is None:
-            raise SystemExit(f"no summary from sensor trace --connect: {err}")
-        return Observation({"printed": int(found.group(1))}, {"subscriber": int(found.group(2))})
+        return Observation({"printed": printed}, {"subscribers": lost})
 
 
 class SensorRunClientBatched(SensorRunClient):
     name = "sensor run + sensor trace --connect --format json --batch 20ms"
     batch = "20ms"
+
+
+class SensorRunTenClientsBatched(SensorRunClient):
+    name = "sensor run + 10 x sensor trace --connect --format json --batch 20ms"
+    batch = "20ms"
+    clients = 10
 
 
 class SensorTraceProcessKinds(SensorTrace):
@@ -78,7 +94,12 @@ class SensorTraceProcessKinds(SensorTrace):
         return Observation()
 
 
-OBSERVERS: tuple[Callable[[], Observer], ...] = (SensorTraceProcessKinds, SensorRunClient, SensorRunClientBatched)
+OBSERVERS: tuple[Callable[[], Observer], ...] = (
+    SensorTraceProcessKinds,
+    SensorRunClient,
+    SensorRunClientBatched,
+    SensorRunTenClientsBatched,
+)
 
 
 def client(binary: Path, seconds: float, repeats: int) -> dict[str, object]:
