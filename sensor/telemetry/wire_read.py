@@ -19,6 +19,7 @@ from sensor.kernel.records import Creds
 from sensor.memo import BoundedMemo
 from sensor.model.process_cache import ProcessRef
 from sensor.telemetry.events import TelemetryEvent
+from sensor.telemetry.kinds.process import creds_from_proto
 from sensor.telemetry.kinds.registry import proto_field_kind
 
 MEMO_BOUND = 8192  # distinct values of each repeating part remembered
@@ -58,15 +59,7 @@ def _skip(raw: bytes, at: int, wire_type: int) -> int:
 
 
 def _creds(raw: bytes) -> Creds:
-    ids = [0] * 9  # by field number: uid 1, gid 2, euid 3, egid 4, suid 5, sgid 6, fsuid 7, fsgid 8
-    at = 0
-    while at < len(raw):
-        key, at = _varint(raw, at)
-        if key & 7 != 0 or not 1 <= key >> 3 <= 8:
-            at = _skip(raw, at, key & 7)
-            continue
-        ids[key >> 3], at = _varint(raw, at)
-    return Creds(ids[1], ids[2], ids[5], ids[6], ids[3], ids[4], ids[7], ids[8])
+    return creds_from_proto(pb.Credentials.FromString(raw))
 
 
 def _ref(raw: bytes) -> ProcessRef:
@@ -74,28 +67,35 @@ def _ref(raw: bytes) -> ProcessRef:
     return ProcessRef(message.process_id, message.pid, message.comm, message.filename)
 
 
-def _strings(raw: bytes) -> list[str]:
-    """A run of one repeated string field's elements (their keys and lengths included)."""
+def _elements(run: bytes) -> list[bytes]:
+    """The values of a run of one repeated length-delimited field (each element's key and length included)."""
     out = []
     at = 0
-    while at < len(raw):
-        at = _varint(raw, at)[1]
-        length, at = _varint(raw, at)
-        out.append(raw[at : at + length].decode())
+    while at < len(run):
+        at = _varint(run, at)[1]
+        length, at = _varint(run, at)
+        out.append(run[at : at + length])
         at += length
     return out
 
 
-def _refs(raw: bytes) -> list[ProcessRef]:
+def _strings(run: bytes) -> list[str]:
+    return [value.decode() for value in _elements(run)]
+
+
+def _refs(run: bytes) -> list[ProcessRef]:
     """A run of ``ancestors`` elements: each ref is the one every event with the same bytes gets."""
-    out = []
-    at = 0
+    return [_refs_one[value] for value in _elements(run)]
+
+
+def _run_end(raw: bytes, at: int, numbers: frozenset[int]) -> int:
+    """Past the fields from ``at`` on whose numbers are in ``numbers`` (a run the daemon writes together)."""
     while at < len(raw):
-        at = _varint(raw, at)[1]
-        length, at = _varint(raw, at)
-        out.append(_refs_one[raw[at : at + length]])
-        at += length
-    return out
+        key, after = _varint(raw, at)
+        if key >> 3 not in numbers:
+            break
+        at = _skip(raw, after, key & 7)
+    return at
 
 
 # Shared objects, by their bytes on the wire. Lists are shared too: never mutate what a decoded
@@ -106,8 +106,9 @@ _refs_one: Final[BoundedMemo[bytes, ProcessRef]] = BoundedMemo(_ref, MEMO_BOUND)
 _ref_lists: Final[BoundedMemo[bytes, list[ProcessRef]]] = BoundedMemo(_refs, MEMO_BOUND)
 _string_lists: Final[BoundedMemo[bytes, list[str]]] = BoundedMemo(_strings, MEMO_BOUND)
 
-# TelemetryEvent's field numbers (protos/sensor/api/v1/telemetry.proto).
-_ID, _SENSOR_ID, _SEQUENCE, _MONOTIME, _PROCESS_ID, _PID, _TGID, _CPU, _CREDENTIALS = range(1, 10)
+# TelemetryEvent's field numbers (protos/sensor/api/v1/telemetry.proto); the id (1) is not read:
+# TelemetryEvent derives it.
+_SENSOR_ID, _SEQUENCE, _MONOTIME, _PROCESS_ID, _PID, _TGID, _CPU, _CREDENTIALS = range(2, 10)
 _CONTAINER_ID, _CONTAINER_NAME, _IMAGE_ID, _IMAGE_NAME, _POD_UID, _LANGUAGE = range(10, 16)
 _COMM, _FILENAME, _COMMAND_LINE, _CWD, _PARENT_PROCESS_ID, _PARENT_PID, _ANCESTORS = range(20, 27)
 _SNAPSHOT, _CREATOR_PROCESS_ID, _CREATOR_PID, _CWD_TRUNCATED = range(27, 31)
@@ -190,6 +191,10 @@ _CONTEXT_NUMBERS: Final = frozenset(
 )
 
 
+# Each repeated field read as a run of its own elements.
+_REPEATED: Final = {_COMMAND_LINE: frozenset({_COMMAND_LINE}), _ANCESTORS: frozenset({_ANCESTORS})}
+
+
 def _context(run: bytes) -> _Fields:
     fields = _Fields()
     _read(run, fields, False)
@@ -213,10 +218,7 @@ def _read(raw: bytes, f: _Fields, contexts: bool) -> None:
         number = key >> 3
         wire_type = key & 7
         if contexts and number in _CONTEXT_NUMBERS:
-            at = field_start
-            while at < end and _varint(raw, at)[0] >> 3 in _CONTEXT_NUMBERS:
-                key, at = _varint(raw, at)
-                at = _skip(raw, at, key & 7)
+            at = _run_end(raw, field_start, _CONTEXT_NUMBERS)
             f.take_context(_contexts[raw[field_start:at]])
             continue
         if wire_type == 0:
@@ -283,8 +285,7 @@ def _read(raw: bytes, f: _Fields, contexts: bool) -> None:
             f.credentials = _creds_of[raw[start:at]]
         elif number in (_COMMAND_LINE, _ANCESTORS):
             # The elements of a repeated field come one after another: take the whole run at once.
-            while at < end and _varint(raw, at)[0] == key:
-                at = _value_end(raw, at)
+            at = _run_end(raw, at, _REPEATED[number])
             if number == _COMMAND_LINE:
                 f.command_line = _string_lists[raw[field_start:at]]
             else:
@@ -311,13 +312,6 @@ def decode_event(raw: bytes) -> TelemetryEvent:
         f.command_line, f.cwd, f.parent_process_id, f.parent_pid, f.ancestors, f.snapshot, f.creator_process_id,
         f.creator_pid, f.cwd_truncated,
     )  # fmt: skip
-
-
-def _value_end(raw: bytes, at: int) -> int:
-    """Past one length-delimited field starting at ``at`` (key included)."""
-    at = _varint(raw, at)[1]
-    length, at = _varint(raw, at)
-    return at + length
 
 
 def decode_response(raw: bytes) -> tuple[list[TelemetryEvent], bytes]:
