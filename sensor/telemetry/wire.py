@@ -1,4 +1,5 @@
-"""TelemetryEvent <-> protobuf ``sensor.v1.TelemetryEvent``, and GetEventsResponse framing.
+"""TelemetryEvent -> protobuf ``sensor.v1.TelemetryEvent``, and GetEventsResponse framing (clients
+read them back with sensor.telemetry.wire_read).
 
 The server encodes each event once, however many subscribers it goes to: :func:`event_frame` keeps
 the bytes on the event, and a response is those frames concatenated, because a repeated message
@@ -14,8 +15,8 @@ from sensor.kernel.records import Creds
 from sensor.memo import BoundedMemo
 from sensor.model.process_cache import ProcessRef
 from sensor.telemetry.events import ContextMemo, TelemetryEvent
-from sensor.telemetry.kinds.process import ProcessEventType, ProcessPayload, creds_from_proto, creds_proto
-from sensor.telemetry.kinds.registry import payload_kind, proto_field_kind
+from sensor.telemetry.kinds.process import ProcessEventType, ProcessPayload, creds_proto
+from sensor.telemetry.kinds.registry import payload_kind
 
 _EVENTS_TAG: Final = b"\x0a"  # GetEventsResponse.events: field 1, length-delimited
 _CREDENTIALS_TAG: Final = b"\x4a"  # TelemetryEvent.credentials: field 9, length-delimited
@@ -242,39 +243,3 @@ def event_frame(event: TelemetryEvent) -> bytes:
 def event_frames(events: list[TelemetryEvent]) -> list[bytes]:
     """Each event's frame (one compiled loop for a whole response)."""
     return [event_frame(event) for event in events]
-
-
-def from_proto(message: pb.TelemetryEvent) -> TelemetryEvent:
-    """A received event, as the dataclass the printers take."""
-    which = message.WhichOneof("event")
-    if which is None:
-        raise ValueError(f"event {message.sensor_sequence_number} from {message.sensor_id} has no payload")
-    payload = proto_field_kind(which).from_proto(getattr(message, which))
-    return TelemetryEvent(
-        sensor_id=message.sensor_id,
-        sensor_sequence_number=message.sensor_sequence_number,
-        sensor_monotime_nanos=message.sensor_monotime_nanos,
-        payload=payload,
-        process_id=message.process_id,
-        process_pid=message.process_pid,
-        process_tgid=message.process_tgid,
-        cpu=message.cpu,
-        credentials=creds_from_proto(message.credentials) if message.HasField("credentials") else None,
-        container_id=message.container_id,
-        container_name=message.container_name,
-        image_id=message.image_id,
-        image_name=message.image_name,
-        pod_uid=message.pod_uid,
-        language=message.language,
-        comm=message.comm,
-        filename=message.filename,
-        command_line=list(message.command_line),
-        cwd=message.cwd,
-        parent_process_id=message.parent_process_id,
-        parent_pid=message.parent_pid,
-        ancestors=[ProcessRef(a.process_id, a.pid, a.comm, a.filename) for a in message.ancestors],
-        snapshot=message.snapshot,
-        creator_process_id=message.creator_process_id,
-        creator_pid=message.creator_pid,
-        cwd_truncated=message.cwd_truncated,
-    )

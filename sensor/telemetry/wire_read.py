@@ -163,22 +163,39 @@ class _Fields:
         self.payload: Any = None
 
     def take_context(self, context: _Fields) -> None:
-        """The process context's fields (those of _CONTEXT_NUMBERS) from ``context``."""
-        self.process_id = context.process_id
-        self.tgid = context.tgid
-        self.credentials = context.credentials
-        self.container_id = context.container_id
-        self.pod_uid = context.pod_uid
-        self.language = context.language
-        self.filename = context.filename
-        self.command_line = context.command_line
-        self.cwd = context.cwd
-        self.parent_process_id = context.parent_process_id
-        self.parent_pid = context.parent_pid
-        self.ancestors = context.ancestors
-        self.creator_process_id = context.creator_process_id
-        self.creator_pid = context.creator_pid
-        self.cwd_truncated = context.cwd_truncated
+        """The context fields a run held (those it did not hold are at their defaults there, and
+        left as they are here: protobuf writes fields by number, so a context may come in pieces
+        between the event's own fields)."""
+        if context.process_id:
+            self.process_id = context.process_id
+        if context.tgid:
+            self.tgid = context.tgid
+        if context.credentials is not None:
+            self.credentials = context.credentials
+        if context.container_id:
+            self.container_id = context.container_id
+        if context.pod_uid:
+            self.pod_uid = context.pod_uid
+        if context.language:
+            self.language = context.language
+        if context.filename:
+            self.filename = context.filename
+        if context.command_line is not None:
+            self.command_line = context.command_line
+        if context.cwd:
+            self.cwd = context.cwd
+        if context.parent_process_id:
+            self.parent_process_id = context.parent_process_id
+        if context.parent_pid:
+            self.parent_pid = context.parent_pid
+        if context.ancestors is not None:
+            self.ancestors = context.ancestors
+        if context.creator_process_id:
+            self.creator_process_id = context.creator_process_id
+        if context.creator_pid:
+            self.creator_pid = context.creator_pid
+        if context.cwd_truncated:
+            self.cwd_truncated = context.cwd_truncated
 
 
 # The fields of a process's context, which the daemon writes one after another, once per process

@@ -21,14 +21,19 @@ from sensor.telemetry.wire import (
     ancestor_frame,
     event_frame,
     event_frames,
-    from_proto,
     own_parts_bytes,
     process_context_bytes,
 )
+from sensor.telemetry.wire_read import decode_event
 from tests.telemetry.samples import PAYLOADS, event
 
 TICKER = dataclasses.replace(event(LostPayload(0, "")), payload=TickerPayload(1_700_000_000, 5))
 ALL = [*(event(p) for p in PAYLOADS), TICKER]
+
+
+def from_proto(message: pb.TelemetryEvent) -> TelemetryEvent:
+    """The event a client reads from a message as protobuf wrote it (sensor.telemetry.wire_read)."""
+    return decode_event(message.SerializeToString())
 
 
 def parsed(original: TelemetryEvent) -> pb.TelemetryEvent:
