@@ -136,21 +136,20 @@ static __always_inline void send_net(void *ctx, u32 hook, struct sensor_net *rec
 	send(ctx, hook, rec, size);
 }
 
-/* The caller's sockaddr of addrlen bytes: the remote (connect) or local (bind) end. A unix
- * socket's path goes to data; an inet address to *addr and *port. */
-static __always_inline void read_user_sockaddr(struct sensor_net *rec, u64 uaddr, u32 addrlen, u8 *addr, u16 *port)
+/* The caller's sockaddr of addrlen bytes: the remote (connect) or local (bind) end; its family, 0
+ * when unreadable. A unix socket's path goes to data; an inet address to *addr and *port. */
+static __always_inline u16 read_user_sockaddr(struct sensor_net *rec, u64 uaddr, u32 addrlen, u8 *addr, u16 *port)
 {
 	struct user_sockaddr sa = {};
 	if (!uaddr || bpf_probe_read_user(&sa, sizeof(sa.family), (void *)uaddr) < 0)
-		return;
-	rec->family = sa.family;
+		return 0;
 	if (sa.family == AF_UNIX_VALUE) {
 		u32 len = addrlen > 2 ? addrlen - 2 : 0;
 		if (len > SOCKADDR_UN_PATH_MAX)
 			len = SOCKADDR_UN_PATH_MAX;
 		if (len > 0 && bpf_probe_read_user(rec->data, len, (void *)uaddr + 2) == 0)
 			rec->data_len = len;
-		return;
+		return sa.family;
 	}
 	bpf_probe_read_user(&sa, sizeof(sa), (void *)uaddr);
 	*port = bpf_ntohs(sa.port);
@@ -158,6 +157,7 @@ static __always_inline void read_user_sockaddr(struct sensor_net *rec, u64 uaddr
 		__builtin_memcpy(addr, sa.addr6, 16);
 	else if (sa.family == AF_INET_VALUE)
 		__builtin_memcpy(addr, &sa.addr4, 4);
+	return sa.family;
 }
 
 /* Remembers the current process as the owner of a TCP socket, from now. */
@@ -218,18 +218,17 @@ static __always_inline int on_connect(void *ctx, void *regs, long ret)
 		return 0;
 	u8 remote[16] = {};
 	u16 remote_port = 0;
-	read_user_sockaddr(rec, ARG(1), ARG(2), remote, &remote_port);
-	u16 family = rec->family;
+	u16 family = read_user_sockaddr(rec, ARG(1), ARG(2), remote, &remote_port);
 	void *sk = fd_sock(fd, ret == 0 || ret == -EINPROGRESS_VALUE);
 	if (!sk) {
 		rec->flags |= NET_NO_SOCKET;
 	} else if (family != AF_UNIX_VALUE) {
 		read_sock(sk, rec);
-		rec->family = family;
 	} else {
 		READ(rec->sock_type, sk, OFF_SK_TYPE);
 		READ(rec->netns, read_ptr(sk, OFF_SKC_NET), OFF_NET_NS_INUM);
 	}
+	rec->family = family; /* the family of the address asked for: the remote end below is in it */
 	if (family == AF_INET_VALUE || family == AF_INET6_VALUE) {
 		__builtin_memcpy(rec->remote_addr, remote, 16);
 		rec->remote_port = remote_port;
@@ -297,8 +296,7 @@ static __always_inline int on_bind(void *ctx, void *regs, long ret)
 		return 0;
 	u8 local[16] = {};
 	u16 local_port = 0;
-	read_user_sockaddr(rec, ARG(1), ARG(2), local, &local_port);
-	u16 family = rec->family;
+	u16 family = read_user_sockaddr(rec, ARG(1), ARG(2), local, &local_port);
 	void *sk = fd_sock(fd, ret == 0);
 	if (sk && ret == 0 && family != AF_UNIX_VALUE) {
 		read_sock(sk, rec); /* the port the kernel chose for port 0 */
@@ -366,11 +364,9 @@ static __always_inline int on_send(void *ctx, s32 fd, u64 uaddr, u64 buf, u64 le
 	if (uaddr) {
 		u8 remote[16] = {};
 		u16 remote_port = 0;
-		u16 family = rec->family;
 		read_user_sockaddr(rec, uaddr, sizeof(struct user_sockaddr), remote, &remote_port);
 		__builtin_memcpy(rec->remote_addr, remote, 16);
 		rec->remote_port = remote_port;
-		rec->family = family;
 	} else if (rec->remote_port != 53) {
 		/* dns_sockets remembers a number: the fd is now another socket (the LRU forgets the entry). */
 		return 0;
