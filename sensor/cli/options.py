@@ -374,9 +374,8 @@ def build_subscription(
         filters = getattr(event_filter, kind.filter_field)
         every_type = len(kind.event_kinds) == 1 and kind.event_kinds[0] not in types
         for name in [None] if every_type else chosen:
-            added = filters.add(filter_expression=expression)
-            if name is not None:
-                added.type = added.DESCRIPTOR.fields_by_name["type"].enum_type.values_by_name[name].number
+            # A filter message takes its type's enum name; none: every type.
+            added = filters.add(filter_expression=expression, **({"type": name} if name else {}))
             if "read_prefixes" in added.DESCRIPTOR.fields_by_name:
                 added.read_prefixes.extend(read_prefixes)
     wanted = subscription.container_filter
