@@ -147,7 +147,8 @@ def parse_batch_ns(value: str) -> int:
 
 
 def capture_options(function: F) -> F:
-    """--docker-socket, --cgroup-v1, --transport, --task-reads, --buffer-size, --bpf-cache (also SENSOR_* variables)."""
+    """--docker-socket, --node-name, --cgroup-v1, --transport, --task-reads, --buffer-size, --bpf-cache
+    (also SENSOR_* variables)."""
     for option in reversed(
         (
             env_option(
@@ -157,6 +158,12 @@ def capture_options(function: F) -> F:
                 metavar="PATH",
                 help="Docker-API sockets asked for container names and images (repeatable). "
                 f"Default: {', '.join(DEFAULT_DOCKER_SOCKETS)}.",
+            ),
+            env_option(
+                "--node-name",
+                metavar="NAME",
+                help="The node's name, on every event and in the fleet's views "
+                "(in Kubernetes: the pod's spec.nodeName). Default: this host's name.",
             ),
             env_option(
                 "--cgroup-v1",
@@ -337,6 +344,7 @@ def capture_config(flags: dict[str, Any]) -> CaptureConfig:
         buffer_bytes=parse_size(flags["buffer_size"]),
         docker_sockets=flags["docker_sockets"] or DEFAULT_DOCKER_SOCKETS,
         cgroup_v1=flags["cgroup_v1"],
+        node_name=flags["node_name"] or "",
         bpf_cache_dir=Path(flags["bpf_cache"]),
     )
 

@@ -71,6 +71,7 @@ def sensor_info(capture: Capture, hub: Hub, started_ns: int) -> api.GetInfoRespo
     subscribers = hub.subscribers()
     return api.GetInfoResponse(
         sensor_id=capture.sensor_id,
+        node_name=capture.node_name,
         version=__version__,
         kernel=os.uname().release,
         transport=next((c.backend.value for c in capture.choices if c.hook == "transport"), ""),

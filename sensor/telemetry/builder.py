@@ -29,8 +29,9 @@ def default_sensor_id(boot_id: str) -> str:
 class EventBuilder:
     """Numbers events and fills in their process context from the cache."""
 
-    def __init__(self, sensor_id: str, cache: ProcessInfoCache) -> None:
+    def __init__(self, sensor_id: str, cache: ProcessInfoCache, node_name: str = "") -> None:
         self.sensor_id = sensor_id
+        self.node_name = node_name
         self._cache = cache
         # next() on a count is atomic under the GIL: server threads number lost and ticker events too.
         self._sequence = itertools.count(1)
@@ -70,6 +71,7 @@ class EventBuilder:
         ancestors = self._cache.lineage(info)
         return TelemetryEvent(
             sensor_id=self.sensor_id,
+            node_name=self.node_name,
             sensor_sequence_number=next(self._sequence),
             sensor_monotime_nanos=monotime_ns,
             payload=payload,
@@ -98,6 +100,7 @@ class EventBuilder:
         info = change.container
         return TelemetryEvent(
             sensor_id=self.sensor_id,
+            node_name=self.node_name,
             sensor_sequence_number=self._next(),
             sensor_monotime_nanos=change.monotime_ns,
             payload=ContainerPayload(
@@ -116,6 +119,7 @@ class EventBuilder:
         """An event saying ``count`` records were lost at ``stage``."""
         return TelemetryEvent(
             sensor_id=self.sensor_id,
+            node_name=self.node_name,
             sensor_sequence_number=self._next(),
             sensor_monotime_nanos=monotime_ns,
             payload=LostPayload(lost=count, stage=stage, hook=hook),
@@ -125,6 +129,7 @@ class EventBuilder:
         """A heartbeat at wall-clock time ``wall_ns``."""
         return TelemetryEvent(
             sensor_id=self.sensor_id,
+            node_name=self.node_name,
             sensor_sequence_number=self._next(),
             sensor_monotime_nanos=monotime_ns,
             payload=TickerPayload(wall_ns // 1_000_000_000, wall_ns % 1_000_000_000),

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import socket
 import time
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
@@ -81,6 +82,7 @@ class CaptureConfig:
     exit_grace_ns: int = DEFAULT_EXIT_GRACE_NS
     cache_capacity: int = DEFAULT_CAPACITY
     sensor_id: str = ""
+    node_name: str = ""  # on every event; "": this host's name
     docker_sockets: tuple[str, ...] = DEFAULT_DOCKER_SOCKETS
     metadata_wait_ns: int = DEFAULT_METADATA_WAIT_NS
     cgroup_v1: bool = False  # watch a v1 controller's hierarchy even where the unified one is mounted
@@ -222,7 +224,8 @@ class Capture:
             capacity=self.config.cache_capacity,
             read_proc=read_proc,
         )
-        self._builder = EventBuilder(self.config.sensor_id or default_sensor_id(boot_id), self.cache)
+        sensor_id = self.config.sensor_id or default_sensor_id(boot_id)
+        self._builder = EventBuilder(sensor_id, self.cache, self.config.node_name or socket.gethostname())
 
     def _start_replay(self, reader: RecordReader) -> None:
         self.choices = []
@@ -261,6 +264,11 @@ class Capture:
     def sensor_id(self) -> str:
         """This sensor's id, on every event."""
         return self._builder.sensor_id
+
+    @property
+    def node_name(self) -> str:
+        """The name of the node this sensor runs on, on every event."""
+        return self._builder.node_name
 
     def set_read_prefixes(self, prefixes: frozenset[bytes]) -> None:
         """Which read-only opens the kernel sends from now on (the subscribers' prefixes changed)."""

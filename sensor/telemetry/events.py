@@ -55,6 +55,7 @@ class TelemetryEvent:
     creator_process_id: str  # set when the kernel reparented the process: the parent that made it
     creator_pid: int
     cwd_truncated: bool
+    node_name: str  # the node the sensor runs on: every event says where it happened
     # The protobuf encoding, made on first send and shared by every subscriber (see sensor.telemetry.wire).
     encoded: bytes = field(repr=False, compare=False)
 
@@ -87,6 +88,7 @@ class TelemetryEvent:
         creator_process_id: str = "",
         creator_pid: int = 0,
         cwd_truncated: bool = False,
+        node_name: str = "",
         encoded: bytes = b"",
     ) -> None:
         self.sensor_id = sensor_id
@@ -115,6 +117,7 @@ class TelemetryEvent:
         self.creator_process_id = creator_process_id
         self.creator_pid = creator_pid
         self.cwd_truncated = cwd_truncated
+        self.node_name = node_name
         self.encoded = encoded
 
     @property

@@ -91,6 +91,8 @@ def json_line(event: TelemetryEvent) -> str:
         f',"sensor_sequence_number":"{event.sensor_sequence_number}"'
         f',"sensor_monotime_nanos":"{event.sensor_monotime_nanos}"'
     )
+    if event.node_name:
+        out += ',"node_name":' + string_json[event.node_name]
     if event.container_id:
         out += _container_part(event)
     if event.process_id:

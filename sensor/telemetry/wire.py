@@ -33,6 +33,7 @@ def _own_parts(event: TelemetryEvent) -> pb.TelemetryEvent:
     return pb.TelemetryEvent(
         id=event.id,
         sensor_id=event.sensor_id,
+        node_name=event.node_name,
         sensor_sequence_number=event.sensor_sequence_number,
         sensor_monotime_nanos=event.sensor_monotime_nanos,
         process_pid=event.process_pid,
@@ -150,6 +151,7 @@ def ancestor_frame(ref: ProcessRef) -> bytes:
 
 
 _sensor_ids: Final = _string_memo(b"\x12")  # TelemetryEvent.sensor_id = 2
+_node_names: Final = _string_memo(b"\x82\x01")  # 16
 _container_names: Final = _string_memo(b"\x5a")  # 11
 _image_ids: Final = _string_memo(b"\x62")  # 12
 _image_names: Final = _string_memo(b"\x6a")  # 13
@@ -216,6 +218,7 @@ def own_parts_bytes(event: TelemetryEvent) -> bytes:
             _container_names[event.container_name],
             _image_ids[event.image_id],
             _image_names[event.image_name],
+            _node_names[event.node_name],
             _comms[event.comm],
             _bool_field(b"\xd8\x01", event.snapshot),  # 27
             _bytes_field(_PROCESS_TAG, body),
@@ -243,3 +246,13 @@ def event_frame(event: TelemetryEvent) -> bytes:
 def event_frames(events: list[TelemetryEvent]) -> list[bytes]:
     """Each event's frame (one compiled loop for a whole response)."""
     return [event_frame(event) for event in events]
+
+
+def event_bytes(event: TelemetryEvent) -> bytes:
+    """The event as a ``TelemetryEvent`` message of its own (an export's payload): its frame without
+    the frame's tag and length."""
+    frame = event_frame(event)
+    at = 1  # the one-byte tag
+    while frame[at] & 0x80:
+        at += 1
+    return frame[at + 1 :]

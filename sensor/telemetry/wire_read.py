@@ -109,7 +109,7 @@ _string_lists: Final[BoundedMemo[bytes, list[str]]] = BoundedMemo(_strings, MEMO
 # TelemetryEvent's field numbers (protos/sensor/api/v1/telemetry.proto); the id (1) is not read:
 # TelemetryEvent derives it.
 _SENSOR_ID, _SEQUENCE, _MONOTIME, _PROCESS_ID, _PID, _TGID, _CPU, _CREDENTIALS = range(2, 10)
-_CONTAINER_ID, _CONTAINER_NAME, _IMAGE_ID, _IMAGE_NAME, _POD_UID, _LANGUAGE = range(10, 16)
+_CONTAINER_ID, _CONTAINER_NAME, _IMAGE_ID, _IMAGE_NAME, _POD_UID, _LANGUAGE, _NODE_NAME = range(10, 17)
 _COMM, _FILENAME, _COMMAND_LINE, _CWD, _PARENT_PROCESS_ID, _PARENT_PID, _ANCESTORS = range(20, 27)
 _SNAPSHOT, _CREATOR_PROCESS_ID, _CREATOR_PID, _CWD_TRUNCATED = range(27, 31)
 
@@ -160,6 +160,7 @@ class _Fields:
         self.creator_process_id = ""
         self.creator_pid = 0
         self.cwd_truncated = False
+        self.node_name = ""
         self.payload: Any = None
 
     def take_context(self, context: _Fields) -> None:
@@ -281,6 +282,8 @@ def _read(raw: bytes, f: _Fields, contexts: bool) -> None:
             f.comm = _text[raw[start:at]]
         elif number == _SENSOR_ID:
             f.sensor_id = _text[raw[start:at]]
+        elif number == _NODE_NAME:
+            f.node_name = _text[raw[start:at]]
         elif number == _CONTAINER_NAME:
             f.container_name = _text[raw[start:at]]
         elif number == _IMAGE_ID:
@@ -327,7 +330,7 @@ def decode_event(raw: bytes) -> TelemetryEvent:
         f.sensor_id, f.sequence, f.monotime, f.payload, f.process_id, f.pid, f.tgid, f.cpu, f.credentials,
         f.container_id, f.container_name, f.image_id, f.image_name, f.pod_uid, f.language, f.comm, f.filename,
         f.command_line, f.cwd, f.parent_process_id, f.parent_pid, f.ancestors, f.snapshot, f.creator_process_id,
-        f.creator_pid, f.cwd_truncated,
+        f.creator_pid, f.cwd_truncated, f.node_name,
     )  # fmt: skip
 
 

@@ -45,6 +45,7 @@ def event(payload: AnyPayload) -> TelemetryEvent:
         language="python",
         creator_process_id="boot-41-99",
         creator_pid=41,
+        node_name="node-7.example",
     )
 
 

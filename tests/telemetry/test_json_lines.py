@@ -13,6 +13,7 @@ from sensor.model.process_cache import ProcessRef
 from sensor.telemetry.events import TelemetryEvent
 from sensor.telemetry.json_lines import json_line, json_lines
 from sensor.telemetry.kinds.ticker import TickerPayload
+from sensor.telemetry.wire import event_bytes
 from tests.telemetry.samples import PAYLOADS, AnyPayload, event
 
 
@@ -38,6 +39,16 @@ def test_json_parses_as_the_proto_and_prints_back_the_same(payload: AnyPayload) 
         "fsuid": 1001,
         "fsgid": 101,
     }
+
+
+@pytest.mark.parametrize("payload", PAYLOADS, ids=lambda p: f"{type(p).__name__}-{getattr(p, 'type', '')}")
+def test_json_says_what_the_protobuf_form_says(payload: AnyPayload) -> None:
+    sample = event(payload)
+    ours = json.loads(json_line(sample))
+    sent = telemetry_pb2.TelemetryEvent.FromString(event_bytes(sample))
+    theirs = json_format.MessageToDict(sent, preserving_proto_field_name=True)
+    assert_subset(theirs, ours)
+    assert ours["node_name"] == "node-7.example"
 
 
 def assert_subset(small: dict[str, Any], big: dict[str, Any], path: str = "") -> None:

@@ -321,7 +321,7 @@ class SubscriptionInfo(_message.Message):
     def __init__(self, id: _Optional[int] = ..., peer: _Optional[str] = ..., sent: _Optional[int] = ..., lost: _Optional[int] = ..., throttled: _Optional[int] = ..., queued: _Optional[int] = ...) -> None: ...
 
 class GetInfoResponse(_message.Message):
-    __slots__ = ("sensor_id", "version", "kernel", "transport", "cgroup_mode", "hooks", "counters", "subscriptions", "uptime_nanos")
+    __slots__ = ("sensor_id", "version", "kernel", "transport", "cgroup_mode", "hooks", "counters", "subscriptions", "uptime_nanos", "node_name", "exports")
     SENSOR_ID_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     KERNEL_FIELD_NUMBER: _ClassVar[int]
@@ -331,6 +331,8 @@ class GetInfoResponse(_message.Message):
     COUNTERS_FIELD_NUMBER: _ClassVar[int]
     SUBSCRIPTIONS_FIELD_NUMBER: _ClassVar[int]
     UPTIME_NANOS_FIELD_NUMBER: _ClassVar[int]
+    NODE_NAME_FIELD_NUMBER: _ClassVar[int]
+    EXPORTS_FIELD_NUMBER: _ClassVar[int]
     sensor_id: str
     version: str
     kernel: str
@@ -340,4 +342,24 @@ class GetInfoResponse(_message.Message):
     counters: Counters
     subscriptions: _containers.RepeatedCompositeFieldContainer[SubscriptionInfo]
     uptime_nanos: int
-    def __init__(self, sensor_id: _Optional[str] = ..., version: _Optional[str] = ..., kernel: _Optional[str] = ..., transport: _Optional[str] = ..., cgroup_mode: _Optional[str] = ..., hooks: _Optional[_Iterable[_Union[HookBackend, _Mapping]]] = ..., counters: _Optional[_Union[Counters, _Mapping]] = ..., subscriptions: _Optional[_Iterable[_Union[SubscriptionInfo, _Mapping]]] = ..., uptime_nanos: _Optional[int] = ...) -> None: ...
+    node_name: str
+    exports: _containers.RepeatedCompositeFieldContainer[ExportInfo]
+    def __init__(self, sensor_id: _Optional[str] = ..., version: _Optional[str] = ..., kernel: _Optional[str] = ..., transport: _Optional[str] = ..., cgroup_mode: _Optional[str] = ..., hooks: _Optional[_Iterable[_Union[HookBackend, _Mapping]]] = ..., counters: _Optional[_Union[Counters, _Mapping]] = ..., subscriptions: _Optional[_Iterable[_Union[SubscriptionInfo, _Mapping]]] = ..., uptime_nanos: _Optional[int] = ..., node_name: _Optional[str] = ..., exports: _Optional[_Iterable[_Union[ExportInfo, _Mapping]]] = ...) -> None: ...
+
+class ExportInfo(_message.Message):
+    __slots__ = ("name", "destination", "sent", "lost", "rate_limited", "pending", "error")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DESTINATION_FIELD_NUMBER: _ClassVar[int]
+    SENT_FIELD_NUMBER: _ClassVar[int]
+    LOST_FIELD_NUMBER: _ClassVar[int]
+    RATE_LIMITED_FIELD_NUMBER: _ClassVar[int]
+    PENDING_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    destination: str
+    sent: int
+    lost: int
+    rate_limited: int
+    pending: int
+    error: str
+    def __init__(self, name: _Optional[str] = ..., destination: _Optional[str] = ..., sent: _Optional[int] = ..., lost: _Optional[int] = ..., rate_limited: _Optional[int] = ..., pending: _Optional[int] = ..., error: _Optional[str] = ...) -> None: ...

@@ -293,7 +293,7 @@ class NetworkEvent(_message.Message):
     def __init__(self, type: _Optional[_Union[NetworkEvent.NetworkEventType, str]] = ..., family: _Optional[str] = ..., protocol: _Optional[str] = ..., socket_type: _Optional[str] = ..., local_address: _Optional[str] = ..., local_port: _Optional[int] = ..., remote_address: _Optional[str] = ..., remote_port: _Optional[int] = ..., unix_path: _Optional[str] = ..., errno: _Optional[int] = ..., in_progress: _Optional[bool] = ..., fd: _Optional[int] = ..., backlog: _Optional[int] = ..., duration_ns: _Optional[int] = ..., netns: _Optional[int] = ..., dns_query: _Optional[str] = ..., dns_type: _Optional[str] = ..., dns_id: _Optional[int] = ..., dns_unparsed: _Optional[bool] = ...) -> None: ...
 
 class TelemetryEvent(_message.Message):
-    __slots__ = ("id", "sensor_id", "sensor_sequence_number", "sensor_monotime_nanos", "process_id", "process_pid", "process_tgid", "cpu", "credentials", "container_id", "container_name", "image_id", "image_name", "pod_uid", "language", "comm", "filename", "command_line", "cwd", "parent_process_id", "parent_pid", "ancestors", "snapshot", "creator_process_id", "creator_pid", "cwd_truncated", "process", "lost", "container", "ticker", "file", "network")
+    __slots__ = ("id", "sensor_id", "sensor_sequence_number", "sensor_monotime_nanos", "process_id", "process_pid", "process_tgid", "cpu", "credentials", "container_id", "container_name", "image_id", "image_name", "pod_uid", "language", "node_name", "comm", "filename", "command_line", "cwd", "parent_process_id", "parent_pid", "ancestors", "snapshot", "creator_process_id", "creator_pid", "cwd_truncated", "process", "lost", "container", "ticker", "file", "network")
     ID_FIELD_NUMBER: _ClassVar[int]
     SENSOR_ID_FIELD_NUMBER: _ClassVar[int]
     SENSOR_SEQUENCE_NUMBER_FIELD_NUMBER: _ClassVar[int]
@@ -309,6 +309,7 @@ class TelemetryEvent(_message.Message):
     IMAGE_NAME_FIELD_NUMBER: _ClassVar[int]
     POD_UID_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    NODE_NAME_FIELD_NUMBER: _ClassVar[int]
     COMM_FIELD_NUMBER: _ClassVar[int]
     FILENAME_FIELD_NUMBER: _ClassVar[int]
     COMMAND_LINE_FIELD_NUMBER: _ClassVar[int]
@@ -341,6 +342,7 @@ class TelemetryEvent(_message.Message):
     image_name: str
     pod_uid: str
     language: str
+    node_name: str
     comm: str
     filename: str
     command_line: _containers.RepeatedScalarFieldContainer[str]
@@ -358,4 +360,4 @@ class TelemetryEvent(_message.Message):
     ticker: TickerEvent
     file: FileEvent
     network: NetworkEvent
-    def __init__(self, id: _Optional[str] = ..., sensor_id: _Optional[str] = ..., sensor_sequence_number: _Optional[int] = ..., sensor_monotime_nanos: _Optional[int] = ..., process_id: _Optional[str] = ..., process_pid: _Optional[int] = ..., process_tgid: _Optional[int] = ..., cpu: _Optional[int] = ..., credentials: _Optional[_Union[Credentials, _Mapping]] = ..., container_id: _Optional[str] = ..., container_name: _Optional[str] = ..., image_id: _Optional[str] = ..., image_name: _Optional[str] = ..., pod_uid: _Optional[str] = ..., language: _Optional[str] = ..., comm: _Optional[str] = ..., filename: _Optional[str] = ..., command_line: _Optional[_Iterable[str]] = ..., cwd: _Optional[str] = ..., parent_process_id: _Optional[str] = ..., parent_pid: _Optional[int] = ..., ancestors: _Optional[_Iterable[_Union[ProcessRef, _Mapping]]] = ..., snapshot: _Optional[bool] = ..., creator_process_id: _Optional[str] = ..., creator_pid: _Optional[int] = ..., cwd_truncated: _Optional[bool] = ..., process: _Optional[_Union[ProcessEvent, _Mapping]] = ..., lost: _Optional[_Union[LostRecordEvent, _Mapping]] = ..., container: _Optional[_Union[ContainerEvent, _Mapping]] = ..., ticker: _Optional[_Union[TickerEvent, _Mapping]] = ..., file: _Optional[_Union[FileEvent, _Mapping]] = ..., network: _Optional[_Union[NetworkEvent, _Mapping]] = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., sensor_id: _Optional[str] = ..., sensor_sequence_number: _Optional[int] = ..., sensor_monotime_nanos: _Optional[int] = ..., process_id: _Optional[str] = ..., process_pid: _Optional[int] = ..., process_tgid: _Optional[int] = ..., cpu: _Optional[int] = ..., credentials: _Optional[_Union[Credentials, _Mapping]] = ..., container_id: _Optional[str] = ..., container_name: _Optional[str] = ..., image_id: _Optional[str] = ..., image_name: _Optional[str] = ..., pod_uid: _Optional[str] = ..., language: _Optional[str] = ..., node_name: _Optional[str] = ..., comm: _Optional[str] = ..., filename: _Optional[str] = ..., command_line: _Optional[_Iterable[str]] = ..., cwd: _Optional[str] = ..., parent_process_id: _Optional[str] = ..., parent_pid: _Optional[int] = ..., ancestors: _Optional[_Iterable[_Union[ProcessRef, _Mapping]]] = ..., snapshot: _Optional[bool] = ..., creator_process_id: _Optional[str] = ..., creator_pid: _Optional[int] = ..., cwd_truncated: _Optional[bool] = ..., process: _Optional[_Union[ProcessEvent, _Mapping]] = ..., lost: _Optional[_Union[LostRecordEvent, _Mapping]] = ..., container: _Optional[_Union[ContainerEvent, _Mapping]] = ..., ticker: _Optional[_Union[TickerEvent, _Mapping]] = ..., file: _Optional[_Union[FileEvent, _Mapping]] = ..., network: _Optional[_Union[NetworkEvent, _Mapping]] = ...) -> None: ...
