@@ -6,6 +6,7 @@ import click
 
 from sensor import __version__
 from sensor.cli.doctor import doctor
+from sensor.cli.fleet import fleet
 from sensor.cli.run import run
 from sensor.cli.status import status
 from sensor.cli.top import top
@@ -30,6 +31,7 @@ def cli() -> None:
       sensor status         what the daemon has seen and lost, and who is subscribed
       sensor workload-list  the processes and containers the sensor sees
       sensor top            containers' CPU, memory, tasks, network and IO, live
+      sensor fleet          every node's sensor, through NATS JetStream (sensor run --export-nats)
     """
 
 
@@ -45,6 +47,7 @@ cli.add_command(workload_list)
 cli.add_command(top)
 cli.add_command(doctor)
 cli.add_command(status)
+cli.add_command(fleet)
 
 
 def main() -> None:

@@ -108,16 +108,22 @@ def _kind_list(kinds: list[EventKind]) -> str:
     return (", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]) + " events"
 
 
-def parse_size(value: str) -> int:
-    """``16M``, ``512K``, ``1G`` or a byte count."""
+def parse_bytes(value: str, flag: str) -> int:
+    """``16M``, ``512K``, ``1G``, ``10MiB`` or a byte count."""
     units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
     text = value.strip().upper().removesuffix("B").removesuffix("I")
     try:
         size = int(text[:-1]) * units[text[-1]] if text and text[-1] in units else int(text)
     except ValueError:
-        raise click.BadParameter(
-            f"{value!r} is not a size (examples: 16M, 512K, 1G)", param_hint="--buffer-size"
-        ) from None
+        raise click.BadParameter(f"{value!r} is not a size (examples: 16M, 512K, 1G)", param_hint=flag) from None
+    if size <= 0:
+        raise click.BadParameter(f"{value!r}: a size must be more than 0", param_hint=flag)
+    return size
+
+
+def parse_size(value: str) -> int:
+    """``--buffer-size``: a power of two of at least a page, at most what the kernel takes."""
+    size = parse_bytes(value, "--buffer-size")
     if size < mmap.PAGESIZE or size & (size - 1):
         raise click.BadParameter(
             f"{value!r} must be a power of two of at least {mmap.PAGESIZE} bytes (examples: 16M, 64M)",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 import threading
 from types import FrameType
 from typing import Any
@@ -10,8 +11,10 @@ from typing import Any
 import click
 
 from sensor.cli.env_option import env_option
+from sensor.cli.export_options import export_options, export_plan
 from sensor.cli.logs import log, log_format_option, setup_logging
 from sensor.cli.options import capture_config, capture_options, describe_backends, start_or_exit
+from sensor.export.json_file import JsonLinesFile
 from sensor.server.address import DEFAULT_ADDRESS, AddressError, parse_address
 from sensor.server.daemon import DEFAULT_MAX_SUBSCRIBERS, Daemon, ServerConfig
 from sensor.server.metrics import MetricsAddressError, parse_metrics_address
@@ -66,6 +69,7 @@ from sensor.telemetry.hub import DEFAULT_QUEUE_EVENTS
     help="Do not attach the network hooks: they too run at every syscall's exit (about 60 ns when they send "
     "nothing), and at every TCP state change. Subscriptions to network events are then refused, saying so.",
 )
+@export_options
 @capture_options
 @log_format_option
 def run(
@@ -79,7 +83,7 @@ def run(
     no_file_events: bool,
     no_network_events: bool,
     log_format: str,
-    **capture_flags: Any,
+    **flags: Any,
 ) -> None:
     """Run the sensor as a daemon serving the gRPC TelemetryService.
 
@@ -96,6 +100,9 @@ def run(
       sensor run --listen unix:///tmp/sensor.sock --metrics-listen 9464
       sensor run --listen tcp://0.0.0.0:7443 --tls-cert server.pem --tls-key server.key \\
                  --tls-client-ca clients-ca.pem
+      sensor run --export-file /var/log/sensor/events.jsonl --export-file-max-size 100M
+      sensor run --node-name web-1 --export-nats nats://n1:4222,nats://n2:4222 --export-nats-replicas 3 \\
+                 --nats-creds /etc/sensor/nats.creds --export-event exec,network
     """
     try:
         metrics = parse_metrics_address(metrics_listen) if metrics_listen is not None else None
@@ -108,7 +115,8 @@ def run(
         server.check()
     except AddressError as error:
         raise click.BadParameter(str(error), param_hint="--listen") from None
-    config = capture_config(capture_flags)
+    config = capture_config(flags)
+    exports = export_plan(flags, config.node_name or socket.gethostname())
     config.file_events = not no_file_events
     config.network_events = not no_network_events
     setup_logging(log_format)
@@ -119,8 +127,15 @@ def run(
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, request_stop)
-    daemon = Daemon(server, Capture(config))
+    daemon = Daemon(server, Capture(config), exports)
     start_or_exit(daemon.start, "run")  # an AddressError is a ValueError: reported like the kernel's refusals
+
+    def reopen_files(_sig: int, _frame: FrameType | None) -> None:
+        for exporter in daemon.exporters:
+            if isinstance(exporter.sink, JsonLinesFile):
+                exporter.sink.request_reopen()
+
+    signal.signal(signal.SIGHUP, reopen_files)  # logrotate moved the export file away
     capture = daemon.capture
     metrics_url = f"http://{metrics[0]}:{metrics[1]}/metrics" if metrics else ""
     log.info(

@@ -91,7 +91,7 @@ def _summary_fields(report: LossReport, printer: Printer) -> dict[str, object]:
     }
 
 
-class _Deadline:
+class Deadline:
     """--duration: set going by start(), passed once that many seconds have gone by since."""
 
     def __init__(self, seconds: float | None) -> None:
@@ -110,7 +110,7 @@ class _Interrupted(Exception):
     """A signal asked a blocked client to stop."""
 
 
-class _Stop:
+class StopRequest:
     """Set by SIGINT/SIGTERM (and SIGALRM for --duration); the loop finishes its batch and exits cleanly.
 
     With ``interrupt``, the handler also raises _Interrupted, because a client blocked waiting for
@@ -131,11 +131,14 @@ class _Stop:
             raise _Interrupted
 
 
-def lines_formatter(output_format: str) -> Callable[[list[TelemetryEvent]], str]:
-    """The function that turns a batch of events into its printed lines."""
+def lines_formatter(output_format: str, with_node: bool = False) -> Callable[[list[TelemetryEvent]], str]:
+    """The function that turns a batch of events into its printed lines; ``with_node``: compact lines
+    begin with the event's node (JSON has it anyway)."""
     if output_format == "json":
         return json_lines
     compact = CompactFormatter()
+    if with_node:
+        return lambda batch: "".join([f"{event.node_name}  {compact.format(event)}\n" for event in batch])
     return lambda batch: "".join([compact.format(event) + "\n" for event in batch])
 
 
@@ -168,8 +171,8 @@ def write_stdout(text: str) -> None:
 class Printer:
     """Writes events as lines and counts them; :attr:`done` once ``count`` lines are out."""
 
-    def __init__(self, output_format: str, count: int | None) -> None:
-        self._lines = lines_formatter(output_format)
+    def __init__(self, output_format: str, count: int | None, with_node: bool = False) -> None:
+        self._lines = lines_formatter(output_format, with_node)
         self._count = count
         self.printed = 0
         self.lost_reported = 0  # what `lost` events said, over every stage
@@ -302,7 +305,7 @@ def trace(**flags: Any) -> None:
     )
     setup_logging(flags["log_format"])
     printer = Printer(flags["output_format"], flags["count"])
-    deadline = _Deadline(flags["duration"])
+    deadline = Deadline(flags["duration"])
 
     def should_stop() -> bool:
         return stop.requested or printer.done or deadline.passed()
@@ -310,14 +313,14 @@ def trace(**flags: Any) -> None:
     check_flags_fit_side(flags, LOCAL_ONLY_FLAGS, REMOTE_ONLY_FLAGS)
     if flags["connect"]:
         remote = connection(flags)
-        stop = _Stop(interrupt=True, duration=flags["duration"])
+        stop = StopRequest(interrupt=True, duration=flags["duration"])
         _trace_remote(remote, subscription, printer, flags["reconnect"], should_stop)
         return
     config = capture_config(flags)
     config.record_path = flags["record"] or ""
     config.file_events = EventKind.FILE in kinds
     config.network_events = EventKind.NETWORK in kinds
-    stop = _Stop()
+    stop = StopRequest()
     _trace_local(config, subscription, kinds, printer, should_stop, deadline)
 
 
@@ -327,7 +330,7 @@ def _trace_local(
     kinds: list[EventKind],
     printer: Printer,
     should_stop: Callable[[], bool],
-    deadline: _Deadline,
+    deadline: Deadline,
 ) -> None:
     try:
         rules = compile_subscription(subscription)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import time
 from concurrent import futures
@@ -12,11 +13,15 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from sensor.export.exporter import Exporter, ExportStats
+from sensor.export.plan import ExportPlan
+from sensor.fleet.engine import NodeHeartbeat
 from sensor.server.address import Address, AddressError, claim_unix_socket, server_credentials
 from sensor.server.container_stats import host_stats_cache
 from sensor.server.metrics import MetricsServer
-from sensor.server.pipeline import PipelineThread
+from sensor.server.pipeline import PipelineStopped, PipelineThread
 from sensor.server.service import SERVICE_NAME, TelemetryService
+from sensor.server.workloads import node_heartbeat
 from sensor.telemetry.capture import Capture, settle_heap
 from sensor.telemetry.hub import DEFAULT_QUEUE_EVENTS, Hub
 
@@ -24,6 +29,7 @@ DEFAULT_MAX_SUBSCRIBERS = 32
 UNARY_WORKERS = 4  # threads left for ListWorkloads, GetInfo and health while every subscriber streams
 SHUTDOWN_GRACE_S = 3.0
 SHUTDOWN_MESSAGE = "the sensor is shutting down"
+log = logging.getLogger("sensor")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,10 +63,14 @@ class ServerConfig:
 class Daemon:
     """Start with :meth:`start`, end with :meth:`stop`."""
 
-    def __init__(self, config: ServerConfig, capture: Capture) -> None:
+    def __init__(self, config: ServerConfig, capture: Capture, exports: ExportPlan | None = None) -> None:
         config.check()
         self.config = config
         self.capture = capture
+        self._export_plan = exports or ExportPlan()
+        self.exporters: list[Exporter] = []
+        self._started_at = time.time()
+        self._last_beat = (0.0, 0)  # (wall time, events published) at the last heartbeat
         self.hub = Hub(config.queue_events, config.max_subscribers)
         self.pipeline = PipelineThread(self.capture, self.hub)
         self.stats = host_stats_cache()
@@ -75,14 +85,49 @@ class Daemon:
         self.capture.start()
         settle_heap()
         started_ns = time.monotonic_ns()
+        self._started_at = time.time()
         try:
+            self._start_exports()
             self.pipeline.start()
-            self._serve(TelemetryService(self.pipeline, started_ns, self.stats))
+            self._serve(TelemetryService(self.pipeline, started_ns, self.stats, self.export_stats))
             if self.config.metrics_listen is not None:
                 self._serve_metrics(*self.config.metrics_listen)
         except BaseException:
             self.stop()
             raise
+
+    def _start_exports(self) -> None:
+        """Subscribe each export before the pipeline runs, so that none misses the first event."""
+        plan = self._export_plan
+        if plan.rules is None:
+            return
+        for missing in self.capture.missing_kinds(plan.rules.kinds):
+            log.warning("export: no %s", missing)
+        self.exporters = plan.exporters(self.capture.lost_event, self.heartbeat)
+        for exporter in self.exporters:
+            exporter.attach(self.hub)
+            exporter.start()
+
+    def export_stats(self) -> list[ExportStats]:
+        """Each export's counters now (any thread)."""
+        return [exporter.stats() for exporter in self.exporters]
+
+    def heartbeat(self) -> NodeHeartbeat:
+        """This node's heartbeat for the fleet (any thread: read on the pipeline's while it runs)."""
+        exports = self.export_stats()
+
+        def read() -> NodeHeartbeat:
+            return node_heartbeat(self.capture, self.hub, self._started_at, exports)
+
+        try:
+            beat = self.pipeline.call(read)
+        except PipelineStopped:  # stopping: nothing changes the model any more
+            beat = read()
+        last_at, last_events = self._last_beat
+        if last_at:
+            beat.events_per_s = (beat.events - last_events) / max(beat.at - last_at, 1e-3)
+        self._last_beat = (beat.at, beat.events)
+        return beat
 
     def _serve(self, service: TelemetryService) -> None:
         config = self.config
@@ -137,4 +182,6 @@ class Daemon:
         if self.pipeline.is_alive():
             self.pipeline.stop()
             self.pipeline.join()
+        for exporter in self.exporters:  # after the pipeline: each writes out every event it was given
+            exporter.stop()
         self.capture.close()

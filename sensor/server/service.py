@@ -14,6 +14,7 @@ from typing import Any
 import grpc
 
 from sensor.api.v1 import service_pb2 as api
+from sensor.export.exporter import ExportStats
 from sensor.model.stats.cache import StatsCache
 from sensor.server.container_stats import (
     AmbiguousContainer,
@@ -61,8 +62,15 @@ def _responses(frames: list[bytes]) -> Iterator[bytes]:
 class TelemetryService:
     """The service's methods, over the pipeline thread that owns the model."""
 
-    def __init__(self, pipeline: PipelineThread, started_ns: int, stats: StatsCache) -> None:
+    def __init__(
+        self,
+        pipeline: PipelineThread,
+        started_ns: int,
+        stats: StatsCache,
+        exports: Callable[[], list[ExportStats]] = list,
+    ) -> None:
         self._pipeline = pipeline
+        self._exports = exports
         self._stats = stats
         self._capture = pipeline.capture
         self._hub = pipeline.hub
@@ -156,7 +164,8 @@ class TelemetryService:
 
     def get_info(self, _request: api.GetInfoRequest, context: grpc.ServicerContext) -> Any:
         """The sensor's identity, hooks and counters."""
-        return self._on_pipeline(lambda: sensor_info(self._capture, self._hub, self._started_ns), context)
+        exports = self._exports()
+        return self._on_pipeline(lambda: sensor_info(self._capture, self._hub, self._started_ns, exports), context)
 
     def _on_pipeline(self, function: Callable[[], Any], context: grpc.ServicerContext) -> Any:
         try:

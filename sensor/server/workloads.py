@@ -11,6 +11,8 @@ from collections import Counter
 
 from sensor import __version__
 from sensor.api.v1 import service_pb2 as api
+from sensor.export.exporter import ExportStats
+from sensor.fleet.engine import NodeHeartbeat
 from sensor.telemetry.capture import Capture
 from sensor.telemetry.hub import Hub
 from sensor.telemetry.kinds.process import creds_proto
@@ -65,8 +67,27 @@ def list_workloads(capture: Capture) -> api.ListWorkloadsResponse:
     return response
 
 
-def sensor_info(capture: Capture, hub: Hub, started_ns: int) -> api.GetInfoResponse:
-    """Who the sensor is, the backend of each hook, and its counters."""
+def node_heartbeat(capture: Capture, hub: Hub, started_at: float, exports: list[ExportStats]) -> NodeHeartbeat:
+    """What this node says of itself to the fleet (``started_at``: wall-clock seconds)."""
+    loss = capture.loss()
+    lost = loss.kernel_lost + loss.reader_lost + hub.lost_total() + sum(e.lost for e in exports)
+    return NodeHeartbeat(
+        node_name=capture.node_name,
+        sensor_id=capture.sensor_id,
+        version=__version__,
+        kernel=os.uname().release,
+        started_at=started_at,
+        at=time.time(),
+        hooks={c.hook: c.backend.value for c in capture.choices},
+        processes=len(capture.cache),
+        containers=len(capture.containers),
+        events=hub.published,
+        lost=lost,
+    )
+
+
+def sensor_info(capture: Capture, hub: Hub, started_ns: int, exports: list[ExportStats]) -> api.GetInfoResponse:
+    """Who the sensor is, the backend of each hook, its exports, and its counters."""
     loss = capture.loss()
     subscribers = hub.subscribers()
     return api.GetInfoResponse(
@@ -97,4 +118,16 @@ def sensor_info(capture: Capture, hub: Hub, started_ns: int) -> api.GetInfoRespo
             for s in subscribers
         ],
         uptime_nanos=time.monotonic_ns() - started_ns,
+        exports=[
+            api.ExportInfo(
+                name=e.name,
+                destination=e.destination,
+                sent=e.sent,
+                lost=e.lost,
+                rate_limited=e.rate_limited,
+                pending=e.pending,
+                error=e.error,
+            )
+            for e in exports
+        ],
     )

@@ -1,0 +1,196 @@
+"""`sensor fleet`: every node's sensor, read from the fleet's NATS JetStream (no sensor needed here)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
+from datetime import datetime, timedelta, timezone
+from typing import Any, TypeVar
+
+import click
+import nats.errors
+import nats.js.errors
+from nats.js import JetStreamContext
+
+from sensor.cli.export_options import engine_address, nats_options
+from sensor.cli.logs import log, log_format_option, setup_logging
+from sensor.cli.options import (
+    EventChoice,
+    build_subscription,
+    explain_rejection,
+    kinds_for_filter,
+    output_format_option,
+    parse_duration_ns,
+    parse_events,
+)
+from sensor.cli.status import uptime_text
+from sensor.cli.table import table_text
+from sensor.cli.trace import Deadline, Printer, StopRequest
+from sensor.fleet.engine import EVENTS_STREAM, NODES_BUCKET
+from sensor.fleet.events import FleetQuery, fleet_events, subscribe
+from sensor.fleet.nodes import Node, NodeState, fleet_nodes
+from sensor.telemetry.kinds.kind import EventKind
+from sensor.telemetry.subscription import InvalidSubscription, compile_subscription
+
+T = TypeVar("T")
+
+
+def _nats_flag(function: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--nats",
+        "nats_urls",
+        envvar="SENSOR_NATS",
+        show_envvar=True,
+        required=True,
+        metavar="URL[,URL...]",
+        help="The fleet's NATS servers (those the sensors export to).",
+    )(nats_options(function))
+
+
+def _with_engine(flags: dict[str, Any], work: Callable[[JetStreamContext], Awaitable[T]]) -> T:
+    """Connect, run ``work`` on JetStream, disconnect; a server that cannot be reached is a clear error."""
+    address = engine_address(flags["nats_urls"], flags, "--nats")
+
+    async def main() -> T:
+        try:
+            nc = await address.connect("sensor fleet", max_reconnect_attempts=2)
+        except Exception as error:  # nats raises OSError, its own errors and timeouts
+            raise click.ClickException(
+                f"cannot reach NATS at {', '.join(address.servers)}: {error or type(error).__name__}"
+            ) from None
+        try:
+            return await work(nc.jetstream())
+        finally:
+            await nc.close()
+
+    return asyncio.run(main())
+
+
+@click.group()
+def fleet() -> None:
+    """The fleet: every node's sensor, as it reports to NATS JetStream (`sensor run --export-nats`).
+
+    \b
+    Examples:
+      sensor fleet nodes --nats nats://nats.example:4222
+      sensor fleet trace --nats nats://nats.example:4222 --node 'web-*' --event exec
+      SENSOR_NATS=nats://nats.example:4222 sensor fleet trace --since 10m --filter 'uid == 0'
+    """
+
+
+def _age(seconds: float) -> str:
+    return uptime_text(int(max(seconds, 0) * 1e9))
+
+
+def _node_row(node: Node, now: float) -> list[str]:
+    beat = node.heartbeat
+    return [
+        beat.node_name,
+        node.state.value,
+        _age(beat.at - beat.started_at) if node.state is NodeState.UP else "-",
+        _age(now - beat.at) + " ago",
+        f"{beat.events_per_s:.0f}",
+        str(beat.lost),
+        str(beat.processes),
+        beat.version,
+        beat.kernel,
+    ]
+
+
+@fleet.command()
+@_nats_flag
+@output_format_option({"table": "one row per node", "json": "one heartbeat per line, with the node's state"})
+def nodes(output_format: str, **flags: Any) -> None:
+    """Every node whose sensor exported in the last day: up (its heartbeat is fresh), stopped (it said so),
+    or gone (its heartbeat expired)."""
+
+    async def read(js: JetStreamContext) -> list[Node]:
+        try:
+            return await fleet_nodes(js)
+        except nats.js.errors.BucketNotFoundError:
+            raise click.ClickException(
+                f"no bucket {NODES_BUCKET}: no sensor has exported to this NATS yet (sensor run --export-nats)"
+            ) from None
+
+    found = _with_engine(flags, read)
+    now = time.time()
+    if output_format == "json":
+        for node in found:
+            click.echo(json.dumps({"state": node.state.value, **asdict(node.heartbeat)}, separators=(",", ":")))
+        return
+    header = ["NODE", "STATE", "UP", "HEARTBEAT", "EVENTS/S", "LOST", "PROCESSES", "VERSION", "KERNEL"]
+    click.echo(table_text([header, *(_node_row(n, now) for n in found)], right={4, 5, 6}))
+
+
+def parse_since(value: str) -> datetime:
+    """``--since``: a duration ago (5m, 1h) or a time (2026-12-07T09:00:00, UTC unless it says)."""
+    try:
+        ago_ns = parse_duration_ns(value, "--since")
+    except click.BadParameter:
+        try:
+            at = datetime.fromisoformat(value)
+        except ValueError:
+            raise click.BadParameter(
+                f"{value!r} is neither a duration (5m, 2h) nor a time (2026-12-07T09:00:00)", param_hint="--since"
+            ) from None
+        return at if at.tzinfo else at.replace(tzinfo=timezone.utc)
+    return datetime.now(timezone.utc) - timedelta(microseconds=ago_ns // 1000)
+
+
+@fleet.command(name="trace")
+@output_format_option({"compact": "one readable line per event, its node first", "json": "one TelemetryEvent per line"})
+@click.option("--event", "events", multiple=True, metavar="KIND[,KIND]", help="As `sensor trace --event`.")
+@click.option("--filter", "expression", default="", metavar="EXPR", help="As `sensor trace --filter`.")
+@click.option("--container", "containers", multiple=True, metavar="GLOB", help="As `sensor trace --container`.")
+@click.option("--image", "images", multiple=True, metavar="GLOB", help="As `sensor trace --image`.")
+@click.option("--node", "node_glob", default="*", show_default=True, metavar="GLOB", help="Only these nodes.")
+@click.option("--since", metavar="DURATION|TIME", help="Start this long ago (5m) or at this time; default: now.")
+@click.option("--stream", default=EVENTS_STREAM, show_default=True, help="The stream the sensors export to.")
+@click.option("--duration", type=click.FloatRange(min=0, min_open=True), help="Stop after SECONDS.", metavar="SECONDS")
+@click.option("--count", type=click.IntRange(min=1), help="Stop after printing N events.", metavar="N")
+@_nats_flag
+@log_format_option
+def fleet_trace(**flags: Any) -> None:
+    """Print the fleet's events, live or from a time, as `sensor trace` prints one host's.
+
+    Prints 'ready' on stderr once subscribed. Kinds and a plain node name narrow the subject the
+    engine delivers; node globs and --filter are applied here, as the daemon applies them.
+    """
+    if flags["expression"] and not flags["events"]:
+        choice = EventChoice(kinds_for_filter(flags["expression"]))
+    else:
+        choice = parse_events(flags["events"])
+    subscription = build_subscription(
+        choice.kinds, flags["expression"], flags["containers"], flags["images"], 0, 0, False, types=choice.types
+    )
+    try:
+        rules = compile_subscription(subscription)
+    except InvalidSubscription as invalid:
+        raise click.UsageError(explain_rejection(invalid.errors)) from None
+    since = parse_since(flags["since"]) if flags["since"] else None
+    kinds = frozenset(k.value for k in (*choice.kinds, EventKind.LOST))
+    query = FleetQuery(kinds, flags["node_glob"], since, flags["stream"])
+    setup_logging(flags["log_format"])
+    printer = Printer(flags["output_format"], flags["count"], with_node=True)
+    deadline = Deadline(flags["duration"])
+    stop = StopRequest()
+
+    async def follow(js: JetStreamContext) -> None:
+        try:
+            subscription = await subscribe(js, query)
+            log.info("ready (subscribed to %s on stream %s)", query.subject(), query.stream)
+            deadline.start()
+            async for batch in fleet_events(subscription, query, rules):
+                printer.emit(batch)
+                if stop.requested or printer.done or deadline.passed():
+                    break
+        except nats.js.errors.NotFoundError:
+            raise click.ClickException(f"no stream {query.stream} on this NATS (sensor run --export-nats)") from None
+        except nats.errors.Error as error:
+            raise click.ClickException(f"NATS: {error or type(error).__name__}") from None
+
+    _with_engine(flags, follow)
+    log.info("%d events printed", printer.printed, extra={"fields": {"event": "summary", "printed": printer.printed}})

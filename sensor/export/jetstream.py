@@ -1,0 +1,321 @@
+"""`--export-nats`: every event into a JetStream stream, and the node's heartbeat into a key-value bucket.
+
+The export's thread hands events to :meth:`JetStreamSink.write`, which only appends them to a
+bounded buffer; an asyncio loop on a thread of its own publishes them (the protobuf
+``TelemetryEvent`` as the payload, its id as ``Nats-Msg-Id``) in rounds of up to ROUND_EVENTS,
+each round's acknowledgements awaited together. An event leaves the buffer once the stream
+acknowledged it and every event before it: what a round did not get acknowledged is published
+again, and the stream's duplicate window drops what it already stored. So a server that dies
+mid-round loses nothing and stores nothing twice (in that case the stored order may differ
+from the sequence numbers within one round). While no server answers, the buffer holds up to
+``buffer_events``; past that, events are lost, counted, and said in the stream by a ``lost``
+event once there is room.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import nats.errors
+import nats.js.errors
+from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
+from nats.js.api import KeyValueConfig, StorageType, StreamConfig
+
+from sensor.export.exporter import ExportStats, LostEvent
+from sensor.fleet.engine import (
+    DEFAULT_EXPIRY_S,
+    DEFAULT_HEARTBEAT_S,
+    EVENTS_STREAM,
+    EVENTS_SUBJECT_PREFIX,
+    NODES_BUCKET,
+    SEEN_BUCKET,
+    SEEN_TTL_S,
+    EngineAddress,
+    NodeHeartbeat,
+    subject_token,
+)
+from sensor.telemetry.events import TelemetryEvent
+from sensor.telemetry.kinds.registry import event_kind
+from sensor.telemetry.wire import event_bytes
+
+DEFAULT_BUFFER_EVENTS = 200_000
+ROUND_EVENTS = 512
+ACK_TIMEOUT_S = 5.0
+RETRY_FIRST_S = 0.25
+RETRY_MAX_S = 5.0
+DUPLICATE_WINDOW_S = 600.0  # longer than any outage the buffer rides out at a few thousand events a second
+log = logging.getLogger("sensor")
+
+# One buffered message: subject, message id, payload.
+Message = tuple[str, str, bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class JetStreamConfig:
+    """Where to publish, the stream's limits when the sensor creates it, and the heartbeat's periods."""
+
+    address: EngineAddress
+    node_name: str
+    stream: str = EVENTS_STREAM
+    replicas: int = 1
+    max_age_s: float = 24 * 3600.0
+    max_bytes: int = 1 << 30
+    buffer_events: int = DEFAULT_BUFFER_EVENTS
+    heartbeat_s: float = DEFAULT_HEARTBEAT_S
+    expiry_s: float = DEFAULT_EXPIRY_S
+
+
+class JetStreamSink:
+    """The NATS sink (see the module's docstring). ``heartbeat`` makes the node's heartbeat (any thread)."""
+
+    name = "nats"
+
+    def __init__(self, config: JetStreamConfig, lost_event: LostEvent, heartbeat: Callable[[], NodeHeartbeat]) -> None:
+        self.config = config
+        self.destination = f"{','.join(config.address.servers)} stream {config.stream}"
+        self._lost_event = lost_event
+        self._heartbeat = heartbeat
+        self._node = subject_token(config.node_name)
+        self._buffer: deque[Message] = deque()
+        self._lock = threading.Lock()
+        self._sent = 0
+        self._lost = 0
+        self._unreported = 0
+        self.error = "connecting"
+        self._loop = asyncio.new_event_loop()
+        self._wake = asyncio.Event()
+        self._closing = False
+        self._drained = threading.Event()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="sensor-export-nats", daemon=True)
+        self._thread.start()
+        self._main = asyncio.run_coroutine_threadsafe(self._run(), self._loop)
+
+    # --- the export's thread ---
+
+    def write(self, events: list[TelemetryEvent]) -> None:
+        """Buffer the events for publishing; past the buffer's bound, count them lost."""
+        node = self._node
+        with self._lock:
+            buffer = self._buffer
+            room = self.config.buffer_events - len(buffer)
+            if self._unreported and room > 0:
+                lost = self._lost_event(self._unreported, "export")
+                buffer.append(self._message(node, lost))
+                self._unreported = 0
+                room -= 1
+            for event in events[: max(room, 0)]:
+                buffer.append(self._message(node, event))
+            if len(events) > room:
+                dropped = len(events) - max(room, 0)
+                self._lost += dropped
+                self._unreported += dropped
+        self._loop.call_soon_threadsafe(self._wake.set)
+
+    @staticmethod
+    def _message(node: str, event: TelemetryEvent) -> Message:
+        return f"{EVENTS_SUBJECT_PREFIX}.{node}.{event_kind(event).value}", event.id, event_bytes(event)
+
+    def tick(self) -> None:
+        """Nothing on the clock: the loop keeps its own."""
+
+    def close(self, timeout: float) -> None:
+        """Publish what is buffered (up to ``timeout`` seconds), say the node stopped, disconnect."""
+        self._closing = True
+        self._loop.call_soon_threadsafe(self._wake.set)
+        try:
+            self._main.result(timeout)
+        except Exception as error:  # a timeout, or what the loop died of: either way, stop it
+            log.warning("export nats: stopped with %d events unpublished (%s)", len(self._buffer), error or "timeout")
+            self._main.cancel()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout)
+
+    def fill(self, stats: ExportStats) -> None:
+        """Its counters into ``stats``."""
+        stats.sent += self._sent
+        stats.lost += self._lost
+        stats.pending += len(self._buffer)
+        stats.error = self.error
+
+    # --- the loop's thread ---
+
+    async def _run(self) -> None:
+        nc = await self._connect()
+        if nc is None:
+            return
+        try:
+            js = nc.jetstream(timeout=ACK_TIMEOUT_S)
+            await self._prepare(js)
+            beats = asyncio.ensure_future(self._beat(js))
+            try:
+                await self._publish(js)
+            finally:
+                beats.cancel()
+            await self._last_word(js)
+        finally:
+            await nc.close()
+
+    async def _connect(self) -> NatsClient | None:
+        """Connect, trying again with backoff until it works or the sink closes (events buffer meanwhile)."""
+        wait = RETRY_FIRST_S
+        while not self._closing:
+            try:
+                nc = await self.config.address.connect(
+                    f"sensor {self.config.node_name}",
+                    error_cb=self._on_error,
+                    disconnected_cb=self._on_disconnect,
+                    reconnected_cb=self._on_reconnect,
+                )
+                if self.error != "connecting":
+                    log.warning("export nats: connected to %s", nc.connected_url.netloc if nc.connected_url else "?")
+                self.error = ""
+                return nc
+            except Exception as error:  # nats raises OSError, its own errors and timeouts
+                self._fail(
+                    f"cannot connect to {', '.join(self.config.address.servers)}: {error or type(error).__name__}"
+                )
+            await self._sleep(wait)
+            wait = min(wait * 2, RETRY_MAX_S)
+        return None
+
+    async def _on_error(self, error: Exception) -> None:
+        self._fail(f"nats: {error or type(error).__name__}")
+
+    async def _on_disconnect(self) -> None:
+        self._fail("disconnected; reconnecting")
+
+    async def _on_reconnect(self) -> None:
+        log.warning("export nats: reconnected")
+
+    def _fail(self, message: str) -> None:
+        if message != self.error:
+            log.warning("export nats: %s (buffering; %d events waiting)", message, len(self._buffer))
+        self.error = message
+
+    async def _prepare(self, js: JetStreamContext) -> None:
+        """The stream and the buckets, created with the configured limits when absent."""
+        config = self.config
+        wait = RETRY_FIRST_S
+        while True:
+            try:
+                try:
+                    await js.stream_info(config.stream)
+                except nats.js.errors.NotFoundError:
+                    await js.add_stream(
+                        StreamConfig(
+                            name=config.stream,
+                            subjects=[f"{EVENTS_SUBJECT_PREFIX}.>"],
+                            max_age=config.max_age_s,
+                            max_bytes=config.max_bytes,
+                            num_replicas=config.replicas,
+                            storage=StorageType.FILE,
+                            duplicate_window=min(DUPLICATE_WINDOW_S, config.max_age_s),
+                        )
+                    )
+                    log.info("export nats: created stream %s (%d replicas)", config.stream, config.replicas)
+                await _bucket(js, NODES_BUCKET, config.expiry_s, config.replicas)
+                await _bucket(js, SEEN_BUCKET, SEEN_TTL_S, config.replicas)
+                return
+            except (nats.errors.Error, asyncio.TimeoutError, OSError) as error:
+                if self._closing:
+                    raise
+                self._fail(f"cannot set up stream {config.stream}: {error or type(error).__name__}")
+                await self._sleep(wait)
+                wait = min(wait * 2, RETRY_MAX_S)
+
+    async def _publish(self, js: JetStreamContext) -> None:
+        """Rounds of publishes until closing with nothing left (see the module's docstring)."""
+        wait = RETRY_FIRST_S
+        while True:
+            with self._lock:
+                round_ = [self._buffer[i] for i in range(min(ROUND_EVENTS, len(self._buffer)))]
+            if not round_:
+                if self._closing:
+                    return
+                self._wake.clear()
+                await self._sleep(1.0)
+                continue
+            acknowledged = await self._publish_round(js, round_)
+            with self._lock:
+                for _ in range(acknowledged):
+                    self._buffer.popleft()
+                self._sent += acknowledged
+            if acknowledged == len(round_):
+                if self.error:
+                    log.warning("export nats: publishing again (%d events waiting)", len(self._buffer))
+                    self.error = ""
+                wait = RETRY_FIRST_S
+            else:
+                await self._sleep(wait)
+                wait = min(wait * 2, RETRY_MAX_S)
+
+    async def _publish_round(self, js: JetStreamContext, round_: list[Message]) -> int:
+        """Publish ``round_``; how many at its head the stream acknowledged."""
+        futures: list[asyncio.Future[Any]] = []
+        try:
+            for subject, message_id, payload in round_:
+                futures.append(await js.publish_async(subject, payload, headers={"Nats-Msg-Id": message_id}))
+        except (nats.errors.Error, OSError) as error:
+            self._fail(f"publish failed: {error or type(error).__name__}")
+        if futures:
+            await asyncio.wait(futures, timeout=ACK_TIMEOUT_S)
+        acknowledged = 0
+        for i, future in enumerate(futures):
+            if not future.done():
+                future.cancel()  # frees its slot in the client's window of pending publishes
+            elif future.exception() is not None:
+                refusal = future.exception()
+                self._fail(f"not acknowledged: {refusal or type(refusal).__name__}")
+            elif acknowledged == i:  # acknowledged, and so was every one before it
+                acknowledged += 1
+        if acknowledged < len(round_) and not self.error:
+            self._fail(f"{len(round_) - acknowledged} of {len(round_)} not acknowledged within {ACK_TIMEOUT_S:g}s")
+        return acknowledged
+
+    async def _sleep(self, seconds: float) -> None:
+        """Sleep until woken by a write or a close, or ``seconds`` pass."""
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
+
+    async def _beat(self, js: JetStreamContext) -> None:
+        """The node's heartbeat into both buckets, every ``heartbeat_s``."""
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                beat = await loop.run_in_executor(None, self._heartbeat)
+                await self._put_heartbeat(js, beat)
+            except (nats.errors.Error, asyncio.TimeoutError, OSError) as error:
+                log.warning("export nats: heartbeat not stored: %s", error or type(error).__name__)
+            await asyncio.sleep(self.config.heartbeat_s)
+
+    async def _put_heartbeat(self, js: JetStreamContext, beat: NodeHeartbeat) -> None:
+        value = beat.encode()
+        key = subject_token(beat.node_name)
+        await (await js.key_value(NODES_BUCKET)).put(key, value)
+        await (await js.key_value(SEEN_BUCKET)).put(key, value)
+
+    async def _last_word(self, js: JetStreamContext) -> None:
+        """A clean stop: the node leaves the live bucket at once, and the seen bucket says it stopped."""
+        try:
+            beat = self._heartbeat()
+            beat.stopped = True
+            key = subject_token(beat.node_name)
+            await (await js.key_value(NODES_BUCKET)).delete(key)
+            await (await js.key_value(SEEN_BUCKET)).put(key, beat.encode())
+        except (nats.errors.Error, asyncio.TimeoutError, OSError) as error:
+            log.warning("export nats: could not say this node stopped: %s", error or type(error).__name__)
+
+
+async def _bucket(js: JetStreamContext, name: str, ttl_s: float, replicas: int) -> None:
+    try:
+        await js.key_value(name)
+    except nats.js.errors.BucketNotFoundError:
+        await js.create_key_value(KeyValueConfig(bucket=name, ttl=ttl_s, history=1, replicas=replicas))

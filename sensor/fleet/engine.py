@@ -1,0 +1,128 @@
+"""The fleet's engine, NATS JetStream: how to reach it, and where the sensor keeps things in it.
+
+Events go to the stream ``SENSOR_EVENTS`` (by default) on ``sensor.events.<node>.<kind>``; each
+node's heartbeat is a key in the bucket ``sensor_nodes``, which forgets a key its node stopped
+refreshing; ``sensor_nodes_seen`` keeps each node's last heartbeat for a day, so the fleet can
+say which nodes are gone. Everything the sensor writes and `sensor fleet` reads is named here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import ssl
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import nats
+from nats.aio.client import Client as NatsClient
+
+EVENTS_STREAM = "SENSOR_EVENTS"
+EVENTS_SUBJECT_PREFIX = "sensor.events"
+NODES_BUCKET = "sensor_nodes"  # live nodes: a key expires when its node stops refreshing it
+SEEN_BUCKET = "sensor_nodes_seen"  # every node's last heartbeat, for a day: the gone ones
+SEEN_TTL_S = 24 * 3600.0
+DEFAULT_HEARTBEAT_S = 10.0
+DEFAULT_EXPIRY_S = 30.0
+CONNECT_TIMEOUT_S = 5
+RECONNECT_WAIT_S = 1
+_NOT_IN_A_TOKEN = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def subject_token(name: str) -> str:
+    """``name`` as one subject token and one key: what NATS does not allow in them ('.', '*', '>',
+    spaces) becomes '_' (a host name's dots too: the event itself carries the real name)."""
+    return _NOT_IN_A_TOKEN.sub("_", name) or "_"
+
+
+def events_subject(node: str, kind: str) -> str:
+    """The subject of a node's events of a kind."""
+    return f"{EVENTS_SUBJECT_PREFIX}.{subject_token(node)}.{kind}"
+
+
+@dataclass(frozen=True, slots=True)
+class EngineAddress:
+    """The servers, and how to prove who we are to them (at most one of creds, token, nkey)."""
+
+    servers: tuple[str, ...]
+    tls_ca: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    creds_file: str | None = None
+    token: str | None = None
+    nkey_seed_file: str | None = None
+
+    @classmethod
+    def parse(cls, urls: str, **auth: Any) -> EngineAddress:
+        """From ``nats://host:4222,nats://other:4222`` (a bare host:port is taken as nats://)."""
+        servers = tuple(u if "://" in u else f"nats://{u}" for u in (s.strip() for s in urls.split(",")) if u)
+        if not servers:
+            raise ValueError("no NATS server named (give nats://HOST:PORT, comma-separated for several)")
+        for server in servers:
+            if not re.fullmatch(r"(nats|tls|ws|wss)://[^/\s]+", server):
+                raise ValueError(f"{server!r} is not a NATS server URL (nats://HOST:PORT or tls://HOST:PORT)")
+        address = cls(servers, **auth)
+        if sum(x is not None for x in (address.creds_file, address.token, address.nkey_seed_file)) > 1:
+            raise ValueError("give one of a credentials file, a token or an nkey seed, not several")
+        if (address.tls_cert is None) != (address.tls_key is None):
+            raise ValueError("the NATS client certificate and its key go together")
+        return address
+
+    def _tls(self) -> ssl.SSLContext | None:
+        if self.tls_ca is None and self.tls_cert is None and not any(s.startswith("tls://") for s in self.servers):
+            return None
+        context = ssl.create_default_context(cafile=self.tls_ca)
+        if self.tls_cert is not None and self.tls_key is not None:
+            context.load_cert_chain(self.tls_cert, self.tls_key)
+        return context
+
+    async def connect(self, name: str, **callbacks: Any) -> NatsClient:
+        """A connection that reconnects by itself, forever, once made. Raises what nats.connect raises."""
+        options: dict[str, Any] = {
+            "servers": list(self.servers),
+            "name": name,
+            "connect_timeout": CONNECT_TIMEOUT_S,
+            "reconnect_time_wait": RECONNECT_WAIT_S,
+            "max_reconnect_attempts": -1,
+            "tls": self._tls(),
+            **callbacks,
+        }
+        if self.creds_file is not None:
+            options["user_credentials"] = self.creds_file
+        if self.token is not None:
+            options["token"] = self.token
+        if self.nkey_seed_file is not None:
+            options["nkeys_seed"] = self.nkey_seed_file
+        return await nats.connect(**options)
+
+
+@dataclass(slots=True)
+class NodeHeartbeat:
+    """What a node says of itself every heartbeat (JSON in its key)."""
+
+    node_name: str
+    sensor_id: str
+    version: str
+    kernel: str
+    started_at: float  # wall-clock seconds
+    at: float  # wall-clock seconds of this heartbeat
+    hooks: dict[str, str] = field(default_factory=dict)  # hook -> backend
+    processes: int = 0
+    containers: int = 0
+    events: int = 0  # published since start
+    events_per_s: float = 0.0  # since the heartbeat before
+    lost: int = 0  # lost since start, every stage
+    stopped: bool = False  # its last word: the sensor stopped cleanly
+
+    def encode(self) -> bytes:
+        """The key's value."""
+        return json.dumps(asdict(self), separators=(",", ":")).encode()
+
+    @classmethod
+    def decode(cls, raw: bytes) -> NodeHeartbeat:
+        """From a key's value. Raises ValueError for one this version cannot read."""
+        try:
+            fields = json.loads(raw)
+            return cls(**{k: v for k, v in fields.items() if k in cls.__dataclass_fields__})
+        except (TypeError, json.JSONDecodeError) as error:
+            raise ValueError(f"not a node heartbeat: {error}") from None

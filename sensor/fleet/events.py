@@ -1,0 +1,79 @@
+"""The fleet's events, read back from the stream: kinds and nodes chosen by subject where the subject
+can say it, the rest (node globs, several kinds, filter expressions) applied here as the daemon applies them.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+
+import nats.errors
+from nats.js import JetStreamContext
+from nats.js.api import ConsumerConfig, DeliverPolicy
+
+from sensor.fleet.engine import EVENTS_STREAM, EVENTS_SUBJECT_PREFIX, subject_token
+from sensor.telemetry.events import TelemetryEvent
+from sensor.telemetry.subscription import CompiledSubscription
+from sensor.telemetry.wire_read import decode_event
+
+BATCH_MESSAGES = 512
+IDLE_WAIT_S = 0.25
+_GLOB_CHARS = frozenset("*?[")
+
+
+@dataclass(frozen=True, slots=True)
+class FleetQuery:
+    """Which events to read: of which kinds (their names), from which nodes (a glob), since when (None: live)."""
+
+    kinds: frozenset[str]
+    node_glob: str = "*"
+    since: datetime | None = None
+    stream: str = EVENTS_STREAM
+
+    def subject(self) -> str:
+        """The narrowest subject that holds every event the query wants."""
+        glob = self.node_glob
+        node = subject_token(glob) if not (_GLOB_CHARS & set(glob)) else "*"
+        kind = next(iter(self.kinds)) if len(self.kinds) == 1 else "*"
+        return f"{EVENTS_SUBJECT_PREFIX}.{node}.{kind}"
+
+
+async def subscribe(js: JetStreamContext, query: FleetQuery) -> JetStreamContext.PushSubscription:
+    """An ordered consumer of the query's subject, from its start time (or from now).
+
+    Raises nats.js.errors.NotFoundError when the stream does not exist.
+    """
+    policy = DeliverPolicy.NEW if query.since is None else DeliverPolicy.BY_START_TIME
+    return await js.subscribe(
+        query.subject(),
+        stream=query.stream,
+        ordered_consumer=True,
+        config=ConsumerConfig(deliver_policy=policy, opt_start_time=query.since),
+    )
+
+
+async def fleet_events(
+    subscription: JetStreamContext.PushSubscription, query: FleetQuery, rules: CompiledSubscription
+) -> AsyncIterator[list[TelemetryEvent]]:
+    """Batches of the events ``query`` and ``rules`` want, in the stream's order, until the caller stops.
+
+    An empty batch now and then while the stream is quiet, so the caller can look at its clock.
+    """
+    any_node = query.node_glob == "*"
+    while True:
+        batch: list[TelemetryEvent] = []
+        try:
+            message = await subscription.next_msg(timeout=IDLE_WAIT_S)
+            while True:
+                if message.subject.rpartition(".")[2] in query.kinds:
+                    event = decode_event(message.data)
+                    if (any_node or fnmatch.fnmatchcase(event.node_name, query.node_glob)) and rules.wants(event):
+                        batch.append(event)
+                if len(batch) >= BATCH_MESSAGES or not subscription.pending_msgs:
+                    break
+                message = await subscription.next_msg(timeout=IDLE_WAIT_S)
+        except nats.errors.TimeoutError:
+            pass
+        yield batch

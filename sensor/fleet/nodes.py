@@ -1,0 +1,61 @@
+"""The fleet's nodes as their heartbeats say: live ones from ``sensor_nodes``, gone ones from ``sensor_nodes_seen``."""
+
+from __future__ import annotations
+
+import enum
+import logging
+from dataclasses import dataclass
+
+import nats.js.errors
+from nats.js import JetStreamContext
+from nats.js.kv import KeyValue
+
+from sensor.fleet.engine import NODES_BUCKET, SEEN_BUCKET, NodeHeartbeat
+
+log = logging.getLogger("sensor")
+
+
+class NodeState(enum.Enum):
+    """Whether a node's sensor is there."""
+
+    UP = "up"  # its key in sensor_nodes is fresh
+    STOPPED = "stopped"  # it said so when it stopped
+    GONE = "gone"  # it stopped refreshing its key, which expired
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """One node: its state and its last heartbeat."""
+
+    state: NodeState
+    heartbeat: NodeHeartbeat
+
+
+async def _heartbeats(bucket: KeyValue) -> dict[str, NodeHeartbeat]:
+    try:
+        keys = await bucket.keys()
+    except nats.js.errors.NoKeysError:
+        return {}
+    beats = {}
+    for key in keys:
+        try:
+            entry = await bucket.get(key)
+        except nats.js.errors.KeyNotFoundError:  # expired or deleted since the listing
+            continue
+        if entry.value:
+            try:
+                beats[key] = NodeHeartbeat.decode(entry.value)
+            except ValueError as error:
+                log.warning("node %s: %s", key, error)
+    return beats
+
+
+async def fleet_nodes(js: JetStreamContext) -> list[Node]:
+    """Every node seen in the last day, by name. Raises BucketNotFoundError when no sensor ever exported."""
+    live = await _heartbeats(await js.key_value(NODES_BUCKET))
+    seen = await _heartbeats(await js.key_value(SEEN_BUCKET))
+    nodes = [Node(NodeState.UP, beat) for beat in live.values()]
+    for key, beat in seen.items():
+        if key not in live:
+            nodes.append(Node(NodeState.STOPPED if beat.stopped else NodeState.GONE, beat))
+    return sorted(nodes, key=lambda n: n.heartbeat.node_name)
