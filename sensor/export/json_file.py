@@ -138,20 +138,37 @@ class JsonLinesFile:
                 self._count_lost(len(events))
                 return
         data = json_lines(events).encode()
-        if self._unreported:
+        said_loss = bool(self._unreported)  # the first line says what was lost before these events
+        if said_loss:
             data = json_lines([self._lost_event(self._unreported, "export")]).encode() + data
-        if self._size and self._size + len(data) > self.config.max_bytes:
-            self._rotate()
-        if self._write_whole(data):
+        at = 0
+        while at < len(data):
+            piece = self._next_piece(data, at)
+            if not self._write_whole(piece):
+                lost = data.count(b"\n", at) - (1 if said_loss and at == 0 else 0)  # not the loss line
+                self._count_lost(lost)
+                self._sent += len(events) - lost
+                return
             if self.error:
-                log.warning(
-                    "export file %s: writing again (%d events lost meanwhile)", self.destination, self._unreported
-                )
+                lost = self._unreported
+                log.warning("export file %s: writing again (%d events lost meanwhile)", self.destination, lost)
                 self.error = ""
             self._unreported = 0
-            self._sent += len(events)
-        else:
-            self._count_lost(len(events))
+            at += len(piece)
+        self._sent += len(events)
+
+    def _next_piece(self, data: bytes, at: int) -> bytes:
+        """The whole lines from ``at`` that fit in the file, rotating it first when not one does."""
+        room = self.config.max_bytes - self._size
+        if len(data) - at <= room:
+            return data[at:]
+        cut = data.rfind(b"\n", at, at + room) + 1
+        if cut > at:
+            return data[at:cut]
+        if self._size:
+            self._rotate()
+            return self._next_piece(data, at)
+        return data[at : data.index(b"\n", at) + 1]  # one line longer than a whole file: alone in one
 
     def _write_whole(self, data: bytes) -> bool:
         start = self._size
