@@ -105,12 +105,8 @@ class JetStreamSink:
         node = self._node
         with self._lock:
             buffer = self._buffer
+            self._say_loss()
             room = self.config.buffer_events - len(buffer)
-            if self._unreported and room > 0:
-                lost = self._lost_event(self._unreported, "export")
-                buffer.append(self._message(node, lost))
-                self._unreported = 0
-                room -= 1
             for event in events[: max(room, 0)]:
                 buffer.append(self._message(node, event))
             if len(events) > room:
@@ -118,6 +114,13 @@ class JetStreamSink:
                 self._lost += dropped
                 self._unreported += dropped
         self._loop.call_soon_threadsafe(self._wake.set)
+
+    def _say_loss(self) -> None:
+        """Buffer a ``lost`` event for what overflowed, once there is room (the lock is held)."""
+        if self._unreported and len(self._buffer) < self.config.buffer_events:
+            lost = self._lost_event(self._unreported, "export")
+            self._buffer.append(self._message(self._node, lost))
+            self._unreported = 0
 
     @staticmethod
     def _message(node: str, event: TelemetryEvent) -> Message:
@@ -248,6 +251,7 @@ class JetStreamSink:
                 for _ in range(acknowledged):
                     self._buffer.popleft()
                 self._sent += acknowledged
+                self._say_loss()
             if acknowledged == len(round_):
                 if self.error:
                     log.warning("export nats: publishing again (%d events waiting)", len(self._buffer))
