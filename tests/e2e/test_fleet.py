@@ -163,9 +163,10 @@ def test_fleet_trace_reads_from_a_time_in_the_past_as_json(
     mark = marker()
     run_marked(mark, 2)
     wait_until(lambda: len(marked(stored_events(nats_server.url), mark, NODE_B)) == 2, what="stored")
+    expression = f'exec_filename == "/bin/echo" AND exec_command_line LIKE "*{mark}*"'
     result = subprocess.run(
         [*SENSOR, "fleet", "trace", "--nats", nats_server.url, "--since", "2m", "--node", NODE_B,
-         "--event", "exec", "--filter", f'exec_filename == "/bin/echo" AND exec_command_line LIKE "*{mark}*"', "--format", "json", "--duration", "3"],
+         "--event", "exec", "--filter", expression, "--format", "json", "--duration", "3"],
         cwd=ROOT, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
