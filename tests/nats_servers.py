@@ -18,16 +18,10 @@ from nats.js import JetStreamContext
 
 from sensor.api.v1 import telemetry_pb2 as pb
 from sensor.fleet.engine import EVENTS_STREAM
+from tests.sensor_daemon import free_port
 
 NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
 T = TypeVar("T")
-
-
-def free_port() -> int:
-    """A TCP port free on loopback now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _port_open(port: int) -> bool:

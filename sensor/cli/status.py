@@ -35,7 +35,8 @@ def status_text(info: api.GetInfoResponse) -> str:
     """GetInfo for people: who, how it hooks in, what it has read, published and lost, who listens."""
     c = info.counters
     lines = [
-        f"sensor {info.sensor_id}: version {info.version}, kernel {info.kernel}, up {uptime_text(info.uptime_nanos)}",
+        f"sensor {info.sensor_id} on {info.node_name or '?'}: version {info.version}, kernel {info.kernel}, "
+        f"up {uptime_text(info.uptime_nanos)}",
         "hooks: " + ", ".join(f"{h.hook}={h.backend}" for h in info.hooks) + f"; cgroup {info.cgroup_mode}",
         *(f"  {h.hook}: {h.reason}" for h in info.hooks if h.backend == "none" and h.reason),
         f"records read {c.records_read}, events published {c.events_published}",
@@ -45,6 +46,11 @@ def status_text(info: api.GetInfoResponse) -> str:
         f"subscriptions: {c.subscriptions_active} streaming, {c.subscriptions_total} opened since start, "
         f"{c.subscriptions_refused} refused (--max-subscribers)",
     ]
+    if info.exports:
+        rows = [["EXPORT", "SENT", "LOST", "RATE-LIMITED", "PENDING", "DESTINATION", "ERROR"]]
+        for e in info.exports:
+            rows.append([e.name, str(e.sent), str(e.lost), str(e.rate_limited), str(e.pending), e.destination, e.error])
+        lines += ["", *table_lines(rows, right=range(1, 5))]
     if info.subscriptions:
         rows = [["ID", "SENT", "LOST", "THROTTLED", "QUEUED", "PEER"]]
         for s in info.subscriptions:

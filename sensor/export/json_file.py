@@ -9,6 +9,7 @@ lost; the next write that succeeds is preceded by a ``lost`` event saying how ma
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import gzip
 import logging
@@ -177,7 +178,8 @@ class JsonLinesFile:
             while view:
                 view = view[os.write(self._fd, view) :]
         except OSError as error:
-            os.ftruncate(self._fd, start)  # no partial line: the file ends where the last write ended
+            with contextlib.suppress(OSError):  # no partial line: the file ends where the last write ended
+                os.ftruncate(self._fd, start)
             if not self.error:
                 log.warning(
                     "export file %s: %s; counting events as lost until it can write", self.destination, error.strerror

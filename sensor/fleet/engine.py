@@ -124,5 +124,5 @@ class NodeHeartbeat:
         try:
             fields = json.loads(raw)
             return cls(**{k: v for k, v in fields.items() if k in cls.__dataclass_fields__})
-        except (TypeError, json.JSONDecodeError) as error:
+        except (TypeError, AttributeError, json.JSONDecodeError) as error:
             raise ValueError(f"not a node heartbeat: {error}") from None

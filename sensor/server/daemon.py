@@ -159,7 +159,7 @@ class Daemon:
             self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
 
     def _serve_metrics(self, host: str, port: int) -> None:
-        metrics = MetricsServer(self.pipeline, self.stats, host, port)
+        metrics = MetricsServer(self.pipeline, self.stats, host, port, self.export_stats)
         try:
             metrics.start()
         except OSError as error:

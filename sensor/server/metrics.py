@@ -7,7 +7,7 @@ consistent with each other; serving metrics adds no per-event work of its own.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from wsgiref.simple_server import WSGIServer
 
@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry, ProcessCollector, start_wsgi_se
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from sensor.export.exporter import ExportStats
 from sensor.model.stats.cache import StatsCache
 from sensor.model.stats.sample import ContainerStats
 from sensor.server.container_stats import DEFAULT_MAX_AGE_MS, NamedTarget, stats_targets
@@ -247,6 +248,35 @@ class _ContainerFamilies:
         return list(vars(self).values())
 
 
+class ExportCollector(Collector):
+    """Each export's counters (--export-file, --export-nats), read from the exporters at each scrape."""
+
+    def __init__(self, exports: Callable[[], list[ExportStats]]) -> None:
+        self._exports = exports
+
+    def collect(self) -> Iterator[Metric]:
+        labels = ["export", "destination"]
+        sent = CounterMetricFamily("sensor_export_sent", "Events written or acknowledged by an export.", labels=labels)
+        lost = CounterMetricFamily(
+            "sensor_export_lost", "Events an export lost (its queue, its destination, its buffer).", labels=labels
+        )
+        limited = CounterMetricFamily(
+            "sensor_export_rate_limited", "Events --export-rate-limit left out.", labels=labels
+        )
+        pending = GaugeMetricFamily("sensor_export_pending", "Events taken, not yet written or stored.", labels=labels)
+        healthy = GaugeMetricFamily(
+            "sensor_export_healthy", "1 while the export writes, 0 while it fails.", labels=labels
+        )
+        for export in self._exports():
+            names = [export.name, export.destination]
+            sent.add_metric(names, export.sent)
+            lost.add_metric(names, export.lost)
+            limited.add_metric(names, export.rate_limited)
+            pending.add_metric(names, export.pending)
+            healthy.add_metric(names, 0 if export.error else 1)
+        yield from (sent, lost, limited, pending, healthy)
+
+
 class ContainerStatsCollector(Collector):
     """Each running container's resource figures, read through the stats cache at each scrape."""
 
@@ -265,9 +295,17 @@ class ContainerStatsCollector(Collector):
 class MetricsServer:
     """The HTTP endpoint Prometheus scrapes (``/metrics``), on its own registry."""
 
-    def __init__(self, pipeline: PipelineThread, stats: StatsCache, host: str, port: int) -> None:
+    def __init__(
+        self,
+        pipeline: PipelineThread,
+        stats: StatsCache,
+        host: str,
+        port: int,
+        exports: Callable[[], list[ExportStats]] = list,
+    ) -> None:
         self.registry = CollectorRegistry()
         self.registry.register(SensorCollector(pipeline))
+        self.registry.register(ExportCollector(exports))
         self.registry.register(ContainerStatsCollector(pipeline, stats))
         ProcessCollector(registry=self.registry)  # RSS, CPU seconds, open fds of the sensor itself
         self._host = host

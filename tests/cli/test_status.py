@@ -23,9 +23,10 @@ def test_tables_pad_columns_to_their_widest_cell_and_align_numbers_right() -> No
     ]
 
 
-def test_status_shows_hooks_counters_losses_and_each_subscription() -> None:
+def test_status_shows_hooks_counters_losses_each_export_and_each_subscription() -> None:
     info = api.GetInfoResponse(
-        sensor_id="node-1",
+        sensor_id="5e1f",
+        node_name="node-1",
         version="0.1.0",
         kernel="6.18.0",
         cgroup_mode="unified",
@@ -46,16 +47,24 @@ def test_status_shows_hooks_counters_losses_and_each_subscription() -> None:
             containers_cached=2,
         ),
         subscriptions=[api.SubscriptionInfo(id=4, peer="unix:", sent=1060, lost=40, queued=5)],
+        exports=[
+            api.ExportInfo(name="file", destination="/var/log/sensor.jsonl", sent=1000, lost=100, error="ENOSPC: full"),
+            api.ExportInfo(name="nats", destination="nats://n1:4222 stream S", sent=1100, rate_limited=7, pending=3),
+        ],
     )
 
     assert status_text(info).splitlines() == [
-        "sensor node-1: version 0.1.0, kernel 6.18.0, up 1h 02m 05s",
+        "sensor 5e1f on node-1: version 0.1.0, kernel 6.18.0, up 1h 02m 05s",
         "hooks: exec=raw_tracepoint, credentials=none; cgroup unified",
         "  credentials: no sys_exit_setuid tracepoint",
         "records read 1200, events published 1100",
         "lost: kernel 3, reader 0, undecodable 0, subscribers 40",
         "model: 71 processes, 2 containers",
         "subscriptions: 1 streaming, 4 opened since start, 2 refused (--max-subscribers)",
+        "",
+        "EXPORT  SENT  LOST  RATE-LIMITED  PENDING  DESTINATION              ERROR",
+        "file    1000   100             0        0  /var/log/sensor.jsonl    ENOSPC: full",
+        "nats    1100     0             7        3  nats://n1:4222 stream S",
         "",
         "ID  SENT  LOST  THROTTLED  QUEUED  PEER",
         " 4  1060    40          0       5  unix:",

@@ -18,7 +18,7 @@ import pytest
 
 from sensor.api.v1 import service_pb2 as api
 from tests.live_sensor import SENSOR
-from tests.sensor_daemon import SensorDaemon, sock_path, stub
+from tests.sensor_daemon import SensorDaemon, free_port, scrape, sock_path, stub
 
 
 def marker() -> str:
@@ -125,8 +125,10 @@ def test_a_full_file_system_is_counted_loss_said_in_the_file_and_writing_resumes
     tmp_path: Path, small_file_system: Path
 ) -> None:
     path = small_file_system / "events.jsonl"
+    port = free_port()
     daemon = SensorDaemon(
-        "--listen", f"unix://{sock_path(tmp_path)}", "--export-file", str(path), "--export-event", "exec"
+        "--listen", f"unix://{sock_path(tmp_path)}", "--export-file", str(path), "--export-event", "exec",
+        "--metrics-listen", str(port),
     )  # fmt: skip
     filler = small_file_system / "filler"
     try:
@@ -140,6 +142,10 @@ def test_a_full_file_system_is_counted_loss_said_in_the_file_and_writing_resumes
         run_marked(during, 20)
         wait_until(lambda: export_info(tmp_path).lost >= 20, what="loss counted")
         assert "ENOSPC" in export_info(tmp_path).error
+        labels = (("destination", str(path)), ("export", "file"))
+        metrics = scrape(port)
+        assert metrics[("sensor_export_healthy", labels)] == 0
+        assert metrics[("sensor_export_lost_total", labels)] >= 20
         filler.unlink()
         run_marked(after, 2)
         wait_until(lambda: len(marked_execs(lines_of(path), after)) == 2, what="writing again")
