@@ -16,6 +16,9 @@ network   connect storms (connect, accept, close on loopback) alone, under `sens
 client    the exec storm under `sensor run` + one `sensor trace --connect --format json` (each read's events
           at once, and batched 20 ms) beside `sensor trace`: the daemon's and the client's CPU per event
           (scripts/bench_client.py); not in the default run: --only client, or --all
+export    the exec storm under `sensor run --export-file` and `--export-nats` (a nats-server on this host)
+          beside `sensor trace`: ratios, the daemon's and the server's CPU per event, each export's loss
+          (scripts/bench_export.py); not in the default run: --only export, or --all
 fanout    replayed events through the TelemetryService to 1 and 10 subscriber processes, against
           encoding alone (scripts/fanout.py)
 batch     what a subscriber's batch delay costs and buys: storm ratio, CPU per event and latency at
@@ -40,7 +43,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 BATCH_REPEATS = 2  # rounds of the batch-delay sweep: each round is four storms and four latency runs
 DEFAULT_PARTS = ("storm", "files", "network", "pipeline", "daemon", "fanout")
-PARTS = (*DEFAULT_PARTS, "batch", "client")
+PARTS = (*DEFAULT_PARTS, "batch", "client", "export")
 
 
 def main() -> None:
@@ -98,6 +101,10 @@ def main() -> None:
             from bench_client import client
 
             timed("client", lambda: client(binary, args.seconds, args.repeats))
+        if "export" in parts:
+            from bench_export import export
+
+            timed("export", lambda: export(binary, args.seconds, args.repeats))
         if "batch" in parts:
             from bench_batch import batch
 
