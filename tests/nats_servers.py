@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import TypeVar
 
 import nats
+import nats.errors
+import nats.js.errors
 from nats.js import JetStreamContext
 
 from sensor.api.v1 import telemetry_pb2 as pb
@@ -119,8 +121,9 @@ async def _jetstream_ready(js: JetStreamContext) -> None:
     await js.account_info()
 
 
-def run_js(urls: str, work: Callable[[JetStreamContext], Awaitable[T]]) -> T:
-    """Run ``work`` on a fresh connection's JetStream, synchronously."""
+def run_js(urls: str, work: Callable[[JetStreamContext], Awaitable[T]], retry_s: float = 60.0) -> T:
+    """Run ``work`` on a fresh connection's JetStream, synchronously; tried again for ``retry_s`` while
+    the cluster does not answer (a new leader is being chosen after a server died)."""
 
     async def main() -> T:
         nc = await nats.connect(urls.split(","), connect_timeout=2, max_reconnect_attempts=3)
@@ -129,7 +132,14 @@ def run_js(urls: str, work: Callable[[JetStreamContext], Awaitable[T]]) -> T:
         finally:
             await nc.close()
 
-    return asyncio.run(main())
+    deadline = time.monotonic() + retry_s
+    while True:
+        try:
+            return asyncio.run(main())
+        except (nats.errors.TimeoutError, nats.js.errors.ServiceUnavailableError, nats.errors.NoRespondersError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 def stored_events(urls: str, stream: str = EVENTS_STREAM) -> list[tuple[str, pb.TelemetryEvent]]:
