@@ -19,6 +19,8 @@ client    the exec storm under `sensor run` + one `sensor trace --connect --form
 export    the exec storm under `sensor run --export-file` and `--export-nats` (a nats-server on this host)
           beside `sensor trace`: ratios, the daemon's and the server's CPU per event, each export's loss
           (scripts/bench_export.py); not in the default run: --only export, or --all
+fanin     50 nodes' exports into a three-server JetStream cluster on this host, read back by `sensor fleet
+          trace`: events stored a second, loss, latency (scripts/bench_fanin.py); --only fanin, or --all
 fanout    replayed events through the TelemetryService to 1 and 10 subscriber processes, against
           encoding alone (scripts/fanout.py)
 batch     what a subscriber's batch delay costs and buys: storm ratio, CPU per event and latency at
@@ -43,7 +45,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 BATCH_REPEATS = 2  # rounds of the batch-delay sweep: each round is four storms and four latency runs
 DEFAULT_PARTS = ("storm", "files", "network", "pipeline", "daemon", "fanout")
-PARTS = (*DEFAULT_PARTS, "batch", "client", "export")
+PARTS = (*DEFAULT_PARTS, "batch", "client", "export", "fanin")
 
 
 def main() -> None:
@@ -109,6 +111,10 @@ def main() -> None:
             from bench_batch import batch
 
             timed("batch", lambda: batch(binary, args.seconds, BATCH_REPEATS))
+    if "fanin" in parts:
+        from bench_fanin import fanin
+
+        timed("fanin", fanin)
     if "fanout" in parts:
         from fanout import fanout
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from bench_storm import ROOT, SENSOR
 
+sys.path[:0] = [str(ROOT)]  # the cluster launcher is the tests' own (tests/nats_servers.py)
 NODES = 50
 PUBLISHERS = 2
 RATES = (1_000, 5_000)  # offered events a second, all nodes together
@@ -196,6 +197,5 @@ def fanin() -> dict[str, object]:
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["publish"]:
-    sys.path[:0] = [str(ROOT)]
     urls, first, count, rate = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
     print(json.dumps(publish(urls, first, count, rate, SECONDS)))
