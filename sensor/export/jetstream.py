@@ -50,6 +50,7 @@ ROUND_EVENTS = 512
 ACK_TIMEOUT_S = 5.0
 RETRY_FIRST_S = 0.25
 RETRY_MAX_S = 5.0
+CONNECTING = "connecting"  # the error until the first connection: its first failure is said
 DUPLICATE_WINDOW_S = 600.0  # longer than any outage the buffer rides out at a few thousand events a second
 log = logging.getLogger("sensor")
 
@@ -89,7 +90,7 @@ class JetStreamSink:
         self._sent = 0
         self._lost = 0
         self._unreported = 0
-        self.error = "connecting"
+        self.error = CONNECTING
         self._loop = asyncio.new_event_loop()
         self._wake = asyncio.Event()
         self._closing = False
@@ -178,8 +179,8 @@ class JetStreamSink:
                     reconnected_cb=self._on_reconnect,
                     skip_subject_validation=True,  # subjects made of subject_token()s
                 )
-                if self.error != "connecting":
-                    log.warning("export nats: connected to %s", nc.connected_url.netloc if nc.connected_url else "?")
+                server = nc.connected_url.netloc if nc.connected_url else "?"
+                log.info("export nats: connected to %s", server, extra={"fields": {"event": "export_connected"}})
                 self.error = ""
                 return nc
             except Exception as error:  # nats raises OSError, its own errors and timeouts
@@ -197,10 +198,12 @@ class JetStreamSink:
         self._fail("disconnected; reconnecting")
 
     async def _on_reconnect(self) -> None:
-        log.warning("export nats: reconnected")
+        log.info("export nats: reconnected")
 
     def _fail(self, message: str) -> None:
-        if message != self.error:
+        """Record a failure; said once when the export goes from healthy to failing (a server away gives
+        one failure per reconnect attempt), and again when it publishes again."""
+        if self.error in ("", CONNECTING):
             log.warning("export nats: %s (buffering; %d events waiting)", message, len(self._buffer))
         self.error = message
 
@@ -225,8 +228,18 @@ class JetStreamSink:
                         )
                     )
                     log.info("export nats: created stream %s (%d replicas)", config.stream, config.replicas)
-                await _bucket(js, NODES_BUCKET, config.expiry_s, config.replicas)
+                expiry_s = await _bucket(js, NODES_BUCKET, config.expiry_s, config.replicas)
                 await _bucket(js, SEEN_BUCKET, SEEN_TTL_S, config.replicas)
+                if expiry_s and expiry_s <= config.heartbeat_s:
+                    log.warning(
+                        "export nats: bucket %s forgets a node after %gs, sooner than this node's --heartbeat %gs: "
+                        "it will show as gone between heartbeats (delete the bucket to have it made anew with "
+                        "--heartbeat-expiry %gs, or heartbeat more often)",
+                        NODES_BUCKET,
+                        expiry_s,
+                        config.heartbeat_s,
+                        config.expiry_s,
+                    )
                 return
             except (nats.errors.Error, asyncio.TimeoutError, OSError) as error:
                 if self._closing:
@@ -367,8 +380,10 @@ class _RoundAcks:
             self.done.set()
 
 
-async def _bucket(js: JetStreamContext, name: str, ttl_s: float, replicas: int) -> None:
+async def _bucket(js: JetStreamContext, name: str, ttl_s: float, replicas: int) -> float:
+    """The bucket, made with this TTL when absent; the TTL it has (0: none)."""
     try:
-        await js.key_value(name)
+        bucket = await js.key_value(name)
     except nats.js.errors.BucketNotFoundError:
-        await js.create_key_value(KeyValueConfig(bucket=name, ttl=ttl_s, history=1, replicas=replicas))
+        bucket = await js.create_key_value(KeyValueConfig(bucket=name, ttl=ttl_s, history=1, replicas=replicas))
+    return float((await bucket.status()).ttl or 0.0)
