@@ -102,12 +102,19 @@ OBSERVERS: tuple[Callable[[], Observer], ...] = (
 )
 
 
-def client(binary: Path, seconds: float, repeats: int) -> dict[str, object]:
-    """The daemon-path benchmark; prints its table and returns its figures."""
+def exec_storm_figures(
+    binary: Path, observers: tuple[Callable[[], Observer], ...], seconds: float, repeats: int
+) -> dict[str, object]:
+    """The exec storm under each observer, interleaved; prints the table and returns the figures."""
 
     def workload_of(workers: int) -> Callable[[], int]:
         return lambda: storm_runs(binary, workers, seconds)
 
-    rows = storm_rows("exec", workload_of, EVENTS_PER_EXEC, OBSERVERS, seconds, repeats)
+    rows = storm_rows("exec", workload_of, EVENTS_PER_EXEC, observers, seconds, repeats)
     print_storm_rows(rows)
     return {"seconds": seconds, "repeats": repeats, "rows": rows}
+
+
+def client(binary: Path, seconds: float, repeats: int) -> dict[str, object]:
+    """The daemon-path benchmark; prints its table and returns its figures."""
+    return exec_storm_figures(binary, OBSERVERS, seconds, repeats)

@@ -14,9 +14,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench_client import EVENTS_PER_EXEC, SensorTraceProcessKinds
-from bench_files import print_storm_rows, storm_rows
-from bench_storm import ROOT, SENSOR, Observation, Observer, storm_runs, wait_for_line
+from bench_client import SensorTraceProcessKinds, exec_storm_figures
+from bench_storm import ROOT, SENSOR, Observation, Observer, wait_for_line
 
 NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
 
@@ -120,10 +119,4 @@ OBSERVERS: tuple[Callable[[], Observer], ...] = (SensorTraceProcessKinds, Sensor
 
 def export(binary: Path, seconds: float, repeats: int) -> dict[str, object]:
     """The export benchmark; prints its table and returns its figures."""
-
-    def workload_of(workers: int) -> Callable[[], int]:
-        return lambda: storm_runs(binary, workers, seconds)
-
-    rows = storm_rows("exec", workload_of, EVENTS_PER_EXEC, OBSERVERS, seconds, repeats)
-    print_storm_rows(rows)
-    return {"seconds": seconds, "repeats": repeats, "rows": rows}
+    return exec_storm_figures(binary, OBSERVERS, seconds, repeats)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
+from dataclasses import asdict
 
 from sensor import __version__
 from sensor.api.v1 import service_pb2 as api
@@ -118,16 +119,5 @@ def sensor_info(capture: Capture, hub: Hub, started_ns: int, exports: list[Expor
             for s in subscribers
         ],
         uptime_nanos=time.monotonic_ns() - started_ns,
-        exports=[
-            api.ExportInfo(
-                name=e.name,
-                destination=e.destination,
-                sent=e.sent,
-                lost=e.lost,
-                rate_limited=e.rate_limited,
-                pending=e.pending,
-                error=e.error,
-            )
-            for e in exports
-        ],
+        exports=[api.ExportInfo(**asdict(e)) for e in exports],  # the same fields, by the same names
     )
