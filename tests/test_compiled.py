@@ -157,7 +157,7 @@ def test_written_out_inits_take_every_field_in_order_and_set_each() -> None:
         "ProcessRef 6",
         "ProcessInfo 22",
         "ProcessPayload 21",
-        "TelemetryEvent 27",
+        "TelemetryEvent 28",
     ]
 
 

@@ -270,7 +270,7 @@ print(json.dumps({"path": path, "abstract": "@sensor-test-" + mark, "fds": fds,
 
 def test_unix_socket_connects_name_the_path_and_the_abstract_name(live_sensor: SensorView, tmp_path: Any) -> None:
     mark, seen = run_python(UNIX, str(tmp_path))
-    events = [net(e) for e in events_of(live_sensor, mark, 5)]
+    events = [net(e) for e in events_of(live_sensor, mark, 7)]  # two binds, two listens, three connects
     connects = [(e["unix_path"], e["fd"], e.get("errno", 0)) for e in events if e["type"] == "CONNECT"]
     assert connects == [
         (seen["path"], seen["fds"][0], 0),
