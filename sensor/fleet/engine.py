@@ -14,7 +14,6 @@ import ssl
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import nats
 from nats.aio.client import Client as NatsClient
 
 EVENTS_STREAM = "SENSOR_EVENTS"
@@ -76,8 +75,9 @@ class EngineAddress:
             context.load_cert_chain(self.tls_cert, self.tls_key)
         return context
 
-    async def connect(self, name: str, **callbacks: Any) -> NatsClient:
-        """A connection that reconnects by itself, forever, once made. Raises what nats.connect raises."""
+    async def connect(self, name: str, client: type[NatsClient] = NatsClient, **callbacks: Any) -> NatsClient:
+        """A connection (of ``client``) that reconnects by itself, forever, once made. Raises what
+        nats.connect raises."""
         options: dict[str, Any] = {
             "servers": list(self.servers),
             "name": name,
@@ -93,7 +93,9 @@ class EngineAddress:
             options["token"] = self.token
         if self.nkey_seed_file is not None:
             options["nkeys_seed"] = self.nkey_seed_file
-        return await nats.connect(**options)
+        nc = client()
+        await nc.connect(**options)
+        return nc
 
 
 @dataclass(slots=True)
