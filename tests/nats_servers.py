@@ -143,10 +143,13 @@ def run_js(urls: str, work: Callable[[JetStreamContext], Awaitable[T]], retry_s:
 
 
 def stored_events(urls: str, stream: str = EVENTS_STREAM) -> list[tuple[str, pb.TelemetryEvent]]:
-    """Every message in the stream, in the stream's order: (subject, the event)."""
+    """Every message in the stream, in the stream's order: (subject, the event); none while there is no stream."""
 
     async def read(js: JetStreamContext) -> list[tuple[str, pb.TelemetryEvent]]:
-        info = await js.stream_info(stream)
+        try:
+            info = await js.stream_info(stream)
+        except nats.js.errors.NotFoundError:
+            return []
         count = info.state.messages
         if not count:
             return []

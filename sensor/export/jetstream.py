@@ -159,7 +159,7 @@ class JetStreamSink:
             await self._prepare(js)
             beats = asyncio.ensure_future(self._beat(js))
             try:
-                await self._publish(nc)
+                await self._publish(nc, js)
             finally:
                 beats.cancel()
             await self._last_word(js)
@@ -248,7 +248,7 @@ class JetStreamSink:
                 await self._sleep(wait)
                 wait = min(wait * 2, RETRY_MAX_S)
 
-    async def _publish(self, nc: NatsClient) -> None:
+    async def _publish(self, nc: NatsClient, js: JetStreamContext) -> None:
         """Rounds of publishes until closing with nothing left (see the module's docstring)."""
         acks = _RoundAcks(nc.new_inbox())
         assert isinstance(nc, _AckCountingClient)
@@ -278,6 +278,8 @@ class JetStreamSink:
             else:
                 await self._sleep(wait)
                 wait = min(wait * 2, RETRY_MAX_S)
+                if acks.no_stream:  # deleted, or a server restarted without its store: make it again
+                    await self._prepare(js)
 
     async def _publish_round(self, nc: NatsClient, acks: _RoundAcks, round_: list[Message]) -> int:
         """Publish ``round_``: all of it once the stream acknowledged every message, else 0 (it goes again)."""
@@ -357,6 +359,7 @@ class _RoundAcks:
         self._expected = 0
         self.stored = 0
         self.refusal = ""
+        self.no_stream = False  # the server said no stream takes the subject (status 503, no responders)
         self.done = asyncio.Event()
 
     def begin(self, expected: int) -> str:
@@ -366,6 +369,7 @@ class _RoundAcks:
         self._expected = expected
         self.stored = 0
         self.refusal = ""
+        self.no_stream = False
         self.done.clear()
         return f"{self.inbox}.{self._round}"
 
@@ -375,6 +379,9 @@ class _RoundAcks:
             return
         if b'"seq"' in data and b'"error"' not in data:
             self.stored += 1
+        elif not data and headers.startswith(b"NATS/1.0 503"):
+            self.no_stream = True
+            self.refusal = "no stream takes these subjects (no responders)"
         else:
             self.refusal = (data or headers or b"no answer").decode(errors="replace").strip()
         if self.refusal or self.stored >= self._expected:

@@ -16,8 +16,9 @@ import pytest
 
 from sensor.api.v1 import service_pb2 as api
 from sensor.api.v1 import telemetry_pb2 as pb
+from sensor.fleet.engine import EVENTS_STREAM
 from tests.live_sensor import ROOT, SENSOR
-from tests.nats_servers import NatsServer, stored_events
+from tests.nats_servers import NatsServer, run_js, stored_events
 from tests.sensor_daemon import SensorDaemon, stub
 
 NODE_A, NODE_B = "node-a.test", "node-b"
@@ -220,3 +221,23 @@ def test_fleet_commands_say_clearly_when_nats_cannot_be_reached() -> None:
     )
     assert result.returncode == 1
     assert "cannot reach NATS at nats://127.0.0.1:1" in result.stderr
+
+
+def test_a_stream_deleted_under_a_running_export_is_made_again_and_nothing_is_lost(
+    nats_server: NatsServer, tmp_path: Path
+) -> None:
+    daemon = start_exporting(tmp_path, nats_server.url, "node-restored", "--export-event", "exec")
+    try:
+        first = marker()
+        run_marked(first, 2)
+        wait_until(lambda: len(marked(stored_events(nats_server.url), first, "node-restored")) == 2, what="stored")
+        run_js(nats_server.url, lambda js: js.delete_stream(EVENTS_STREAM))
+        after = marker()
+        run_marked(after, 5)
+        wait_until(
+            lambda: len(marked(stored_events(nats_server.url), after, "node-restored")) == 5, what="stored again"
+        )
+        info: api.GetInfoResponse = stub(f"unix:{tmp_path / 's.sock'}").GetInfo(api.GetInfoRequest(), timeout=10)
+        assert (info.exports[0].lost, info.exports[0].pending) == (0, 0)
+    finally:
+        assert daemon.stop() == 0
