@@ -107,14 +107,14 @@ def main() -> None:
             from bench_export import export
 
             timed("export", lambda: export(binary, args.seconds, args.repeats))
+        if "fanin" in parts:
+            from bench_fanin import fanin
+
+            timed("fanin", lambda: fanin(binary, args.seconds))
         if "batch" in parts:
             from bench_batch import batch
 
             timed("batch", lambda: batch(binary, args.seconds, BATCH_REPEATS))
-    if "fanin" in parts:
-        from bench_fanin import fanin
-
-        timed("fanin", fanin)
     if "fanout" in parts:
         from fanout import fanout
 

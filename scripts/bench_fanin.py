@@ -5,11 +5,14 @@ stored, loss, and the latency from the moment an event is handed to its node's e
 consumer prints it (p50, p99).
 
 The nodes are two publisher processes of 25 sinks each (each sink its own connection, thread and
-buffer, as on a node); their events are exec events of a realistic size, numbered per node.
+buffer, as on a node). Their events are a recorded exec storm (`sensor trace --record`) replayed
+through the pipeline once, then sent by every node in turn as its own: its node name and sensor id,
+its sequence numbers, the time it hands them over as their time.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import statistics
 import subprocess
@@ -28,16 +31,33 @@ PUBLISHERS = 2
 RATES = (1_000, 5_000)  # offered events a second, all nodes together
 SECONDS = 8.0
 TICK_S = 0.01
+PUBLISHER = [sys.executable, __file__, "publish"]
 
 
-def publish(urls: str, first_node: int, nodes: int, rate: int, seconds: float) -> dict[str, int]:
+def replayed_events(recording: Path) -> list[Any]:
+    """The TelemetryEvents the pipeline makes of a recording."""
+    from sensor.kernel.recording import ReplayReader, read_recording
+    from sensor.telemetry.capture import Capture, CaptureConfig
+
+    records = read_recording(recording)
+    capture = Capture(CaptureConfig(sensor_id="bench"), replay=ReplayReader(records))
+    capture.start()
+    events = []
+    while capture.loss().records_read < len(records):
+        events.extend(capture.poll(0))
+    capture.close()
+    return events
+
+
+def publish(urls: str, recording: Path, first_node: int, nodes: int, rate: int, seconds: float) -> dict[str, int]:
     """Run ``nodes`` sinks publishing ``rate`` events a second in all for ``seconds``; their counters."""
     from sensor.export.exporter import ExportStats
     from sensor.export.jetstream import JetStreamConfig, JetStreamSink
     from sensor.fleet.engine import EngineAddress, NodeHeartbeat
     from sensor.telemetry.events import TelemetryEvent
     from sensor.telemetry.kinds.lost import LostPayload
-    from sensor.telemetry.kinds.process import ProcessEventType, ProcessPayload
+
+    templates = replayed_events(recording)
 
     address = EngineAddress.parse(urls)
     names = [f"bench-node-{i:02d}" for i in range(first_node, first_node + nodes)]
@@ -63,26 +83,13 @@ def publish(urls: str, first_node: int, nodes: int, rate: int, seconds: float) -
             batch = []
             while owed[i] >= 1.0:
                 owed[i] -= 1.0
+                event = copy.copy(templates[sequence[i] % len(templates)])
                 sequence[i] += 1
-                batch.append(
-                    TelemetryEvent(
-                        names[i],
-                        sequence[i],
-                        time.monotonic_ns(),
-                        ProcessPayload(
-                            ProcessEventType.EXEC,
-                            exec_filename="/usr/bin/curl",
-                            exec_command_line=["curl", "-s", "https://example.com/api/v1/items?page=2"],
-                        ),
-                        process_id=f"boot-{sequence[i]}-1",
-                        process_pid=sequence[i],
-                        process_tgid=sequence[i],
-                        comm="curl",
-                        filename="/usr/bin/curl",
-                        cwd="/srv/app",
-                        node_name=names[i],
-                    )
-                )
+                event.sensor_id = event.node_name = names[i]
+                event.sensor_sequence_number = sequence[i]
+                event.sensor_monotime_nanos = time.monotonic_ns()
+                event.encoded = b""
+                batch.append(event)
             if batch:
                 sink.write(batch)
         time.sleep(max(0.0, tick_end - time.monotonic()))
@@ -139,17 +146,21 @@ def _stored(urls: str) -> int:
     return run_js(urls, count)
 
 
-def fanin() -> dict[str, object]:
+def fanin(binary: Path, seconds: float) -> dict[str, object]:
     """The fan-in benchmark; prints its table and returns its figures."""
+    from bench_pipeline import record_storm
+
     from tests.nats_servers import NatsCluster
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="sensor-bench-nats-") as store:
+        recording = Path(store) / "storm.rec"
+        record_storm(binary, recording, seconds)
         cluster = NatsCluster(Path(store))
         cluster.start()
         try:
             # The stream and buckets, made by a first short publish; then the consumer.
-            publish(cluster.urls, 0, 1, 10, 0.5)
+            publish(cluster.urls, recording, 0, 1, 10, 0.5)
             consumer = Consumer(cluster.urls)
             try:
                 for rate in RATES:
@@ -158,7 +169,7 @@ def fanin() -> dict[str, object]:
                     per = NODES // PUBLISHERS
                     procs = [
                         subprocess.Popen(
-                            [sys.executable, __file__, "publish", cluster.urls, str(p * per), str(per), str(rate)],
+                            [*PUBLISHER, cluster.urls, str(recording), str(p * per), str(per), str(rate)],
                             cwd=ROOT,
                             stdout=subprocess.PIPE,
                             text=True,
@@ -197,5 +208,5 @@ def fanin() -> dict[str, object]:
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["publish"]:
-    urls, first, count, rate = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
-    print(json.dumps(publish(urls, first, count, rate, SECONDS)))
+    urls, recording, first, count, rate = sys.argv[2], Path(sys.argv[3]), *map(int, sys.argv[4:7])
+    print(json.dumps(publish(urls, recording, first, count, rate, SECONDS)))
