@@ -12,7 +12,6 @@ its sequence numbers, the time it hands them over as their time.
 
 from __future__ import annotations
 
-import copy
 import json
 import statistics
 import subprocess
@@ -83,13 +82,16 @@ def publish(urls: str, recording: Path, first_node: int, nodes: int, rate: int, 
             batch = []
             while owed[i] >= 1.0:
                 owed[i] -= 1.0
-                event = copy.copy(templates[sequence[i] % len(templates)])
+                t = templates[sequence[i] % len(templates)]
                 sequence[i] += 1
-                event.sensor_id = event.node_name = names[i]
-                event.sensor_sequence_number = sequence[i]
-                event.sensor_monotime_nanos = time.monotonic_ns()
-                event.encoded = b""
-                batch.append(event)
+                as_node = TelemetryEvent(
+                    names[i], sequence[i], time.monotonic_ns(), t.payload, t.process_id, t.process_pid,
+                    t.process_tgid, t.cpu, t.credentials, t.container_id, t.container_name, t.image_id,
+                    t.image_name, t.pod_uid, t.language, t.comm, t.filename, t.command_line, t.cwd,
+                    t.parent_process_id, t.parent_pid, t.ancestors, t.snapshot, t.creator_process_id,
+                    t.creator_pid, t.cwd_truncated, names[i],
+                )  # fmt: skip
+                batch.append(as_node)
             if batch:
                 sink.write(batch)
         time.sleep(max(0.0, tick_end - time.monotonic()))
@@ -104,11 +106,23 @@ def publish(urls: str, recording: Path, first_node: int, nodes: int, rate: int, 
 
 
 class Consumer:
-    """`sensor fleet trace --format json --event exec`; the latency of each line as it arrives."""
+    """`sensor fleet trace --format json` of the fan-in's nodes; the latency of each line as it arrives."""
 
     def __init__(self, urls: str) -> None:
         self.proc = subprocess.Popen(
-            [*SENSOR, "fleet", "trace", "--nats", urls, "--format", "json", "--event", "exec", "--node", "bench-*"],
+            [
+                *SENSOR,
+                "fleet",
+                "trace",
+                "--nats",
+                urls,
+                "--format",
+                "json",
+                "--event",
+                "fork,exec,exit",
+                "--node",
+                "bench-*",
+            ],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
