@@ -31,6 +31,7 @@ RATES = (1_000, 5_000)  # offered events a second, all nodes together
 SECONDS = 8.0
 TICK_S = 0.01
 PUBLISHER = [sys.executable, __file__, "publish"]
+CONSUMER = [*SENSOR, "fleet", "trace", "--format", "json", "--event", "fork,exec,exit", "--node", "bench-*"]
 
 
 def replayed_events(recording: Path) -> list[Any]:
@@ -110,19 +111,7 @@ class Consumer:
 
     def __init__(self, urls: str) -> None:
         self.proc = subprocess.Popen(
-            [
-                *SENSOR,
-                "fleet",
-                "trace",
-                "--nats",
-                urls,
-                "--format",
-                "json",
-                "--event",
-                "fork,exec,exit",
-                "--node",
-                "bench-*",
-            ],
+            [*CONSUMER, "--nats", urls],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
