@@ -72,18 +72,15 @@ class Subscriber:
         """Whether the subscription's limit of events has been queued (no more will be)."""
         return 0 < self.rules.limit <= self._accepted
 
-    def offer(
-        self, events: list[TelemetryEvent], bounded: bool = True, next_publish_ns: int = 0, wanted: bool = False
-    ) -> None:
+    def offer(self, events: list[TelemetryEvent], bounded: bool = True, next_publish_ns: int = 0) -> None:
         """Queue what the subscription wants of ``events`` (pipeline thread; never blocks on the reader).
 
         ``bounded=False`` queues past the capacity: for the snapshot, which the reader has not had a
         chance to drain yet. ``next_publish_ns``: when the pipeline will offer more at the earliest;
-        a batch due before then goes now, as nothing can join it by its due time. ``wanted``: the
-        events passed this subscription's filters already (the hub asked a twin subscription).
+        a batch due before then goes now, as nothing can join it by its due time.
         """
         rules = self.rules
-        wants = _wants_all if wanted else rules.wants
+        wants = rules.wants
         throttle = rules.throttle_ns
         limit = rules.limit
         with self._ready:
@@ -189,18 +186,6 @@ class Subscriber:
         return SubscriberStats(self.id, self.peer, self._accepted, self._lost, self._throttled, len(self._queue))
 
 
-def _wants_all(_event: TelemetryEvent) -> bool:
-    return True
-
-
-def _twins(subscribers: tuple[Subscriber, ...]) -> tuple[tuple[CompiledSubscription, tuple[Subscriber, ...]], ...]:
-    """The subscribers grouped by their filters (each alone when its subscription has no filter_key)."""
-    groups: dict[object, list[Subscriber]] = {}
-    for subscriber in subscribers:
-        groups.setdefault(subscriber.rules.filter_key or subscriber, []).append(subscriber)
-    return tuple((members[0].rules, tuple(members)) for members in groups.values())
-
-
 class SubscribersFull(Exception):
     """The hub already has its most subscribers."""
 
@@ -212,8 +197,6 @@ class Hub:
         self.queue_events = queue_events
         self.max_subscribers = max_subscribers  # 0: no limit
         self._subscribers: tuple[Subscriber, ...] = ()
-        # Subscribers whose filters are the same (CompiledSubscription.filter_key), with the rules to ask.
-        self._twins: tuple[tuple[CompiledSubscription, tuple[Subscriber, ...]], ...] = ()
         self._lock = threading.Lock()
         self._next_id = 1
         self.published_by_kind: Counter[EventKind] = Counter()
@@ -237,7 +220,6 @@ class Hub:
             if first is not None:
                 subscriber.offer(first(), bounded=False)
             self._subscribers = (*self._subscribers, subscriber)
-            self._twins = _twins(self._subscribers)
             self.subscriptions_total += 1
             return subscriber
 
@@ -245,7 +227,6 @@ class Hub:
         """Forget a subscriber (its stream ended)."""
         with self._lock:
             self._subscribers = tuple(s for s in self._subscribers if s is not subscriber)
-            self._twins = _twins(self._subscribers)
             self._lost_by_gone += subscriber.stats().lost
 
     def publish(self, events: list[TelemetryEvent], next_publish_ns: int = 0) -> None:
@@ -253,15 +234,8 @@ class Hub:
         if not events:
             return
         self.published_by_kind.update(map(event_kind, events))
-        for rules, twins in self._twins:  # a tuple swapped whole: safe to iterate unlocked
-            if len(twins) == 1:
-                twins[0].offer(events, next_publish_ns=next_publish_ns)
-                continue
-            wants = rules.wants
-            wanted = [event for event in events if wants(event)]
-            if wanted:
-                for subscriber in twins:
-                    subscriber.offer(wanted, next_publish_ns=next_publish_ns, wanted=True)
+        for subscriber in self._subscribers:  # a tuple swapped whole: safe to iterate unlocked
+            subscriber.offer(events, next_publish_ns=next_publish_ns)
 
     @property
     def published(self) -> int:

@@ -47,9 +47,6 @@ class CompiledSubscription:
     limit: int = 0
     batch_delay_ns: int = 0
     include_existing: bool = False
-    # The event and container filters as bytes: subscriptions with the same key want the same events,
-    # so the hub asks one of them per event for all (b"": compare with no other).
-    filter_key: bytes = b""
     _next_allowed_ns: int = field(default=0, repr=False)
 
     def wants(self, event: TelemetryEvent) -> bool:
@@ -132,7 +129,4 @@ def compile_subscription(subscription: subscription_pb2.Subscription) -> Compile
         limit=modifier.limit.limit,
         batch_delay_ns=modifier.batch.max_delay,
         include_existing=subscription.include_existing,
-        filter_key=subscription.event_filter.SerializeToString(deterministic=True)
-        + b"\0"
-        + subscription.container_filter.SerializeToString(deterministic=True),
     )

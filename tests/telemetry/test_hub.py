@@ -261,27 +261,3 @@ def test_a_paced_take_sends_a_full_batch_at_once() -> None:
     subscriber = hub.subscribe(every_exec())
     hub.publish(execs(1, 3))
     assert sequence(subscriber.take(3, 5.0, not_before_ns=time.monotonic_ns() + 60_000_000_000)) == [1, 2, 3]
-
-
-def pid_zero_execs() -> CompiledSubscription:
-    exec_filter = sub.ProcessEventFilter(type="EXEC", filter_expression="pid == 0")
-    return compile_subscription(sub.Subscription(event_filter=sub.EventFilter(process_events=[exec_filter])))
-
-
-def test_only_subscriptions_with_the_same_filters_share_a_key() -> None:
-    assert every_exec().filter_key == every_exec(limit=2).filter_key  # a limit is not a filter
-    assert every_exec().filter_key != pid_zero_execs().filter_key
-
-
-def test_twin_subscribers_share_the_filtering_and_keep_their_own_limits_and_queues() -> None:
-    hub = Hub(queue_events=2)
-    with_limit = hub.subscribe(every_exec(limit=2))
-    twin = hub.subscribe(every_exec())
-    other = hub.subscribe(pid_zero_execs())
-    hub.publish([*execs(1, 3), TelemetryEvent("s", 9, 9, ProcessPayload(ProcessEventType.FORK))])
-    assert sequence(with_limit.take(10, 0)) == [1, 2]
-    assert sequence(twin.take(10, 0)) == [1, 2, "lost 1"]
-    assert sequence(other.take(10, 0)) == [1, 2, "lost 1"]
-    hub.unsubscribe(with_limit)
-    hub.publish(execs(4, 1))
-    assert sequence(twin.take(10, 0)) == [4]
