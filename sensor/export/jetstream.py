@@ -130,16 +130,23 @@ class JetStreamSink:
         """Nothing on the clock: the loop keeps its own."""
 
     def close(self, timeout: float) -> None:
-        """Publish what is buffered (up to ``timeout`` seconds), say the node stopped, disconnect."""
+        """Publish what is buffered (up to ``timeout`` seconds, none while no server answers), say the
+        node stopped, disconnect. What stays unpublished is counted as lost, and said."""
         self._closing = True
         self._loop.call_soon_threadsafe(self._wake.set)
         try:
             self._main.result(timeout)
         except Exception as error:  # a timeout, or what the loop died of: either way, stop it
-            log.warning("export nats: stopped with %d events unpublished (%s)", len(self._buffer), error or "timeout")
+            self.error = self.error or str(error) or "timeout"
             self._main.cancel()
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout)
+        with self._lock:
+            unpublished = len(self._buffer)
+            self._buffer.clear()
+            self._lost += unpublished
+        if unpublished:
+            log.warning("export nats: stopped with %d events unpublished (%s)", unpublished, self.error)
 
     def fill(self, stats: ExportStats) -> None:
         """Its counters into ``stats``."""
@@ -162,7 +169,8 @@ class JetStreamSink:
                 await self._publish(nc, js)
             finally:
                 beats.cancel()
-            await self._last_word(js)
+            if not self.error:  # a server away would keep the stop waiting for nothing
+                await self._last_word(js)
         finally:
             await nc.close()
 
@@ -258,9 +266,9 @@ class JetStreamSink:
         while True:
             with self._lock:
                 round_ = [self._buffer[i] for i in range(min(ROUND_EVENTS, len(self._buffer)))]
+            if self._closing and (not round_ or self.error):  # stopping: no waiting on a server that is away
+                return
             if not round_:
-                if self._closing:
-                    return
                 self._wake.clear()
                 await self._sleep(1.0)
                 continue

@@ -4,6 +4,7 @@ trace` and `sensor fleet nodes` read the fleet back."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import threading
@@ -64,6 +65,14 @@ def start_exporting(directory: Path, server_urls: str, node: str, *extra: str) -
         "--listen", f"unix://{directory / 's.sock'}", "--export-nats", server_urls, "--node-name", node,
         "--heartbeat", "1s", "--heartbeat-expiry", "4s", *extra,
     )  # fmt: skip
+
+
+def export_info(daemon: SensorDaemon) -> api.ExportInfo:
+    """The daemon's one export, as GetInfo says."""
+    socket = daemon.args[1].removeprefix("unix://")
+    info: api.GetInfoResponse = stub(f"unix:{socket}").GetInfo(api.GetInfoRequest(), timeout=10)
+    (export,) = info.exports
+    return export
 
 
 @pytest.fixture(scope="module")
@@ -241,3 +250,22 @@ def test_a_stream_deleted_under_a_running_export_is_made_again_and_nothing_is_lo
         assert (info.exports[0].lost, info.exports[0].pending) == (0, 0)
     finally:
         assert daemon.stop() == 0
+
+
+def test_a_daemon_whose_nats_is_gone_stops_at_once_counting_what_it_could_not_publish(tmp_path: Path) -> None:
+    server = NatsServer(tmp_path / "nats")
+    server.start()
+    daemon = start_exporting(tmp_path / "d", server.url, "node-cut", "--export-event", "exec")
+    try:
+        wait_until(lambda: export_info(daemon).error == "", what="connected")
+        server.kill()
+        run_marked(marker(), 20)
+        wait_until(lambda: export_info(daemon).pending >= 20, what="the events buffered")
+        started = time.monotonic()
+        assert daemon.stop() == 0
+        assert time.monotonic() - started < 5.0
+        said = re.search(r"export nats: stopped with (\d+) events unpublished", daemon.stderr)
+        assert said is not None and int(said.group(1)) >= 20, daemon.stderr
+    finally:
+        daemon.stop()
+        server.stop()

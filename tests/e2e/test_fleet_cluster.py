@@ -11,10 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from sensor.api.v1 import service_pb2 as api
-from tests.e2e.test_fleet import marked, marker, run_marked, start_exporting, wait_until
+from tests.e2e.test_fleet import export_info, marked, marker, run_marked, start_exporting, wait_until
 from tests.nats_servers import NatsCluster, stored_events
-from tests.sensor_daemon import SensorDaemon, Stream, argv_has, exec_filter, stub, subscription
+from tests.sensor_daemon import Stream, argv_has, exec_filter, stub, subscription
 
 
 @pytest.fixture
@@ -23,13 +22,6 @@ def cluster(tmp_path: Path) -> Iterator[NatsCluster]:
     nats.start()
     yield nats
     nats.stop()
-
-
-def export_info(daemon: SensorDaemon) -> api.ExportInfo:
-    socket = daemon.args[1].removeprefix("unix://")
-    info: api.GetInfoResponse = stub(f"unix:{socket}").GetInfo(api.GetInfoRequest(), timeout=10)
-    (export,) = info.exports
-    return export
 
 
 def test_a_server_killed_mid_run_loses_nothing_and_stores_nothing_twice(cluster: NatsCluster, tmp_path: Path) -> None:
