@@ -11,19 +11,17 @@ import click
 
 from sensor.cli.env_option import env_option
 from sensor.cli.options import (
-    EventChoice,
     build_subscription,
-    explain_rejection,
-    kinds_for_filter,
+    compile_or_refuse,
+    event_choice,
     parse_bytes,
     parse_duration_ns,
-    parse_events,
 )
 from sensor.export.jetstream import DEFAULT_BUFFER_EVENTS, JetStreamConfig
 from sensor.export.json_file import DEFAULT_BACKUPS, ExportFileError, FileExportConfig
 from sensor.export.plan import ExportPlan
 from sensor.fleet.engine import DEFAULT_EXPIRY_S, DEFAULT_HEARTBEAT_S, EVENTS_STREAM, EngineAddress
-from sensor.telemetry.subscription import CompiledSubscription, InvalidSubscription, compile_subscription
+from sensor.telemetry.subscription import CompiledSubscription
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXPORT_BATCH_NS = 50_000_000  # an export takes its events in batches this old at most: few wake-ups, no hurry
@@ -221,16 +219,8 @@ def _nats_config(flags: dict[str, Any], node_name: str) -> JetStreamConfig | Non
 
 def _export_rules(flags: dict[str, Any]) -> CompiledSubscription:
     expression = flags["export_filter"]
-    if expression and not flags["export_events"]:
-        choice = EventChoice(kinds_for_filter(expression))
-    else:
-        choice = parse_events(flags["export_events"])
+    choice = event_choice(flags["export_events"], expression, "--export-filter")
     subscription = build_subscription(
         choice.kinds, expression, (), (), 0, 0, False, EXPORT_BATCH_NS, types=choice.types
     )
-    try:
-        return compile_subscription(subscription)
-    except InvalidSubscription as invalid:
-        raise click.UsageError(
-            "export: " + explain_rejection(invalid.errors).replace("--filter", "--export-filter")
-        ) from None
+    return compile_or_refuse(subscription, "--export-filter")

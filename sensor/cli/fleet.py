@@ -18,13 +18,11 @@ from nats.js import JetStreamContext
 from sensor.cli.export_options import engine_address, nats_options
 from sensor.cli.logs import log, log_format_option, setup_logging
 from sensor.cli.options import (
-    EventChoice,
     build_subscription,
-    explain_rejection,
-    kinds_for_filter,
+    compile_or_refuse,
+    event_choice,
     output_format_option,
     parse_duration_ns,
-    parse_events,
 )
 from sensor.cli.status import uptime_text
 from sensor.cli.table import table_text
@@ -33,7 +31,6 @@ from sensor.fleet.engine import EVENTS_STREAM, NODES_BUCKET
 from sensor.fleet.events import FleetQuery, fleet_events, subscribe
 from sensor.fleet.nodes import Node, NodeState, fleet_nodes
 from sensor.telemetry.kinds.kind import EventKind
-from sensor.telemetry.subscription import InvalidSubscription, compile_subscription
 
 T = TypeVar("T")
 
@@ -159,17 +156,11 @@ def fleet_trace(**flags: Any) -> None:
     Prints 'ready' on stderr once subscribed. Kinds and a plain node name narrow the subject the
     engine delivers; node globs and --filter are applied here, as the daemon applies them.
     """
-    if flags["expression"] and not flags["events"]:
-        choice = EventChoice(kinds_for_filter(flags["expression"]))
-    else:
-        choice = parse_events(flags["events"])
+    choice = event_choice(flags["events"], flags["expression"])
     subscription = build_subscription(
         choice.kinds, flags["expression"], flags["containers"], flags["images"], 0, 0, False, types=choice.types
     )
-    try:
-        rules = compile_subscription(subscription)
-    except InvalidSubscription as invalid:
-        raise click.UsageError(explain_rejection(invalid.errors)) from None
+    rules = compile_or_refuse(subscription)
     since = parse_since(flags["since"]) if flags["since"] else None
     kinds = frozenset(k.value for k in (*choice.kinds, EventKind.LOST))
     query = FleetQuery(kinds, flags["node_glob"], since, flags["stream"])

@@ -27,7 +27,12 @@ from sensor.telemetry.filter_rules import SubscriptionError
 from sensor.telemetry.kinds import process
 from sensor.telemetry.kinds.kind import EventKind
 from sensor.telemetry.kinds.registry import PAYLOAD_KINDS, SELECTABLE_KINDS, kinds_having, types_of
-from sensor.telemetry.subscription import MAX_BATCH_DELAY_NS
+from sensor.telemetry.subscription import (
+    MAX_BATCH_DELAY_NS,
+    CompiledSubscription,
+    InvalidSubscription,
+    compile_subscription,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 TRANSPORTS = {"auto": None, "ringbuf": Backend.RING_BUFFER, "perf": Backend.PERF_BUFFER}
@@ -81,7 +86,7 @@ def parse_events(values: tuple[str, ...], default: tuple[EventKind, ...] = SELEC
     )
 
 
-def kinds_for_filter(expression: str) -> list[EventKind]:
+def kinds_for_filter(expression: str, filter_flag: str = "--filter") -> list[EventKind]:
     """The kinds a --filter given without --event selects: those that have every field it names.
 
     Raises click.UsageError when no kind has them all, saying which kinds have each field. An
@@ -97,7 +102,7 @@ def kinds_for_filter(expression: str) -> list[EventKind]:
     chosen = kinds_having(names)
     if not chosen:
         listed = "; ".join(f"{name} is on {_kind_list(kinds)}" for name, kinds in owners.items())
-        raise click.UsageError(f"--filter: no event kind has every field it names ({listed})")
+        raise click.UsageError(f"{filter_flag}: no event kind has every field it names ({listed})")
     return chosen
 
 
@@ -403,9 +408,27 @@ def build_subscription(
     return subscription
 
 
-def explain_rejection(errors: list[SubscriptionError]) -> str:
-    """A rejected `sensor trace` subscription in the flags' terms: each distinct problem once."""
+def explain_rejection(errors: list[SubscriptionError], filter_flag: str = "--filter") -> str:
+    """A rejected subscription in the flags' terms (``filter_flag``: the flag that gave the expression):
+    each distinct problem once."""
     messages = dict.fromkeys(
-        f"--filter: {e.message}" if e.field.endswith("filter_expression") else f"{e.field}: {e.message}" for e in errors
+        f"{filter_flag}: {e.message}" if e.field.endswith("filter_expression") else f"{e.field}: {e.message}"
+        for e in errors
     )
     return "; ".join(messages)
+
+
+def event_choice(events: tuple[str, ...], expression: str, filter_flag: str = "--filter") -> EventChoice:
+    """What ``--event`` chose; with an expression (given by ``filter_flag``) and no ``--event``, the kinds
+    that have every field it names."""
+    if expression and not events:
+        return EventChoice(kinds_for_filter(expression, filter_flag))
+    return parse_events(events)
+
+
+def compile_or_refuse(subscription: sub.Subscription, filter_flag: str = "--filter") -> CompiledSubscription:
+    """The subscription the flags built, compiled; a click.UsageError saying what is wrong with it."""
+    try:
+        return compile_subscription(subscription)
+    except InvalidSubscription as invalid:
+        raise click.UsageError(explain_rejection(invalid.errors, filter_flag)) from None

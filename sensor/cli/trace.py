@@ -16,20 +16,19 @@ from sensor.api.v1 import subscription_pb2 as sub
 from sensor.cli.compact import CompactFormatter
 from sensor.cli.logs import log, log_format_option, setup_logging
 from sensor.cli.options import (
-    EventChoice,
     build_subscription,
     capture_config,
     capture_options,
     check_flags_fit_side,
+    compile_or_refuse,
     connect_options,
     connection,
     describe_backends,
+    event_choice,
     explain_rejection,
-    kinds_for_filter,
     output_format_option,
     parse_batch_ns,
     parse_duration_ns,
-    parse_events,
     start_or_exit,
 )
 from sensor.cli.remote import (
@@ -46,7 +45,6 @@ from sensor.telemetry.hub import Hub, queued_events
 from sensor.telemetry.json_lines import json_lines
 from sensor.telemetry.kinds.kind import EventKind
 from sensor.telemetry.kinds.lost import LostPayload
-from sensor.telemetry.subscription import InvalidSubscription, compile_subscription
 
 POLL_MS = 100
 LOCAL_QUEUE_EVENTS = 1 << 20  # drained every poll; the bound only guards against a stuck terminal
@@ -286,10 +284,7 @@ def trace(**flags: Any) -> None:
       sensor trace --image 'nginx:*' --include-existing
       sensor trace --connect unix:///run/sensor/sensor.sock --reconnect
     """
-    if flags["expression"] and not flags["events"]:
-        choice = EventChoice(kinds_for_filter(flags["expression"]))
-    else:
-        choice = parse_events(flags["events"])
+    choice = event_choice(flags["events"], flags["expression"])
     kinds = choice.kinds
     subscription = build_subscription(
         kinds,
@@ -332,10 +327,7 @@ def _trace_local(
     should_stop: Callable[[], bool],
     deadline: Deadline,
 ) -> None:
-    try:
-        rules = compile_subscription(subscription)
-    except InvalidSubscription as invalid:
-        raise click.UsageError(explain_rejection(invalid.errors)) from None
+    rules = compile_or_refuse(subscription)
     config.read_prefixes = rules.read_prefixes
     capture = Capture(config)  # it reads the ring buffer every RELAXED_BUSY_POLL_MS: a terminal waits on nobody
     start_or_exit(capture.start, "trace")

@@ -20,7 +20,11 @@ from sensor.cli.main import cli
         (["--export-nats", "n1:4222", "--nats-token", "t", "--nats-creds", "c"], "not several"),
         (["--export-file", "{tmp}/e.jsonl", "--export-file-max-size", "0"], "a size must be more than 0"),
         (["--export-file", "{tmp}/e.jsonl", "--export-event", "nothing"], "nothing"),
-        (["--export-file", "{tmp}/e.jsonl", "--export-filter", "no_such_field == 1"], "no_such_field"),
+        (["--export-file", "{tmp}/e.jsonl", "--export-filter", "no_such_field == 1"], "--export-filter: column 1"),
+        (
+            ["--export-file", "{tmp}/e.jsonl", "--export-filter", 'dns_query == "x" AND exec_filename == "y"'],
+            "--export-filter: no event kind has every field it names",
+        ),
         (["--export-file", "{tmp}"], "is a directory"),
     ],
 )
