@@ -103,7 +103,7 @@ class Exporter(threading.Thread):
         self._stop_requested = threading.Event()
 
     def attach(self, hub: Hub) -> None:
-        """Subscribe to ``hub`` (on the pipeline's thread, so no event falls before the first)."""
+        """Subscribe to ``hub`` (before the pipeline publishes, so that no event falls before the first)."""
         self._hub = hub
         self._subscriber = hub.subscribe(self.rules, peer=f"export:{self.sink.name}")
 
@@ -127,6 +127,8 @@ class Exporter(threading.Thread):
 
     def stop(self) -> None:
         """Write out what is queued (the pipeline has stopped), close the sink, and unsubscribe."""
+        if self._subscriber is not None:
+            self._subscriber.close("the sensor is stopping")  # what waits for its batch delay is due now
         self._stop_requested.set()
         if self.is_alive():
             self.join(STOP_GRACE_S)

@@ -93,7 +93,6 @@ class JetStreamSink:
         self._loop = asyncio.new_event_loop()
         self._wake = asyncio.Event()
         self._closing = False
-        self._drained = threading.Event()
         self._thread = threading.Thread(target=self._loop.run_forever, name="sensor-export-nats", daemon=True)
         self._thread.start()
         self._main = asyncio.run_coroutine_threadsafe(self._run(), self._loop)

@@ -54,7 +54,7 @@ class FileExportConfig:
         if not path.parent.is_dir():
             raise ExportFileError(f"--export-file {path}: directory {path.parent} does not exist")
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
+            fd = _open_to_append(path)
         except OSError as error:
             raise ExportFileError(f"--export-file {path}: cannot write it: {error.strerror}") from None
         try:
@@ -66,6 +66,10 @@ class FileExportConfig:
             raise ExportFileError(
                 f"--export-file {path}: its file system has {free} bytes free (needs at least {MIN_FREE_BYTES})"
             )
+
+
+def _open_to_append(path: Path) -> int:
+    return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
 
 
 def rotated_name(path: Path, at: datetime) -> Path:
@@ -116,7 +120,7 @@ class JsonLinesFile:
         self._open()
 
     def _open(self) -> None:
-        fd = os.open(self.config.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
+        fd = _open_to_append(self.config.path)
         os.fchmod(fd, FILE_MODE)
         self._fd = fd
         self._size = os.fstat(fd).st_size
@@ -166,10 +170,10 @@ class JsonLinesFile:
         cut = data.rfind(b"\n", at, at + room) + 1
         if cut > at:
             return data[at:cut]
-        if self._size:
-            self._rotate()
+        if self._size and self._rotate():
             return self._next_piece(data, at)
-        return data[at : data.index(b"\n", at) + 1]  # one line longer than a whole file: alone in one
+        # One line longer than a whole file (alone in one), or a rotation that failed (over the size).
+        return data[at : data.index(b"\n", at) + 1]
 
     def _write_whole(self, data: bytes) -> bool:
         start = self._size
@@ -208,16 +212,18 @@ class JsonLinesFile:
         if interval and self._size and time.monotonic() - self._opened_at >= interval:
             self._rotate()
 
-    def _rotate(self) -> None:
+    def _rotate(self) -> bool:
+        """Move the file aside and open a new one; False when it could not be moved (it goes on growing)."""
         self._close_file()
         target = rotated_name(self.config.path, datetime.now(timezone.utc))
         try:
             os.rename(self.config.path, target)
         except OSError as error:
             log.warning("export file %s: cannot rotate: %s", self.destination, error.strerror)
-        else:
-            self._after_rotation(target)
-        self._try_reopen()
+            self._try_reopen()
+            return False
+        self._after_rotation(target)
+        return self._try_reopen()
 
     def _after_rotation(self, rotated: Path) -> None:
         """Compress the rotated file and drop the oldest backups, off this thread (gzip takes a while)."""

@@ -4,6 +4,7 @@ backups pruned (a full disk: tests/e2e/test_export_file.py)."""
 from __future__ import annotations
 
 import json
+import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -68,3 +69,21 @@ def test_a_path_in_a_missing_directory_is_refused_at_start(tmp_path: Path) -> No
         FileExportConfig(tmp_path / "nope" / "events.jsonl").check()
     with pytest.raises(ExportFileError, match="is a directory"):
         FileExportConfig(tmp_path).check()
+
+
+def test_a_file_that_cannot_be_rotated_goes_on_growing_and_loses_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    path.touch()
+    subprocess.run(["mount", "--bind", str(path), str(path)], check=True)  # a mount point: rename() says EBUSY
+    try:
+        sink = JsonLinesFile(FileExportConfig(path, max_bytes=4096), lost_event)
+        sink.write(execs(40))
+        sink.close(10)
+        lines = [json.loads(line) for line in path.read_text().splitlines()]
+    finally:
+        subprocess.run(["umount", str(path)], check=True)
+    assert [e["process"]["exec_filename"] for e in lines] == [f"/bin/{i}" for i in range(40)]
+    assert backups_of(path) == []
+    stats = ExportStats("file", str(path))
+    sink.fill(stats)
+    assert (stats.sent, stats.lost) == (40, 0)
