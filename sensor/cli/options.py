@@ -5,6 +5,7 @@ from __future__ import annotations
 import mmap
 import os
 import re
+import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -173,8 +174,10 @@ def capture_options(function: F) -> F:
             env_option(
                 "--node-name",
                 metavar="NAME",
-                help="The node's name, on every event and in the fleet's views "
-                "(in Kubernetes: the pod's spec.nodeName). Default: this host's name.",
+                default=socket.gethostname,
+                show_default="this host's name",
+                help="The node's name, on every event and in the fleet's views (in Kubernetes: the pod's "
+                "spec.nodeName).",
             ),
             env_option(
                 "--cgroup-v1",
@@ -355,7 +358,7 @@ def capture_config(flags: dict[str, Any]) -> CaptureConfig:
         buffer_bytes=parse_size(flags["buffer_size"]),
         docker_sockets=flags["docker_sockets"] or DEFAULT_DOCKER_SOCKETS,
         cgroup_v1=flags["cgroup_v1"],
-        node_name=flags["node_name"] or "",
+        node_name=flags["node_name"],
         bpf_cache_dir=Path(flags["bpf_cache"]),
     )
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import socket
 import threading
 from types import FrameType
 from typing import Any
@@ -116,7 +115,7 @@ def run(
     except AddressError as error:
         raise click.BadParameter(str(error), param_hint="--listen") from None
     config = capture_config(flags)
-    exports = export_plan(flags, config.node_name or socket.gethostname())
+    exports = export_plan(flags, config.node_name)
     config.file_events = not no_file_events
     config.network_events = not no_network_events
     setup_logging(log_format)

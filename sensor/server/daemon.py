@@ -69,7 +69,7 @@ class Daemon:
         self.capture = capture
         self._export_plan = exports or ExportPlan()
         self.exporters: list[Exporter] = []
-        self._started_at = time.time()
+        self._started_at = 0.0  # wall-clock seconds of start(), for the heartbeats
         self._last_beat = (0.0, 0)  # (wall time, events published) at the last heartbeat
         self.hub = Hub(config.queue_events, config.max_subscribers)
         self.pipeline = PipelineThread(self.capture, self.hub)

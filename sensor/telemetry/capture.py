@@ -82,7 +82,7 @@ class CaptureConfig:
     exit_grace_ns: int = DEFAULT_EXIT_GRACE_NS
     cache_capacity: int = DEFAULT_CAPACITY
     sensor_id: str = ""
-    node_name: str = ""  # on every event; "": this host's name
+    node_name: str = field(default_factory=socket.gethostname)  # on every event
     docker_sockets: tuple[str, ...] = DEFAULT_DOCKER_SOCKETS
     metadata_wait_ns: int = DEFAULT_METADATA_WAIT_NS
     cgroup_v1: bool = False  # watch a v1 controller's hierarchy even where the unified one is mounted
@@ -225,7 +225,7 @@ class Capture:
             read_proc=read_proc,
         )
         sensor_id = self.config.sensor_id or default_sensor_id(boot_id)
-        self._builder = EventBuilder(sensor_id, self.cache, self.config.node_name or socket.gethostname())
+        self._builder = EventBuilder(sensor_id, self.cache, self.config.node_name)
 
     def _start_replay(self, reader: RecordReader) -> None:
         self.choices = []

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -23,6 +24,13 @@ def marker() -> str:
 
 def run(argv: list[str | bytes], cwd: str | None = None) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(argv, cwd=cwd, capture_output=True, check=False)
+
+
+def test_every_event_names_this_host_as_its_node_by_default(live_sensor: SensorView) -> None:
+    tag = marker()
+    run(["/bin/echo", tag])
+    (event,) = live_sensor.wait_for(lambda e: is_exec_of(e, tag))
+    assert event["node_name"] == socket.gethostname()
 
 
 def test_exec_reports_all_of_40_arguments_in_order(live_sensor: SensorView) -> None:
