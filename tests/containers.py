@@ -145,6 +145,25 @@ class RuncBundle:
             ["runc", "run", container_id], cwd=self.directory, capture_output=True, text=True, timeout=60
         )
 
+    def start(self, container_id: str, root: Path | None = None) -> subprocess.Popen[bytes]:
+        """`runc run ID` in the background, its state under ``root`` (None: runc's own, /run/runc)."""
+        return subprocess.Popen(
+            ["runc", *self._root(root), "run", container_id],
+            cwd=self.directory,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def destroy(self, container_id: str, root: Path | None = None) -> None:
+        """Kill the container and delete it (its cgroup goes with it)."""
+        subprocess.run(["runc", *self._root(root), "kill", container_id, "KILL"], capture_output=True)
+        subprocess.run(["runc", *self._root(root), "delete", "--force", container_id], capture_output=True)
+
+    @staticmethod
+    def _root(root: Path | None) -> list[str]:
+        return ["--root", str(root)] if root is not None else []
+
     def remove_cgroups(self) -> None:
         """runc leaves the parents of its cgroup behind: remove them in every hierarchy."""
         parts = [p for p in self.cgroups_path.split("/") if p]

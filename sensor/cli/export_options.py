@@ -19,8 +19,15 @@ from sensor.cli.options import (
 )
 from sensor.export.jetstream import DEFAULT_BUFFER_EVENTS, JetStreamConfig
 from sensor.export.json_file import DEFAULT_BACKUPS, ExportFileError, FileExportConfig
+from sensor.export.language_reports import (
+    DEFAULT_BUFFER_S,
+    DEFAULT_PARK_S,
+    DEFAULT_REFRESH_S,
+    LanguageReportConfig,
+)
 from sensor.export.plan import ExportPlan
 from sensor.fleet.engine import DEFAULT_EXPIRY_S, DEFAULT_HEARTBEAT_S, EVENTS_STREAM, EngineAddress
+from sensor.telemetry.kinds.kind import EventKind
 from sensor.telemetry.subscription import CompiledSubscription
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -139,6 +146,34 @@ def export_options(function: F) -> F:
                     help="A node silent this long leaves sensor_nodes (the bucket's TTL, when the sensor creates it).",
                 ),
                 env_option(
+                    "--export-languages/--no-export-languages",
+                    default=True,
+                    show_default=True,
+                    help="With --export-nats, also report which languages run in which pod's (or container's) "
+                    "processes to sensor.languages.NODE, for the fleet's languages job.",
+                ),
+                env_option(
+                    "--languages-buffer",
+                    default=f"{DEFAULT_BUFFER_S:g}s",
+                    show_default=True,
+                    metavar="DURATION",
+                    help="Workloads whose languages changed are reported this long after, together.",
+                ),
+                env_option(
+                    "--languages-refresh",
+                    default=f"{DEFAULT_REFRESH_S / 60:g}m",
+                    show_default=True,
+                    metavar="DURATION",
+                    help="Every workload is reported again this often (the retry of a report not stored).",
+                ),
+                env_option(
+                    "--languages-park",
+                    default=f"{DEFAULT_PARK_S / 60:g}m",
+                    show_default=True,
+                    metavar="DURATION",
+                    help="A process whose container is not described yet waits this long to be reported.",
+                ),
+                env_option(
                     "--export-event",
                     "export_events",
                     multiple=True,
@@ -172,7 +207,30 @@ def export_plan(flags: dict[str, Any], node_name: str) -> ExportPlan:
             if flags[flag]:
                 raise click.UsageError(f"{name} needs --export-file or --export-nats")
         return ExportPlan()
-    return ExportPlan(_export_rules(flags), file, nats, flags["export_rate_limit"])
+    languages = _language_config(flags) if nats is not None and flags["export_languages"] else None
+    return ExportPlan(
+        _export_rules(flags),
+        file,
+        nats,
+        flags["export_rate_limit"],
+        languages,
+        _language_rules() if languages is not None else None,
+    )
+
+
+def _language_config(flags: dict[str, Any]) -> LanguageReportConfig:
+    periods = {
+        name: parse_duration_ns(flags[name.replace("-", "_")], f"--{name}") / 1e9
+        for name in ("languages-buffer", "languages-refresh", "languages-park")
+    }
+    if periods["languages-refresh"] < periods["languages-buffer"]:
+        raise click.BadParameter("must not be shorter than --languages-buffer", param_hint="--languages-refresh")
+    return LanguageReportConfig(periods["languages-buffer"], periods["languages-refresh"], periods["languages-park"])
+
+
+def _language_rules() -> CompiledSubscription:
+    subscription = build_subscription([EventKind.EXEC, EventKind.CONTAINER], "", (), (), 0, 0, False, EXPORT_BATCH_NS)
+    return compile_or_refuse(subscription, "--export-languages")
 
 
 def _file_config(flags: dict[str, Any]) -> FileExportConfig | None:

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import datetime, timedelta, timezone
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 import nats.errors
 import nats.js.errors
 from nats.js import JetStreamContext
 
-from sensor.cli.export_options import engine_address, nats_options
+from sensor.cli.fleet_connect import age_text, nats_flag, with_engine
+from sensor.cli.fleet_jobs import job, jobs, worker, workers
 from sensor.cli.logs import log, log_format_option, setup_logging
 from sensor.cli.options import (
     build_subscription,
@@ -24,62 +23,33 @@ from sensor.cli.options import (
     output_format_option,
     parse_duration_ns,
 )
-from sensor.cli.status import uptime_text
 from sensor.cli.table import table_text
 from sensor.cli.trace import Deadline, Printer, StopRequest
-from sensor.fleet.engine import EVENTS_STREAM, NODES_BUCKET
+from sensor.fleet.engine import EVENTS_STREAM, LANGUAGES_BUCKET, NODES_BUCKET
 from sensor.fleet.events import FleetQuery, fleet_events, subscribe
+from sensor.fleet.languages import WorkloadRecord, fleet_languages
 from sensor.fleet.nodes import Node, NodeState, fleet_nodes
 from sensor.telemetry.kinds.kind import EventKind
-
-T = TypeVar("T")
-
-
-def _nats_flag(function: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--nats",
-        "nats_urls",
-        envvar="SENSOR_NATS",
-        show_envvar=True,
-        required=True,
-        metavar="URL[,URL...]",
-        help="The fleet's NATS servers (those the sensors export to).",
-    )(nats_options(function))
-
-
-def _with_engine(flags: dict[str, Any], work: Callable[[JetStreamContext], Awaitable[T]]) -> T:
-    """Connect, run ``work`` on JetStream, disconnect; a server that cannot be reached is a clear error."""
-    address = engine_address(flags["nats_urls"], flags, "--nats")
-
-    async def main() -> T:
-        try:
-            nc = await address.connect("sensor fleet", max_reconnect_attempts=2)
-        except Exception as error:  # nats raises OSError, its own errors and timeouts
-            raise click.ClickException(
-                f"cannot reach NATS at {', '.join(address.servers)}: {error or type(error).__name__}"
-            ) from None
-        try:
-            return await work(nc.jetstream())
-        finally:
-            await nc.close()
-
-    return asyncio.run(main())
 
 
 @click.group()
 def fleet() -> None:
-    """The fleet: every node's sensor, as it reports to NATS JetStream (`sensor run --export-nats`).
+    """The fleet: every node's sensor, as it reports to NATS JetStream (`sensor run --export-nats`),
+    and the fleet's own jobs, run by `sensor fleet worker`s.
 
     \b
     Examples:
       sensor fleet nodes --nats nats://nats.example:4222
       sensor fleet trace --nats nats://nats.example:4222 --node 'web-*' --event exec
       SENSOR_NATS=nats://nats.example:4222 sensor fleet trace --since 10m --filter 'uid == 0'
+      sensor fleet worker --nats nats://nats.example:4222 --name worker-1
+      sensor fleet job add languages --kind languages --nats nats://nats.example:4222
+      sensor fleet languages --nats nats://nats.example:4222
     """
 
 
-def _age(seconds: float) -> str:
-    return uptime_text(int(max(seconds, 0) * 1e9))
+for _command in (worker, job, jobs, workers):
+    fleet.add_command(_command)
 
 
 def _node_row(node: Node, now: float) -> list[str]:
@@ -87,8 +57,8 @@ def _node_row(node: Node, now: float) -> list[str]:
     return [
         beat.node_name,
         node.state.value,
-        _age(beat.at - beat.started_at) if node.state is NodeState.UP else "-",
-        _age(now - beat.at) + " ago",
+        age_text(beat.at - beat.started_at) if node.state is NodeState.UP else "-",
+        age_text(now - beat.at) + " ago",
         f"{beat.events_per_s:.0f}",
         str(beat.lost),
         str(beat.processes),
@@ -98,7 +68,7 @@ def _node_row(node: Node, now: float) -> list[str]:
 
 
 @fleet.command()
-@_nats_flag
+@nats_flag
 @output_format_option({"table": "one row per node", "json": "one heartbeat per line, with the node's state"})
 def nodes(output_format: str, **flags: Any) -> None:
     """Every node whose sensor exported in the last day: up (its heartbeat is fresh), stopped (it said so),
@@ -112,7 +82,7 @@ def nodes(output_format: str, **flags: Any) -> None:
                 f"no bucket {NODES_BUCKET}: no sensor has exported to this NATS yet (sensor run --export-nats)"
             ) from None
 
-    found = _with_engine(flags, read)
+    found = with_engine(flags, read)
     now = time.time()
     if output_format == "json":
         for node in found:
@@ -148,7 +118,7 @@ def parse_since(value: str) -> datetime:
 @click.option("--stream", default=EVENTS_STREAM, show_default=True, help="The stream the sensors export to.")
 @click.option("--duration", type=click.FloatRange(min=0, min_open=True), help="Stop after SECONDS.", metavar="SECONDS")
 @click.option("--count", type=click.IntRange(min=1), help="Stop after printing N events.", metavar="N")
-@_nats_flag
+@nats_flag
 @log_format_option
 def fleet_trace(**flags: Any) -> None:
     """Print the fleet's events, live or from a time, as `sensor trace` prints one host's.
@@ -183,5 +153,50 @@ def fleet_trace(**flags: Any) -> None:
         except nats.errors.Error as error:
             raise click.ClickException(f"NATS: {error or type(error).__name__}") from None
 
-    _with_engine(flags, follow)
+    with_engine(flags, follow)
     log.info("%d events printed", printer.printed, extra={"fields": {"event": "summary", "printed": printer.printed}})
+
+
+def _language_rows(record: WorkloadRecord, now: float) -> list[list[str]]:
+    workload = record.workload
+    rows = []
+    for container, languages in sorted(record.containers.items()):
+        nodes = sorted({node for reporters in languages.values() for node in reporters})
+        rows.append(
+            [
+                workload.namespace or "-",
+                f"{workload.kind}/{workload.name or workload.key[:12]}",
+                workload.owner or "-",
+                container or "-",
+                ",".join(sorted(languages)),
+                ",".join(nodes),
+                age_text(now - record.last_report(container)),
+            ]
+        )
+    return rows
+
+
+@fleet.command()
+@nats_flag
+@output_format_option({"table": "one row per container", "json": "one workload per line"})
+def languages(output_format: str, **flags: Any) -> None:
+    """The languages running in each workload (a pod, or a container outside Kubernetes), by container,
+    with the nodes that reported them and the age of the last report, as the fleet's languages job keeps them
+    (sensor fleet job add NAME --kind languages)."""
+
+    async def read(js: JetStreamContext) -> list[WorkloadRecord]:
+        try:
+            return await fleet_languages(js)
+        except nats.js.errors.BucketNotFoundError:
+            raise click.ClickException(
+                f"no bucket {LANGUAGES_BUCKET}: no languages job has run (sensor fleet job add NAME --kind languages)"
+            ) from None
+
+    records = with_engine(flags, read)
+    if output_format == "json":
+        for record in records:
+            click.echo(json.dumps(asdict(record), separators=(",", ":")))
+        return
+    now = time.time()
+    header = ["NAMESPACE", "WORKLOAD", "OWNER", "CONTAINER", "LANGUAGES", "NODES", "AGE"]
+    click.echo(table_text([header, *(row for r in records for row in _language_rows(r, now))]))

@@ -92,20 +92,25 @@ class RateLimit:
 class Exporter(threading.Thread):
     """Takes its subscriber's events and writes them to its sink until stopped."""
 
-    def __init__(self, sink: Sink, rules: CompiledSubscription, rate_limit: int, lost_event: LostEvent) -> None:
+    def __init__(
+        self, sink: Sink, rules: CompiledSubscription, rate_limit: int, lost_event: LostEvent, snapshot: bool = False
+    ) -> None:
         super().__init__(name=f"sensor-export-{sink.name}", daemon=True)
         self.sink = sink
         self.rules = rules
+        self.snapshot = snapshot  # begin with the world as it is (the processes and containers already there)
         self._limit = RateLimit(rate_limit)
         self._lost_event = lost_event
         self._subscriber: Subscriber | None = None
         self._hub: Hub | None = None
         self._stop_requested = threading.Event()
 
-    def attach(self, hub: Hub) -> None:
-        """Subscribe to ``hub`` (before the pipeline publishes, so that no event falls before the first)."""
+    def attach(self, hub: Hub, snapshot: Callable[[], list[TelemetryEvent]]) -> None:
+        """Subscribe to ``hub`` (before the pipeline publishes, so that no event falls before the first),
+        beginning with ``snapshot()``'s events if this export wants them."""
         self._hub = hub
-        self._subscriber = hub.subscribe(self.rules, peer=f"export:{self.sink.name}")
+        first = snapshot if self.snapshot else None
+        self._subscriber = hub.subscribe(self.rules, peer=f"export:{self.sink.name}", first=first)
 
     def run(self) -> None:
         subscriber = self._subscriber

@@ -19,13 +19,13 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 import nats.errors
 import nats.js.errors
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
-from nats.js.api import KeyValueConfig, StorageType, StreamConfig
 
 from sensor.export.exporter import ExportStats, LostEvent
 from sensor.fleet.engine import (
@@ -33,11 +33,16 @@ from sensor.fleet.engine import (
     DEFAULT_HEARTBEAT_S,
     EVENTS_STREAM,
     EVENTS_SUBJECT_PREFIX,
+    LANGUAGES_SUBJECT_PREFIX,
     NODES_BUCKET,
+    REPORTS_MAX_AGE_S,
+    REPORTS_STREAM,
     SEEN_BUCKET,
     SEEN_TTL_S,
     EngineAddress,
     NodeHeartbeat,
+    ensure_bucket,
+    ensure_stream,
     subject_token,
 )
 from sensor.telemetry.events import TelemetryEvent
@@ -90,6 +95,7 @@ class JetStreamSink:
         self._lost = 0
         self._unreported = 0
         self.error = CONNECTING
+        self._js: JetStreamContext | None = None  # once the stream is ready
         self._loop = asyncio.new_event_loop()
         self._wake = asyncio.Event()
         self._closing = False
@@ -147,6 +153,16 @@ class JetStreamSink:
         if unpublished:
             log.warning("export nats: stopped with %d events unpublished (%s)", unpublished, self.error)
 
+    def publish_report(self, subject: str, payload: bytes) -> Future[None]:
+        """Publish one message on this sink's connection (any thread); the future fails when it was not
+        stored (no server yet, or no acknowledgement)."""
+        return asyncio.run_coroutine_threadsafe(self._publish_report(subject, payload), self._loop)
+
+    async def _publish_report(self, subject: str, payload: bytes) -> None:
+        if self._js is None or self.error:
+            raise ConnectionError(self.error or "not connected yet")
+        await self._js.publish(subject, payload)
+
     def fill(self, stats: ExportStats) -> None:
         """Its counters into ``stats``."""
         stats.sent += self._sent
@@ -163,6 +179,7 @@ class JetStreamSink:
         try:
             js = nc.jetstream(timeout=ACK_TIMEOUT_S)
             await self._prepare(js)
+            self._js = js
             beats = asyncio.ensure_future(self._beat(js))
             try:
                 await self._publish(nc, js)
@@ -220,23 +237,20 @@ class JetStreamSink:
         wait = RETRY_FIRST_S
         while True:
             try:
-                try:
-                    await js.stream_info(config.stream)
-                except nats.js.errors.NotFoundError:
-                    await js.add_stream(
-                        StreamConfig(
-                            name=config.stream,
-                            subjects=[f"{EVENTS_SUBJECT_PREFIX}.>"],
-                            max_age=config.max_age_s,
-                            max_bytes=config.max_bytes,
-                            num_replicas=config.replicas,
-                            storage=StorageType.FILE,
-                            duplicate_window=min(DUPLICATE_WINDOW_S, config.max_age_s),
-                        )
-                    )
+                limits = {
+                    "max_age": config.max_age_s,
+                    "max_bytes": config.max_bytes,
+                    "duplicate_window": min(DUPLICATE_WINDOW_S, config.max_age_s),
+                }
+                if await ensure_stream(js, config.stream, EVENTS_SUBJECT_PREFIX, config.replicas, **limits):
                     log.info("export nats: created stream %s (%d replicas)", config.stream, config.replicas)
-                expiry_s = await _bucket(js, NODES_BUCKET, config.expiry_s, config.replicas)
-                await _bucket(js, SEEN_BUCKET, SEEN_TTL_S, config.replicas)
+                await ensure_stream(
+                    js, REPORTS_STREAM, LANGUAGES_SUBJECT_PREFIX, config.replicas, max_age=REPORTS_MAX_AGE_S
+                )
+                expiry_s = float(
+                    (await (await ensure_bucket(js, NODES_BUCKET, config.expiry_s, config.replicas)).status()).ttl or 0
+                )
+                await ensure_bucket(js, SEEN_BUCKET, SEEN_TTL_S, config.replicas)
                 if expiry_s and expiry_s <= config.heartbeat_s:
                     log.warning(
                         "export nats: bucket %s forgets a node after %gs, sooner than this node's --heartbeat %gs: "
@@ -408,12 +422,3 @@ class _AckCountingClient(NatsClient):
             self.acks.take(subject, data, headers)
             return
         await super()._process_msg(sid, subject, reply, data, headers)
-
-
-async def _bucket(js: JetStreamContext, name: str, ttl_s: float, replicas: int) -> float:
-    """The bucket, made with this TTL when absent; the TTL it has (0: none)."""
-    try:
-        bucket = await js.key_value(name)
-    except nats.js.errors.BucketNotFoundError:
-        bucket = await js.create_key_value(KeyValueConfig(bucket=name, ttl=ttl_s, history=1, replicas=replicas))
-    return float((await bucket.status()).ttl or 0.0)

@@ -45,6 +45,7 @@ class FileExportConfig:
     rotate_interval_s: float = 0.0  # 0: by size only
     backups: int = DEFAULT_BACKUPS
     compress: bool = True
+    lossless: bool = False  # a refused write raises (its writer writes it again) instead of counting a loss
 
     def check(self) -> None:
         """Refuse a path that cannot be written now. Raises ExportFileError saying why."""
@@ -136,10 +137,13 @@ class JsonLinesFile:
         self._reopen.set()
 
     def write(self, events: list[TelemetryEvent]) -> None:
-        """Append the events' lines; on a refusal, undo the partial write and count them as lost."""
+        """Append the events' lines; on a refusal, undo the partial line and count the rest as lost
+        (``lossless``: raise OSError; the lines before the refused one stay written)."""
         if self._reopen.is_set() or self._fd < 0:
             self._reopen.clear()
             if not self._try_reopen():
+                if self.config.lossless:
+                    raise OSError(self.error)
                 self._count_lost(len(events))
                 return
         data = json_lines(events).encode()
@@ -150,6 +154,8 @@ class JsonLinesFile:
         while at < len(data):
             piece = self._next_piece(data, at)
             if not self._write_whole(piece):
+                if self.config.lossless:
+                    raise OSError(self.error)
                 lost = data.count(b"\n", at) - (1 if said_loss and at == 0 else 0)  # not the loss line
                 self._count_lost(lost)
                 self._sent += len(events) - lost
@@ -192,6 +198,11 @@ class JsonLinesFile:
             return False
         self._size = start + len(data)
         return True
+
+    def sync(self) -> None:
+        """Have what was written reach the disk (before it is acknowledged). Raises OSError."""
+        if self._fd >= 0:
+            os.fsync(self._fd)
 
     def _count_lost(self, count: int) -> None:
         self._lost += count

@@ -3,7 +3,9 @@
 Events go to the stream ``SENSOR_EVENTS`` (by default) on ``sensor.events.<node>.<kind>``; each
 node's heartbeat is a key in the bucket ``sensor_nodes``, which forgets a key its node stopped
 refreshing; ``sensor_nodes_seen`` keeps each node's last heartbeat for a day, so the fleet can
-say which nodes are gone. Everything the sensor writes and `sensor fleet` reads is named here.
+say which nodes are gone. Language reports go to ``SENSOR_REPORTS`` on ``sensor.languages.<node>``.
+The fleet's jobs keep their definitions, assignments and state in buckets of their own
+(sensor.fleet.jobs). Everything the sensor writes and `sensor fleet` reads is named here.
 """
 
 from __future__ import annotations
@@ -14,13 +16,21 @@ import ssl
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import nats.js.errors
 from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
+from nats.js.api import KeyValueConfig, StorageType, StreamConfig
+from nats.js.kv import KeyValue
 
 EVENTS_STREAM = "SENSOR_EVENTS"
 EVENTS_SUBJECT_PREFIX = "sensor.events"
 NODES_BUCKET = "sensor_nodes"  # live nodes: a key expires when its node stops refreshing it
 SEEN_BUCKET = "sensor_nodes_seen"  # every node's last heartbeat, for a day: the gone ones
 SEEN_TTL_S = 24 * 3600.0
+REPORTS_STREAM = "SENSOR_REPORTS"
+LANGUAGES_SUBJECT_PREFIX = "sensor.languages"
+REPORTS_MAX_AGE_S = 3600.0  # longer than a report's refresh period: a job away that long misses nothing
+LANGUAGES_BUCKET = "sensor_languages"  # the fleet's languages per workload, merged by the languages job
 DEFAULT_HEARTBEAT_S = 10.0
 DEFAULT_EXPIRY_S = 30.0
 CONNECT_TIMEOUT_S = 5
@@ -37,6 +47,47 @@ def subject_token(name: str) -> str:
 def events_subject(node: str, kind: str) -> str:
     """The subject of a node's events of a kind."""
     return f"{EVENTS_SUBJECT_PREFIX}.{subject_token(node)}.{kind}"
+
+
+def languages_subject(node: str) -> str:
+    """The subject of a node's language reports."""
+    return f"{LANGUAGES_SUBJECT_PREFIX}.{subject_token(node)}"
+
+
+async def ensure_stream(js: JetStreamContext, name: str, subject_prefix: str, replicas: int, **limits: Any) -> bool:
+    """The stream taking ``<subject_prefix>.>``, made with ``limits`` (StreamConfig's) when absent; True if made."""
+    try:
+        await js.stream_info(name)
+        return False
+    except nats.js.errors.NotFoundError:
+        config = StreamConfig(
+            name=name, subjects=[f"{subject_prefix}.>"], num_replicas=replicas, storage=StorageType.FILE, **limits
+        )
+        await js.add_stream(config)
+        return True
+
+
+async def ensure_bucket(js: JetStreamContext, name: str, ttl_s: float = 0.0, replicas: int = 1) -> KeyValue:
+    """The bucket, made with this TTL (0: none) when absent."""
+    try:
+        return await js.key_value(name)
+    except nats.js.errors.BucketNotFoundError:
+        return await js.create_key_value(KeyValueConfig(bucket=name, ttl=ttl_s or None, history=1, replicas=replicas))
+
+
+async def read_bucket(bucket: KeyValue) -> dict[str, KeyValue.Entry]:
+    """Every key's latest entry (deleted and expired keys left out)."""
+    try:
+        keys = await bucket.keys()
+    except nats.js.errors.NoKeysError:
+        return {}
+    entries = {}
+    for key in keys:
+        try:
+            entries[key] = await bucket.get(key)
+        except nats.js.errors.KeyNotFoundError:  # expired or deleted since the listing
+            continue
+    return entries
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import nats.errors
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
@@ -54,6 +55,16 @@ async def subscribe(js: JetStreamContext, query: FleetQuery) -> JetStreamContext
     )
 
 
+def wanted(message: Msg, query: FleetQuery, rules: CompiledSubscription) -> TelemetryEvent | None:
+    """The message's event, if the query and the rules want it."""
+    if message.subject.rpartition(".")[2] not in query.kinds:
+        return None
+    event = decode_event(message.data)
+    if query.node_glob != "*" and not fnmatch.fnmatchcase(event.node_name, query.node_glob):
+        return None
+    return event if rules.wants(event) else None
+
+
 async def fleet_events(
     subscription: JetStreamContext.PushSubscription, query: FleetQuery, rules: CompiledSubscription
 ) -> AsyncIterator[list[TelemetryEvent]]:
@@ -61,16 +72,14 @@ async def fleet_events(
 
     An empty batch now and then while the stream is quiet, so the caller can look at its clock.
     """
-    any_node = query.node_glob == "*"
     while True:
         batch: list[TelemetryEvent] = []
         try:
             message = await subscription.next_msg(timeout=IDLE_WAIT_S)
             while True:
-                if message.subject.rpartition(".")[2] in query.kinds:
-                    event = decode_event(message.data)
-                    if (any_node or fnmatch.fnmatchcase(event.node_name, query.node_glob)) and rules.wants(event):
-                        batch.append(event)
+                event = wanted(message, query, rules)
+                if event is not None:
+                    batch.append(event)
                 if len(batch) >= BATCH_MESSAGES or not subscription.pending_msgs:
                     break
                 message = await subscription.next_msg(timeout=IDLE_WAIT_S)

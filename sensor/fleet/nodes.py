@@ -6,11 +6,10 @@ import enum
 import logging
 from dataclasses import dataclass
 
-import nats.js.errors
 from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
-from sensor.fleet.engine import NODES_BUCKET, SEEN_BUCKET, NodeHeartbeat
+from sensor.fleet.engine import NODES_BUCKET, SEEN_BUCKET, NodeHeartbeat, read_bucket
 
 log = logging.getLogger("sensor")
 
@@ -32,16 +31,8 @@ class Node:
 
 
 async def _heartbeats(bucket: KeyValue) -> dict[str, NodeHeartbeat]:
-    try:
-        keys = await bucket.keys()
-    except nats.js.errors.NoKeysError:
-        return {}
     beats = {}
-    for key in keys:
-        try:
-            entry = await bucket.get(key)
-        except nats.js.errors.KeyNotFoundError:  # expired or deleted since the listing
-            continue
+    for key, entry in (await read_bucket(bucket)).items():
         if entry.value:
             try:
                 beats[key] = NodeHeartbeat.decode(entry.value)

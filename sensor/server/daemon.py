@@ -105,7 +105,7 @@ class Daemon:
             log.warning("export: no %s", missing)
         self.exporters = plan.exporters(self.capture.lost_event, self.heartbeat)
         for exporter in self.exporters:
-            exporter.attach(self.hub)
+            exporter.attach(self.hub, self.capture.snapshot)
             exporter.start()
 
     def export_stats(self) -> list[ExportStats]:

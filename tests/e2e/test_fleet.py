@@ -67,11 +67,16 @@ def start_exporting(directory: Path, server_urls: str, node: str, *extra: str) -
     )  # fmt: skip
 
 
-def export_info(daemon: SensorDaemon) -> api.ExportInfo:
-    """The daemon's one export, as GetInfo says."""
+def nats_url(daemon: SensorDaemon) -> str:
+    """The URL a daemon exports to."""
+    return daemon.args[daemon.args.index("--export-nats") + 1]
+
+
+def export_info(daemon: SensorDaemon, name: str = "nats") -> api.ExportInfo:
+    """The daemon's export ``name`` (nats, or languages: its language reports), as GetInfo says."""
     socket = daemon.args[1].removeprefix("unix://")
     info: api.GetInfoResponse = stub(f"unix:{socket}").GetInfo(api.GetInfoRequest(), timeout=10)
-    (export,) = info.exports
+    (export,) = [e for e in info.exports if e.name == name]
     return export
 
 
@@ -112,8 +117,9 @@ def test_getinfo_shows_the_export_with_nothing_lost(two_nodes: list[SensorDaemon
     socket = two_nodes[0].args[1].removeprefix("unix://")
     info: api.GetInfoResponse = stub(f"unix:{socket}").GetInfo(api.GetInfoRequest(), timeout=10)
     assert info.node_name == NODE_A
-    (export,) = info.exports
-    assert (export.name, export.lost, export.error) == ("nats", 0, "")
+    assert [e.name for e in info.exports] == ["languages", "nats"]  # the language reports go with --export-nats
+    export = info.exports[1]
+    assert (export.destination, export.lost, export.error) == (f"{nats_url(two_nodes[0])} stream SENSOR_EVENTS", 0, "")
     assert export.sent > 0
 
 
@@ -246,8 +252,8 @@ def test_a_stream_deleted_under_a_running_export_is_made_again_and_nothing_is_lo
         wait_until(
             lambda: len(marked(stored_events(nats_server.url), after, "node-restored")) == 5, what="stored again"
         )
-        info: api.GetInfoResponse = stub(f"unix:{tmp_path / 's.sock'}").GetInfo(api.GetInfoRequest(), timeout=10)
-        assert (info.exports[0].lost, info.exports[0].pending) == (0, 0)
+        export = export_info(daemon)
+        assert (export.lost, export.pending) == (0, 0)
     finally:
         assert daemon.stop() == 0
 

@@ -1,0 +1,58 @@
+"""What every `sensor fleet` command shares: the --nats flags, a connection for one piece of work, ages."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import click
+from nats.js import JetStreamContext
+
+from sensor.cli.export_options import engine_address, nats_options
+from sensor.cli.status import uptime_text
+
+T = TypeVar("T")
+
+
+def nats_flag(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``--nats`` (or SENSOR_NATS), required, with the --nats-* authentication flags."""
+    return click.option(
+        "--nats",
+        "nats_urls",
+        envvar="SENSOR_NATS",
+        show_envvar=True,
+        required=True,
+        metavar="URL[,URL...]",
+        help="The fleet's NATS servers (those the sensors export to).",
+    )(nats_options(function))
+
+
+def with_engine(
+    flags: dict[str, Any],
+    work: Callable[[JetStreamContext], Awaitable[T]],
+    name: str = "sensor fleet",
+    retries: int = 2,
+) -> T:
+    """Connect, run ``work`` on JetStream, disconnect; a server that cannot be reached at first is a clear
+    error. Once connected, a lost connection is tried ``retries`` times (-1: forever)."""
+    address = engine_address(flags["nats_urls"], flags, "--nats")
+
+    async def main() -> T:
+        try:
+            nc = await address.connect(name, max_reconnect_attempts=retries)
+        except Exception as error:  # nats raises OSError, its own errors and timeouts
+            raise click.ClickException(
+                f"cannot reach NATS at {', '.join(address.servers)}: {error or type(error).__name__}"
+            ) from None
+        try:
+            return await work(nc.jetstream())
+        finally:
+            await nc.close()
+
+    return asyncio.run(main())
+
+
+def age_text(seconds: float) -> str:
+    """``seconds`` as `sensor status` says an uptime (3m12s)."""
+    return uptime_text(int(max(seconds, 0) * 1e9))
