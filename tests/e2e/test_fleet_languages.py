@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.containers import RuncBundle
 from tests.e2e.test_fleet import export_info, start_exporting
 from tests.fleet_processes import FleetWorker, fleet, fleet_json, wait_for
