@@ -97,8 +97,7 @@ def test_jobs_spread_evenly_move_off_a_killed_worker_and_archive_every_event_onc
         workload.join()
 
         # Every archive holds each of the 300 marked execs exactly once, moved or not.
-        for job in jobs:
-            wait_for(lambda j=job: len(archived(archive, j, mark)) >= 300, 30, f"{job}'s 300 execs")
+        wait_for(lambda: all(len(archived(archive, j, mark)) >= 300 for j in jobs), 30, "every job's 300 execs")
         time.sleep(1.5)  # anything archived twice would be there by now
         for job in jobs:
             found = archived(archive, job, mark)
