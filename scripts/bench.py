@@ -21,6 +21,9 @@ export    the exec storm under `sensor run --export-file` and `--export-nats` (a
           (scripts/bench_export.py); not in the default run: --only export, or --all
 fanin     50 nodes' exports into a three-server JetStream cluster on this host, read back by `sensor fleet
           trace`: events stored a second, loss, latency (scripts/bench_fanin.py); --only fanin, or --all
+jobs      fleet jobs: three archive jobs reading a full stream to disk on one worker and on three (events
+          archived a second, the workers' CPU per event), and the time from a worker's SIGKILL to its job
+          running on another (scripts/bench_jobs.py); --only jobs, or --all
 fanout    replayed events through the TelemetryService to 1 and 10 subscriber processes, against
           encoding alone (scripts/fanout.py)
 batch     what a subscriber's batch delay costs and buys: storm ratio, CPU per event and latency at
@@ -45,7 +48,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 BATCH_REPEATS = 2  # rounds of the batch-delay sweep: each round is four storms and four latency runs
 DEFAULT_PARTS = ("storm", "files", "network", "pipeline", "daemon", "fanout")
-PARTS = (*DEFAULT_PARTS, "batch", "client", "export", "fanin")
+PARTS = (*DEFAULT_PARTS, "batch", "client", "export", "fanin", "jobs")
 
 
 def main() -> None:
@@ -111,6 +114,10 @@ def main() -> None:
             from bench_fanin import fanin
 
             timed("fanin", lambda: fanin(binary, args.seconds))
+        if "jobs" in parts:
+            from bench_jobs import jobs
+
+            timed("jobs", lambda: jobs(binary, args.seconds, args.repeats))
         if "batch" in parts:
             from bench_batch import batch
 

@@ -27,8 +27,8 @@ from nats.js.kv import KeyValue
 
 from sensor.api.v1 import subscription_pb2
 from sensor.export.json_file import FileExportConfig, JsonLinesFile, backups_of
-from sensor.fleet.events import FleetQuery, wanted
-from sensor.fleet.jobs.progress import ProgressKeeper, follow, next_batch
+from sensor.fleet.events import FleetQuery, next_batch, wanted
+from sensor.fleet.jobs.progress import ProgressKeeper, follow
 from sensor.fleet.jobs.records import ArchiveParams, JobDefinition, JobProgress, JobStatus
 from sensor.telemetry.events import TelemetryEvent
 from sensor.telemetry.subscription import compile_subscription

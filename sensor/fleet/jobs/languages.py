@@ -25,7 +25,8 @@ from sensor.fleet.engine import (
     read_bucket,
     subject_token,
 )
-from sensor.fleet.jobs.progress import ProgressKeeper, follow, next_batch
+from sensor.fleet.events import next_batch
+from sensor.fleet.jobs.progress import ProgressKeeper, follow
 from sensor.fleet.jobs.records import JobDefinition, JobProgress, JobStatus
 from sensor.fleet.languages import LanguageReport, WorkloadRecord
 

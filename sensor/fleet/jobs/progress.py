@@ -13,9 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-import nats.errors
 import nats.js.errors
-from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
 from nats.js.kv import KeyValue
@@ -70,14 +68,3 @@ async def follow(
     else:
         config = ConsumerConfig(deliver_policy=DeliverPolicy.ALL)
     return await js.subscribe(subject, stream=stream, ordered_consumer=True, config=config)
-
-
-async def next_batch(subscription: JetStreamContext.PushSubscription, most: int, wait_s: float) -> list[Msg]:
-    """Up to ``most`` messages: waits up to ``wait_s`` for the first, then takes what is already here."""
-    try:
-        batch = [await subscription.next_msg(timeout=wait_s)]
-    except nats.errors.TimeoutError:
-        return []
-    while len(batch) < most and subscription.pending_msgs:
-        batch.append(await subscription.next_msg(timeout=wait_s))
-    return batch
