@@ -77,7 +77,7 @@ def _progress(urls: str) -> dict[str, int]:
     from tests.nats_servers import run_js
 
     async def read(js: JetStreamContext) -> dict[str, int]:
-        entries = await read_bucket(await js.key_value(PROGRESS_BUCKET))
+        entries = await read_bucket(js, PROGRESS_BUCKET)
         return {job: JobProgress.decode(e.value or b"").done for job, e in entries.items()}
 
     return run_js(urls, read)

@@ -75,17 +75,23 @@ async def ensure_bucket(js: JetStreamContext, name: str, ttl_s: float = 0.0, rep
         return await js.create_key_value(KeyValueConfig(bucket=name, ttl=ttl_s or None, history=1, replicas=replicas))
 
 
-async def read_bucket(bucket: KeyValue) -> dict[str, KeyValue.Entry]:
-    """Every key's latest entry (deleted and expired keys left out)."""
-    try:
-        keys = await bucket.keys()
-    except nats.js.errors.NoKeysError:
-        return {}
+async def read_bucket(js: JetStreamContext, name: str) -> dict[str, KeyValue.Entry]:
+    """Every key's latest entry in bucket ``name`` (deleted and expired keys left out). Raises
+    BucketNotFoundError.
+
+    The keys come from the bucket's stream (one subject a key), not from nats-py's ``keys()``,
+    whose watcher can answer "no keys" while their messages are still on their way (seen under load:
+    a dispatcher that read no jobs took every assignment back).
+    """
+    bucket = await js.key_value(name)
+    prefix = f"$KV.{name}."
+    info = await js.stream_info(f"KV_{name}", subjects_filter=f"{prefix}>")
     entries = {}
-    for key in keys:
+    for subject in info.state.subjects or {}:
+        key = subject.removeprefix(prefix)
         try:
             entries[key] = await bucket.get(key)
-        except nats.js.errors.KeyNotFoundError:  # expired or deleted since the listing
+        except nats.js.errors.KeyNotFoundError:  # deleted, or expired since the listing
             continue
     return entries
 

@@ -132,7 +132,7 @@ async def fleet_languages(js: JetStreamContext) -> list[WorkloadRecord]:
     """Every workload in the languages bucket, by namespace and name. Raises BucketNotFoundError
     when no languages job ever ran."""
     records = []
-    for entry in (await read_bucket(await js.key_value(LANGUAGES_BUCKET))).values():
+    for entry in (await read_bucket(js, LANGUAGES_BUCKET)).values():
         with contextlib.suppress(ValueError):
             records.append(WorkloadRecord.decode(entry.value or b""))
     return sorted(records, key=lambda r: (r.workload.namespace, r.workload.name, r.workload.key))

@@ -7,7 +7,6 @@ import logging
 from dataclasses import dataclass
 
 from nats.js import JetStreamContext
-from nats.js.kv import KeyValue
 
 from sensor.fleet.engine import NODES_BUCKET, SEEN_BUCKET, NodeHeartbeat, read_bucket
 
@@ -30,9 +29,9 @@ class Node:
     heartbeat: NodeHeartbeat
 
 
-async def _heartbeats(bucket: KeyValue) -> dict[str, NodeHeartbeat]:
+async def _heartbeats(js: JetStreamContext, bucket: str) -> dict[str, NodeHeartbeat]:
     beats = {}
-    for key, entry in (await read_bucket(bucket)).items():
+    for key, entry in (await read_bucket(js, bucket)).items():
         if entry.value:
             try:
                 beats[key] = NodeHeartbeat.decode(entry.value)
@@ -43,8 +42,8 @@ async def _heartbeats(bucket: KeyValue) -> dict[str, NodeHeartbeat]:
 
 async def fleet_nodes(js: JetStreamContext) -> list[Node]:
     """Every node seen in the last day, by name. Raises BucketNotFoundError when no sensor ever exported."""
-    live = await _heartbeats(await js.key_value(NODES_BUCKET))
-    seen = await _heartbeats(await js.key_value(SEEN_BUCKET))
+    live = await _heartbeats(js, NODES_BUCKET)
+    seen = await _heartbeats(js, SEEN_BUCKET)
     nodes = [Node(NodeState.UP, beat) for beat in live.values()]
     for key, beat in seen.items():
         if key not in live:

@@ -60,7 +60,7 @@ class LanguagesJob:
         await ensure_stream(js, REPORTS_STREAM, LANGUAGES_SUBJECT_PREFIX, self._replicas, max_age=REPORTS_MAX_AGE_S)
         bucket = await ensure_bucket(js, LANGUAGES_BUCKET, replicas=self._replicas)
         records: dict[str, WorkloadRecord] = {}
-        for key, entry in (await read_bucket(bucket)).items():
+        for key, entry in (await read_bucket(js, LANGUAGES_BUCKET)).items():
             try:
                 records[key] = WorkloadRecord.decode(entry.value or b"")
             except ValueError as error:

@@ -60,7 +60,7 @@ async def fleet_workers(js: JetStreamContext) -> list[WorkerView]:
     """Every worker seen in the last day, by name. Raises BucketNotFoundError when none ever ran."""
     now = time.time()
     views = []
-    for entry in (await read_bucket(await js.key_value(WORKERS_BUCKET))).values():
+    for entry in (await read_bucket(js, WORKERS_BUCKET)).values():
         with contextlib.suppress(ValueError):
             beat = WorkerHeartbeat.decode(entry.value or b"")
             views.append(WorkerView(worker_state(beat, now), beat))
@@ -71,7 +71,7 @@ async def fleet_jobs(js: JetStreamContext) -> list[JobView]:
     """Every job defined, by name. Raises BucketNotFoundError when none ever was."""
 
     async def values(bucket: str) -> dict[str, bytes]:
-        return {k: e.value or b"" for k, e in (await read_bucket(await js.key_value(bucket))).items()}
+        return {k: e.value or b"" for k, e in (await read_bucket(js, bucket)).items()}
 
     definitions = await values(JOBS_BUCKET)
     assignments = await values(ASSIGNMENTS_BUCKET)

@@ -205,7 +205,7 @@ class Worker:
     async def _take_assignments(self) -> None:
         assert self._buckets is not None
         mine = set()
-        for job, entry in (await read_bucket(self._buckets.assignments)).items():
+        for job, entry in (await read_bucket(self._js, ASSIGNMENTS_BUCKET)).items():
             with contextlib.suppress(ValueError):
                 if Assignment.decode(entry.value or b"").worker == self.config.name:
                     mine.add(job)
@@ -275,14 +275,14 @@ class Worker:
     async def _dispatch(self, liveness: Liveness) -> None:
         buckets = self._buckets
         assert buckets is not None
-        jobs = list(await read_bucket(buckets.jobs))
+        jobs = list(await read_bucket(self._js, JOBS_BUCKET))
         workers = {}
-        for name, entry in (await read_bucket(buckets.workers)).items():
+        for name, entry in (await read_bucket(self._js, WORKERS_BUCKET)).items():
             with contextlib.suppress(ValueError):
                 workers[name] = (entry.revision or 0, WorkerHeartbeat.decode(entry.value or b""))
         live = liveness.observe(workers, time.time())
         assignments = {}
-        for job, entry in (await read_bucket(buckets.assignments)).items():
+        for job, entry in (await read_bucket(self._js, ASSIGNMENTS_BUCKET)).items():
             with contextlib.suppress(ValueError):
                 assignments[job] = Assignment.decode(entry.value or b"")
         moves = plan_moves(jobs, live, assignments, time.time())
