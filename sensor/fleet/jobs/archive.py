@@ -20,8 +20,10 @@ import os
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import nats.errors
 from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
@@ -147,13 +149,17 @@ class ArchiveJob:
         params = self.params
         query = FleetQuery(frozenset(params.kinds), params.node_glob, None, params.stream)
         rules = compile_subscription(subscription_pb2.Subscription.FromString(base64.b64decode(params.subscription)))
+        # The files on a thread of their own, so a slow disk never delays the worker's heartbeats;
+        # shut down (the write under way finished) before the files close, even when cancelled.
+        disk = ThreadPoolExecutor(1, thread_name_prefix=f"archive-{self.definition.name}")
         loop = asyncio.get_running_loop()
-        files = await loop.run_in_executor(
-            None, ArchiveFiles, Path(params.directory), self.definition.name, params.max_bytes
-        )
+        directory = Path(params.directory)
+        files: ArchiveFiles | None = None
+        subscription = None
         try:
+            files = await loop.run_in_executor(disk, ArchiveFiles, directory, self.definition.name, params.max_bytes)
             progress = await self._keeper.load()
-            written = await loop.run_in_executor(None, files.recent_ids, BATCH_EVENTS)
+            written = await loop.run_in_executor(disk, files.recent_ids, BATCH_EVENTS)
             subscription = await follow(
                 self._js, params.stream, query.subject(), progress.sequence, self.definition.created_at
             )
@@ -165,7 +171,7 @@ class ArchiveJob:
                 if not batch:
                     continue
                 events = [e for e in (wanted(m, query, rules) for m in batch) if e is not None and e.id not in written]
-                await self._write(files, events, written)
+                await self._write(disk, files, events, written)
                 done += len(events)
                 last = batch[-1].metadata
                 await self._keeper.commit(JobProgress(last.sequence.stream, done, time.time()))
@@ -173,18 +179,26 @@ class ArchiveJob:
                 self.status.backlog = last.num_pending
                 self.status.error = ""
         finally:
-            files.close()
+            if subscription is not None:
+                with contextlib.suppress(nats.errors.Error):
+                    await subscription.unsubscribe()
+            disk.shutdown(wait=True)
+            if files is not None:
+                files.close()
 
-    async def _write(self, files: ArchiveFiles, events: list[TelemetryEvent], written: set[str]) -> None:
+    async def _write(
+        self, disk: ThreadPoolExecutor, files: ArchiveFiles, events: list[TelemetryEvent], written: set[str]
+    ) -> None:
         """Write until it works; after a refusal, what got written before it is not written again."""
+        loop = asyncio.get_running_loop()
         while True:
             try:
-                files.write(events)
+                await loop.run_in_executor(disk, files.write, events)
                 return
             except OSError as error:
                 if not self.status.error:
                     log.warning("archive %s: %s; trying again", self.definition.name, error)
                 self.status.error = f"cannot write: {error}"
             await asyncio.sleep(RETRY_WRITE_S)
-            written |= files.recent_ids(BATCH_EVENTS)
+            written |= await loop.run_in_executor(disk, files.recent_ids, BATCH_EVENTS)
             events = [e for e in events if e.id not in written]

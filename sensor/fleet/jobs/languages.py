@@ -9,9 +9,11 @@ acknowledged before a move is merged again harmlessly.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 
+import nats.errors
 from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
@@ -67,7 +69,19 @@ class LanguagesJob:
                 log.warning("languages %s: %s; replaced by the next report", key, error)
         progress = await self._keeper.load()
         subscription = await follow(js, REPORTS_STREAM, f"{LANGUAGES_SUBJECT_PREFIX}.>", progress.sequence)
-        done = progress.done
+        try:
+            await self._merge_from(subscription, bucket, records, progress.done)
+        finally:
+            with contextlib.suppress(nats.errors.Error):
+                await subscription.unsubscribe()
+
+    async def _merge_from(
+        self,
+        subscription: JetStreamContext.PushSubscription,
+        bucket: KeyValue,
+        records: dict[str, WorkloadRecord],
+        done: int,
+    ) -> None:
         every = sweep_interval(self.ttl_s)
         next_sweep = time.monotonic() + every
         while True:
@@ -81,17 +95,7 @@ class LanguagesJob:
                     log.warning("languages: a report on %s skipped: %s", message.subject, error)
                     continue
                 at = message.metadata.timestamp.timestamp() if message.metadata.timestamp else report.at
-                for languages in report.workloads:
-                    key = languages.workload.bucket_key
-                    record = records.setdefault(key, WorkloadRecord(languages.workload))
-                    record.merge(languages, report.node, at)
-                    changed.add(key)
-                    removed.discard(key)
-                for gone in report.removed:
-                    key = subject_token(gone)
-                    if records.pop(key, None) is not None:
-                        removed.add(key)
-                        changed.discard(key)
+                self._merge(report, at, records, changed, removed)
             if time.monotonic() >= next_sweep:
                 self._sweep(records, changed, removed)
                 next_sweep = time.monotonic() + every
@@ -106,6 +110,22 @@ class LanguagesJob:
                 self.status.done = done
                 self.status.backlog = last.num_pending
             self.status.error = ""
+
+    @staticmethod
+    def _merge(
+        report: LanguageReport, at: float, records: dict[str, WorkloadRecord], changed: set[str], removed: set[str]
+    ) -> None:
+        """One report into ``records``, noting the keys to write and to delete."""
+        for languages in report.workloads:
+            key = languages.workload.bucket_key
+            records.setdefault(key, WorkloadRecord(languages.workload)).merge(languages, report.node, at)
+            changed.add(key)
+            removed.discard(key)
+        for gone in report.removed:
+            key = subject_token(gone)
+            if records.pop(key, None) is not None:
+                removed.add(key)
+                changed.discard(key)
 
     def _sweep(self, records: dict[str, WorkloadRecord], changed: set[str], removed: set[str]) -> None:
         now = time.time()
