@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict
 from datetime import datetime, timedelta, timezone
@@ -13,7 +12,7 @@ import nats.errors
 import nats.js.errors
 from nats.js import JetStreamContext
 
-from sensor.cli.fleet_connect import age_text, nats_flag, with_engine
+from sensor.cli.fleet_connect import age_text, echo_json_lines, nats_flag, read_engine, with_engine
 from sensor.cli.fleet_jobs import job, jobs, worker, workers
 from sensor.cli.logs import log, log_format_option, setup_logging
 from sensor.cli.options import (
@@ -74,19 +73,11 @@ def nodes(output_format: str, **flags: Any) -> None:
     """Every node whose sensor exported in the last day: up (its heartbeat is fresh), stopped (it said so),
     or gone (its heartbeat expired)."""
 
-    async def read(js: JetStreamContext) -> list[Node]:
-        try:
-            return await fleet_nodes(js)
-        except nats.js.errors.BucketNotFoundError:
-            raise click.ClickException(
-                f"no bucket {NODES_BUCKET}: no sensor has exported to this NATS yet (sensor run --export-nats)"
-            ) from None
-
-    found = with_engine(flags, read)
+    missing = f"no bucket {NODES_BUCKET}: no sensor has exported to this NATS yet (sensor run --export-nats)"
+    found = read_engine(flags, fleet_nodes, missing)
     now = time.time()
     if output_format == "json":
-        for node in found:
-            click.echo(json.dumps({"state": node.state.value, **asdict(node.heartbeat)}, separators=(",", ":")))
+        echo_json_lines({"state": node.state.value, **asdict(node.heartbeat)} for node in found)
         return
     header = ["NODE", "STATE", "UP", "HEARTBEAT", "EVENTS/S", "LOST", "PROCESSES", "VERSION", "KERNEL"]
     click.echo(table_text([header, *(_node_row(n, now) for n in found)], right={4, 5, 6}))
@@ -184,18 +175,10 @@ def languages(output_format: str, **flags: Any) -> None:
     with the nodes that reported them and the age of the last report, as the fleet's languages job keeps them
     (sensor fleet job add NAME --kind languages)."""
 
-    async def read(js: JetStreamContext) -> list[WorkloadRecord]:
-        try:
-            return await fleet_languages(js)
-        except nats.js.errors.BucketNotFoundError:
-            raise click.ClickException(
-                f"no bucket {LANGUAGES_BUCKET}: no languages job has run (sensor fleet job add NAME --kind languages)"
-            ) from None
-
-    records = with_engine(flags, read)
+    missing = f"no bucket {LANGUAGES_BUCKET}: no languages job has run (sensor fleet job add NAME --kind languages)"
+    records = read_engine(flags, fleet_languages, missing)
     if output_format == "json":
-        for record in records:
-            click.echo(json.dumps(asdict(record), separators=(",", ":")))
+        echo_json_lines(asdict(record) for record in records)
         return
     now = time.time()
     header = ["NAMESPACE", "WORKLOAD", "OWNER", "CONTAINER", "LANGUAGES", "NODES", "AGE"]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import json
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
 import click
+import nats.js.errors
 from nats.js import JetStreamContext
 
 from sensor.cli.export_options import engine_address, nats_options
@@ -56,3 +58,22 @@ def with_engine(
 def age_text(seconds: float) -> str:
     """``seconds`` as `sensor status` says an uptime (3m12s)."""
     return uptime_text(int(max(seconds, 0) * 1e9))
+
+
+def read_engine(flags: dict[str, Any], read: Callable[[JetStreamContext], Awaitable[T]], missing: str) -> T:
+    """``read`` on the engine (see :func:`with_engine`); a bucket it needs that does not exist yet is the
+    error ``missing``."""
+
+    async def guarded(js: JetStreamContext) -> T:
+        try:
+            return await read(js)
+        except nats.js.errors.BucketNotFoundError:
+            raise click.ClickException(missing) from None
+
+    return with_engine(flags, guarded)
+
+
+def echo_json_lines(objects: Iterable[dict[str, Any]]) -> None:
+    """One compact JSON object a line."""
+    for value in objects:
+        click.echo(json.dumps(value, separators=(",", ":")))

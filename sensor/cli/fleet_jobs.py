@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import signal
 import socket
 import time
@@ -16,7 +15,7 @@ import click
 import nats.js.errors
 from nats.js import JetStreamContext
 
-from sensor.cli.fleet_connect import age_text, nats_flag, with_engine
+from sensor.cli.fleet_connect import age_text, echo_json_lines, nats_flag, read_engine, with_engine
 from sensor.cli.logs import log_format_option, setup_logging
 from sensor.cli.options import (
     build_subscription,
@@ -262,16 +261,9 @@ def jobs(output_format: str, **flags: Any) -> None:
     """The fleet's jobs: who runs each, since when, what it did (events archived, reports merged) and
     its backlog (messages of its subject still to read)."""
 
-    async def read(js: JetStreamContext) -> list[JobView]:
-        try:
-            return await fleet_jobs(js)
-        except nats.js.errors.BucketNotFoundError:
-            return []
-
-    views = with_engine(flags, read)
+    views = read_engine(flags, fleet_jobs, f"no bucket {JOBS_BUCKET}: no job was ever added (sensor fleet job add)")
     if output_format == "json":
-        for view in views:
-            click.echo(json.dumps(asdict(view), separators=(",", ":")))
+        echo_json_lines(asdict(view) for view in views)
         return
     now = time.time()
     header = ["JOB", "KIND", "WORKER", "SINCE", "DONE", "BACKLOG", "STATE", "WHAT"]
@@ -299,18 +291,10 @@ def workers(output_format: str, **flags: Any) -> None:
     """The fleet's workers seen in the last day: up, stopped (it said so) or gone (silent past its expiry),
     with their jobs and which one dispatches."""
 
-    async def read(js: JetStreamContext) -> list[WorkerView]:
-        try:
-            return await fleet_workers(js)
-        except nats.js.errors.BucketNotFoundError:
-            raise click.ClickException(
-                f"no bucket {WORKERS_BUCKET}: no worker has run on this NATS yet (sensor fleet worker)"
-            ) from None
-
-    views = with_engine(flags, read)
+    missing = f"no bucket {WORKERS_BUCKET}: no worker has run on this NATS yet (sensor fleet worker)"
+    views = read_engine(flags, fleet_workers, missing)
     if output_format == "json":
-        for view in views:
-            click.echo(json.dumps({"state": view.state.value, **asdict(view.heartbeat)}, separators=(",", ":")))
+        echo_json_lines({"state": view.state.value, **asdict(view.heartbeat)} for view in views)
         return
     now = time.time()
     header = ["WORKER", "STATE", "HOST", "PID", "UP", "HEARTBEAT", "JOBS", "DISPATCHER"]

@@ -14,7 +14,7 @@ import json
 import re
 import ssl
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, ClassVar, Self
 
 import nats.js.errors
 from nats.aio.client import Client as NatsClient
@@ -155,8 +155,35 @@ class EngineAddress:
         return nc
 
 
+class JsonRecord:
+    """A dataclass kept as a JSON value in a bucket; ``what`` names it in errors."""
+
+    __slots__ = ()
+    what: ClassVar[str] = "a record"
+
+    def encode(self) -> bytes:
+        """The bucket value."""
+        return json.dumps(asdict(self), separators=(",", ":")).encode()  # type: ignore[call-overload]
+
+    @classmethod
+    def decode(cls, raw: bytes) -> Self:
+        """From a bucket value (fields this version does not know are left out). Raises ValueError for
+        one it cannot read."""
+        try:
+            fields = json.loads(raw)
+            known = {k: v for k, v in fields.items() if k in cls.__dataclass_fields__}  # type: ignore[attr-defined]
+            return cls._from_fields(known)
+        except (TypeError, KeyError, AttributeError, json.JSONDecodeError) as error:
+            raise ValueError(f"not {cls.what}: {error}") from None
+
+    @classmethod
+    def _from_fields(cls, fields: dict[str, Any]) -> Self:
+        """The record of its decoded fields (a record with nested records makes them here)."""
+        return cls(**fields)
+
+
 @dataclass(slots=True)
-class NodeHeartbeat:
+class NodeHeartbeat(JsonRecord):
     """What a node says of itself every heartbeat (JSON in its key)."""
 
     node_name: str
@@ -172,16 +199,4 @@ class NodeHeartbeat:
     events_per_s: float = 0.0  # since the heartbeat before
     lost: int = 0  # lost since start, every stage
     stopped: bool = False  # its last word: the sensor stopped cleanly
-
-    def encode(self) -> bytes:
-        """The key's value."""
-        return json.dumps(asdict(self), separators=(",", ":")).encode()
-
-    @classmethod
-    def decode(cls, raw: bytes) -> NodeHeartbeat:
-        """From a key's value. Raises ValueError for one this version cannot read."""
-        try:
-            fields = json.loads(raw)
-            return cls(**{k: v for k, v in fields.items() if k in cls.__dataclass_fields__})
-        except (TypeError, AttributeError, json.JSONDecodeError) as error:
-            raise ValueError(f"not a node heartbeat: {error}") from None
+    what: ClassVar[str] = "a node heartbeat"

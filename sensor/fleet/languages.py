@@ -11,13 +11,12 @@ reported for the job's TTL is swept away, and a workload with none left is delet
 from __future__ import annotations
 
 import contextlib
-import json
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Self
 
 from nats.js import JetStreamContext
 
-from sensor.fleet.engine import LANGUAGES_BUCKET, read_bucket, subject_token
+from sensor.fleet.engine import LANGUAGES_BUCKET, JsonRecord, read_bucket, subject_token
 
 # Labels that name the application a workload belongs to, first present wins: CRI annotations
 # carry no owner reference, so this is as near as a node's runtime metadata comes to one.
@@ -54,7 +53,7 @@ class WorkloadLanguages:
 
 
 @dataclass(slots=True)
-class LanguageReport:
+class LanguageReport(JsonRecord):
     """What a node sends: workloads with their languages now, and workloads it saw deleted."""
 
     node: str
@@ -62,26 +61,19 @@ class LanguageReport:
     workloads: list[WorkloadLanguages] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)  # workload keys
 
-    def encode(self) -> bytes:
-        """The message's payload."""
-        return json.dumps(asdict(self), separators=(",", ":")).encode()
+    what: ClassVar[str] = "a language report"
 
     @classmethod
-    def decode(cls, raw: bytes) -> LanguageReport:
-        """From a message's payload. Raises ValueError for one this version cannot read."""
-        try:
-            fields = json.loads(raw)
-            workloads = [
-                WorkloadLanguages(Workload(**w["workload"]), {c: list(ls) for c, ls in w["containers"].items()})
-                for w in fields["workloads"]
-            ]
-            return cls(str(fields["node"]), float(fields["at"]), workloads, [str(k) for k in fields["removed"]])
-        except (TypeError, KeyError, AttributeError, json.JSONDecodeError) as error:
-            raise ValueError(f"not a language report: {error!r}") from None
+    def _from_fields(cls, fields: dict[str, Any]) -> Self:
+        workloads = [
+            WorkloadLanguages(Workload(**w["workload"]), {c: list(ls) for c, ls in w["containers"].items()})
+            for w in fields.pop("workloads")
+        ]
+        return cls(**fields, workloads=workloads)
 
 
 @dataclass(slots=True)
-class WorkloadRecord:
+class WorkloadRecord(JsonRecord):
     """The fleet's word on one workload: container -> language -> node -> when it last reported it."""
 
     workload: Workload
@@ -114,18 +106,11 @@ class WorkloadRecord:
         """When any language of ``container`` was last reported."""
         return max((at for nodes in self.containers[container].values() for at in nodes.values()), default=0.0)
 
-    def encode(self) -> bytes:
-        """The bucket value."""
-        return json.dumps(asdict(self), separators=(",", ":")).encode()
+    what: ClassVar[str] = "a workload's languages"
 
     @classmethod
-    def decode(cls, raw: bytes) -> WorkloadRecord:
-        """From a bucket value. Raises ValueError for one this version cannot read."""
-        try:
-            fields: dict[str, Any] = json.loads(raw)
-            return cls(Workload(**fields["workload"]), fields["containers"])
-        except (TypeError, KeyError, json.JSONDecodeError) as error:
-            raise ValueError(f"not a workload's languages: {error!r}") from None
+    def _from_fields(cls, fields: dict[str, Any]) -> Self:
+        return cls(Workload(**fields["workload"]), fields["containers"])
 
 
 async def fleet_languages(js: JetStreamContext) -> list[WorkloadRecord]:

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_fleet import marker, run_marked, start_exporting
+from tests.e2e.test_fleet import marked, marker, run_marked, start_exporting
 from tests.fleet_processes import FleetWorker, fleet, fleet_json, wait_for
-from tests.nats_servers import NatsCluster
+from tests.nats_servers import NatsCluster, stored_events
 from tests.sensor_daemon import SensorDaemon
 
 EXPIRY_S = 3.0
@@ -99,10 +99,12 @@ def test_jobs_spread_evenly_move_off_a_killed_worker_and_archive_every_event_onc
         # Every archive holds each of the 300 marked execs exactly once, moved or not.
         wait_for(lambda: all(len(archived(archive, j, mark)) >= 300 for j in jobs), 30, "every job's 300 execs")
         time.sleep(1.5)  # anything archived twice would be there by now
+        in_stream = {e.id for _, e in marked(stored_events(urls), mark, NODE)}  # what the engine holds
+        assert len(in_stream) == 300
         for job in jobs:
             found = archived(archive, job, mark)
             assert sorted(int(e["process"]["exec_command_line"][2]) for e in found) == list(range(1, 301)), job
-            assert len({e["id"] for e in found}) == 300
+            assert len(found) == 300 and {e["id"] for e in found} == in_stream
 
         # The dispatcher dies: another takes the lease and dispatches its jobs.
         workers[lead].kill()

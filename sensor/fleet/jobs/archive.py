@@ -18,7 +18,6 @@ import json
 import logging
 import os
 import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -31,7 +30,7 @@ from sensor.api.v1 import subscription_pb2
 from sensor.export.json_file import FileExportConfig, JsonLinesFile, backups_of
 from sensor.fleet.events import FleetQuery, next_batch, wanted
 from sensor.fleet.jobs.progress import ProgressKeeper, follow
-from sensor.fleet.jobs.records import ArchiveParams, JobDefinition, JobProgress, JobStatus
+from sensor.fleet.jobs.records import ArchiveParams, JobDefinition, JobStatus
 from sensor.telemetry.events import TelemetryEvent
 from sensor.telemetry.subscription import compile_subscription
 
@@ -173,11 +172,7 @@ class ArchiveJob:
                 events = [e for e in (wanted(m, query, rules) for m in batch) if e is not None and e.id not in written]
                 await self._write(disk, files, events, written)
                 done += len(events)
-                last = batch[-1].metadata
-                await self._keeper.commit(JobProgress(last.sequence.stream, done, time.time()))
-                self.status.done = done
-                self.status.backlog = last.num_pending
-                self.status.error = ""
+                await self._keeper.acknowledge(batch[-1], done, self.status)
         finally:
             if subscription is not None:
                 with contextlib.suppress(nats.errors.Error):

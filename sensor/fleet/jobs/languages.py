@@ -29,7 +29,7 @@ from sensor.fleet.engine import (
 )
 from sensor.fleet.events import next_batch
 from sensor.fleet.jobs.progress import ProgressKeeper, follow
-from sensor.fleet.jobs.records import JobDefinition, JobProgress, JobStatus
+from sensor.fleet.jobs.records import JobDefinition, JobStatus
 from sensor.fleet.languages import LanguageReport, WorkloadRecord
 
 BATCH_REPORTS = 100
@@ -105,11 +105,7 @@ class LanguagesJob:
                 await bucket.delete(key)
             if batch:
                 done += len(batch)
-                last = batch[-1].metadata
-                await self._keeper.commit(JobProgress(last.sequence.stream, done, time.time()))
-                self.status.done = done
-                self.status.backlog = last.num_pending
-            self.status.error = ""
+                await self._keeper.acknowledge(batch[-1], done, self.status)
 
     @staticmethod
     def _merge(

@@ -11,14 +11,16 @@ already wrote, the merge is idempotent).
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timezone
 
 import nats.js.errors
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
 from nats.js.kv import KeyValue
 
-from sensor.fleet.jobs.records import JobProgress
+from sensor.fleet.jobs.records import JobProgress, JobStatus
 
 
 class JobLost(Exception):
@@ -53,6 +55,15 @@ class ProgressKeeper:
                 self._revision = await self._bucket.create(self._job, value)
         except nats.js.errors.KeyWrongLastSequenceError:
             raise JobLost(f"job {self._job}: another worker acknowledged progress since this one read it") from None
+
+    async def acknowledge(self, last: Msg, done: int, status: JobStatus) -> None:
+        """Acknowledge the stream up to message ``last`` (``done``: the job's work so far), and show it
+        in ``status``. Raises JobLost."""
+        metadata = last.metadata
+        await self.commit(JobProgress(metadata.sequence.stream, done, time.time()))
+        status.done = done
+        status.backlog = metadata.num_pending
+        status.error = ""
 
 
 async def follow(

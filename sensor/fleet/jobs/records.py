@@ -12,10 +12,11 @@ Buckets, all made by the first worker (or `sensor fleet job add`) that needs the
 from __future__ import annotations
 
 import enum
-import json
 import re
-from dataclasses import asdict, dataclass, field
-from typing import Any, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Self
+
+from sensor.fleet.engine import JsonRecord
 
 JOBS_BUCKET = "sensor_jobs"
 ASSIGNMENTS_BUCKET = "sensor_job_assignments"
@@ -25,8 +26,6 @@ WORKERS_TTL_S = 24 * 3600.0  # a worker gone this long is forgotten
 LEASE_BUCKET = "sensor_dispatcher"
 LEASE_KEY = "dispatcher"
 _JOB_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
-
-R = TypeVar("R")
 
 
 class JobKind(str, enum.Enum):
@@ -41,18 +40,6 @@ def check_job_name(name: str) -> str:
     if not _JOB_NAME.fullmatch(name):
         raise ValueError(f"{name!r} cannot name a job: use 1 to 64 letters, digits, '-' and '_'")
     return name
-
-
-def _decode(cls: type[R], raw: bytes, what: str) -> R:
-    try:
-        fields = json.loads(raw)
-        return cls(**{k: v for k, v in fields.items() if k in cls.__dataclass_fields__})  # type: ignore[attr-defined]
-    except (TypeError, AttributeError, json.JSONDecodeError) as error:
-        raise ValueError(f"not {what}: {error}") from None
-
-
-def _encode(record: Any) -> bytes:
-    return json.dumps(asdict(record), separators=(",", ":")).encode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +64,7 @@ class LanguagesParams:
 
 
 @dataclass(frozen=True, slots=True)
-class JobDefinition:
+class JobDefinition(JsonRecord):
     """A job as `sensor fleet job add` defined it; ``created_at`` (wall-clock) is where an archive starts."""
 
     name: str
@@ -93,50 +80,29 @@ class JobDefinition:
         """Its languages parameters."""
         return LanguagesParams(**self.params)
 
-    def encode(self) -> bytes:
-        """The bucket value."""
-        return _encode(self)
-
-    @classmethod
-    def decode(cls, raw: bytes) -> JobDefinition:
-        """From a bucket value. Raises ValueError for one this version cannot read."""
-        return _decode(cls, raw, "a job definition")
+    what: ClassVar[str] = "a job definition"
 
 
 @dataclass(frozen=True, slots=True)
-class Assignment:
+class Assignment(JsonRecord):
     """The dispatcher's word: ``worker`` runs ``job`` since ``since`` (wall-clock)."""
 
     job: str
     worker: str
     since: float
 
-    def encode(self) -> bytes:
-        """The bucket value."""
-        return _encode(self)
-
-    @classmethod
-    def decode(cls, raw: bytes) -> Assignment:
-        """From a bucket value. Raises ValueError for one this version cannot read."""
-        return _decode(cls, raw, "an assignment")
+    what: ClassVar[str] = "an assignment"
 
 
 @dataclass(frozen=True, slots=True)
-class JobProgress:
+class JobProgress(JsonRecord):
     """How far a job got, acknowledged: the stream sequence it consumed up to, and what it did so far."""
 
     sequence: int = 0
     done: int = 0  # events archived, or reports merged
     at: float = 0.0  # wall-clock seconds of the acknowledgement
 
-    def encode(self) -> bytes:
-        """The bucket value."""
-        return _encode(self)
-
-    @classmethod
-    def decode(cls, raw: bytes) -> JobProgress:
-        """From a bucket value. Raises ValueError for one this version cannot read."""
-        return _decode(cls, raw, "a job's progress")
+    what: ClassVar[str] = "a job's progress"
 
 
 @dataclass(slots=True)
@@ -151,7 +117,7 @@ class JobStatus:
 
 
 @dataclass(slots=True)
-class WorkerHeartbeat:
+class WorkerHeartbeat(JsonRecord):
     """What a worker says of itself every heartbeat."""
 
     name: str
@@ -165,18 +131,9 @@ class WorkerHeartbeat:
     dispatcher: bool = False
     stopped: bool = False
     jobs: dict[str, JobStatus] = field(default_factory=dict)
-
-    def encode(self) -> bytes:
-        """The bucket value."""
-        return _encode(self)
+    what: ClassVar[str] = "a worker heartbeat"
 
     @classmethod
-    def decode(cls, raw: bytes) -> WorkerHeartbeat:
-        """From a bucket value. Raises ValueError for one this version cannot read."""
-        beat = _decode(cls, raw, "a worker heartbeat")
-        try:
-            raw_jobs: dict[str, Any] = dict(beat.jobs)
-            beat.jobs = {name: JobStatus(**status) for name, status in raw_jobs.items()}
-        except TypeError as error:
-            raise ValueError(f"not a worker heartbeat: {error}") from None
-        return beat
+    def _from_fields(cls, fields: dict[str, Any]) -> Self:
+        jobs = {name: JobStatus(**status) for name, status in dict(fields.pop("jobs", {})).items()}
+        return cls(**fields, jobs=jobs)
