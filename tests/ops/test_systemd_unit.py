@@ -6,6 +6,7 @@ import json
 import subprocess
 import time
 
+from sensor.cli.fleet_jobs import worker
 from tests.live_sensor import ROOT, SENSOR
 
 UNIT = ROOT / "scripts/systemd/sensor.service"
@@ -63,3 +64,19 @@ def test_the_units_capability_bounding_set_is_enough_to_trace() -> None:
     proc.terminate()
     proc.communicate(timeout=30)
     assert marked == ["/bin/echo"]
+
+
+WORKER_UNIT = ROOT / "scripts/systemd/sensor-fleet-worker.service"
+
+
+def test_the_worker_unit_passes_systemd_analyze_verify() -> None:
+    result = subprocess.run(["systemd-analyze", "verify", str(WORKER_UNIT)], capture_output=True, text=True, timeout=60)
+    assert (result.returncode, result.stderr) == (0, "")
+
+
+def test_the_worker_units_command_line_is_one_sensor_fleet_worker_takes() -> None:
+    (exec_start,) = [line for line in WORKER_UNIT.read_text().splitlines() if line.startswith("ExecStart=")]
+    program, *args = exec_start.removeprefix("ExecStart=").replace("%H", "web-1").split()
+    assert (program, args[:2]) == ("/usr/local/bin/sensor", ["fleet", "worker"])
+    context = worker.make_context("worker", [*args[2:], "--nats", "nats://127.0.0.1:4222"])
+    assert (context.params["name"], context.params["log_format"]) == ("web-1", "json")
