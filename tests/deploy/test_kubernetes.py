@@ -6,8 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import click
+import pytest
 import yaml
 
+from sensor.cli.fleet_jobs import worker
 from sensor.cli.run import run
 
 MANIFEST = Path(__file__).resolve().parents[2] / "deploy/kubernetes/sensor-daemonset.yaml"
@@ -49,3 +51,27 @@ def test_the_pod_sees_the_host_and_has_what_bpf_needs() -> None:
     for mount in container["volumeMounts"]:
         if mount["name"] in host_paths:
             assert host_paths[mount["name"]] == mount["mountPath"], mount  # the same path as on the host
+
+
+WORKERS = MANIFEST.with_name("sensor-fleet-workers.yaml")
+
+
+def test_the_workers_run_sensor_fleet_worker_unprivileged_each_named_after_its_pod(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    docs = {doc["kind"]: doc for doc in yaml.safe_load_all(WORKERS.read_text())}
+    pod = docs["Deployment"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["command"] == ["/usr/local/bin/sensor"]
+    args = [a.replace("$(POD_NAME)", "sensor-fleet-worker-7d9f-x2k4q") for a in container["args"]]
+    assert args[:2] == ["fleet", "worker"]
+    monkeypatch.setenv("SENSOR_NATS", "nats://nats.nats.svc:4222")  # as the pod gets it from the ConfigMap
+    context = worker.make_context("worker", args[2:])
+    assert (context.params["name"], context.params["replicas"]) == ("sensor-fleet-worker-7d9f-x2k4q", 3)
+    env = {e["name"]: e["valueFrom"] for e in container["env"]}
+    assert env["POD_NAME"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    nats_flag = next(p for p in worker.params if p.name == "nats_urls")
+    assert env[str(nats_flag.envvar)]["configMapKeyRef"]["key"] in documents()["ConfigMap"]["data"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert docs["PersistentVolumeClaim"]["spec"]["accessModes"] == ["ReadWriteMany"]
