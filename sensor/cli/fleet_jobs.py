@@ -249,6 +249,7 @@ def _job_row(view: JobView, now: float) -> list[str]:
         age_text(now - view.assignment.since) if view.assignment else "-",
         str(status.done if status else view.progress.done),
         str(status.backlog) if status else "-",
+        age_text(now - view.heartbeat_at) + " ago" if view.heartbeat_at else "-",
         status.error if status and status.error else ("running" if status else "waiting"),
         what,
     ]
@@ -258,15 +259,15 @@ def _job_row(view: JobView, now: float) -> list[str]:
 @nats_flag
 @output_format_option({"table": "one row per job", "json": "one job per line"})
 def jobs(output_format: str, **flags: Any) -> None:
-    """The fleet's jobs: who runs each, since when, what it did (events archived, reports merged) and
-    its backlog (messages of its subject still to read)."""
+    """The fleet's jobs: who runs each, since when, what it did (events archived, reports merged), its
+    backlog (messages of its subject still to read) and its worker's last heartbeat."""
 
     views = read_engine(flags, fleet_jobs, f"no bucket {JOBS_BUCKET}: no job was ever added (sensor fleet job add)")
     if output_format == "json":
         echo_json_lines(asdict(view) for view in views)
         return
     now = time.time()
-    header = ["JOB", "KIND", "WORKER", "SINCE", "DONE", "BACKLOG", "STATE", "WHAT"]
+    header = ["JOB", "KIND", "WORKER", "SINCE", "DONE", "BACKLOG", "HEARTBEAT", "STATE", "WHAT"]
     click.echo(table_text([header, *(_job_row(v, now) for v in views)], right={4, 5}))
 
 

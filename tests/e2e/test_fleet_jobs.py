@@ -4,6 +4,7 @@ archive jobs fed by a real `sensor run --export-nats`, workers and the dispatche
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections import Counter
@@ -142,6 +143,11 @@ def test_a_removed_job_stops_and_a_job_name_is_refused_twice(cluster: NatsCluste
         assert again.returncode == 1
         assert "job once exists (sensor fleet job remove once first)" in again.stderr
         wait_for(lambda: running(urls).get("once") == "solo", 30, "the job running")
+        header, row = fleet(urls, "jobs").stdout.splitlines()
+        assert header.split() == ["JOB", "KIND", "WORKER", "SINCE", "DONE", "BACKLOG", "HEARTBEAT", "STATE", "WHAT"]
+        assert row.split()[:3] == ["once", "archive", "solo"] and re.search(r"\ds ago +running ", row), row
+        (view,) = fleet_json(urls, "jobs")
+        assert view["heartbeat_at"] > view["assignment"]["since"] - 1 and view["status"]["kind"] == "archive"
         assert fleet(urls, "job", "remove", "once").returncode == 0
         wait_for(lambda: "job once taken away" in worker.stderr, 30, "the worker stopping the job")
         missing = fleet(urls, "job", "remove", "once")

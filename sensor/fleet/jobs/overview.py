@@ -47,6 +47,7 @@ class JobView:
     assignment: Assignment | None
     progress: JobProgress
     status: JobStatus | None  # as its worker's last heartbeat says
+    heartbeat_at: float | None  # when its worker last heartbeat (wall-clock seconds), if it is up
 
 
 def worker_state(beat: WorkerHeartbeat, now: float) -> WorkerState:
@@ -76,15 +77,15 @@ async def fleet_jobs(js: JetStreamContext) -> list[JobView]:
     definitions = await values(JOBS_BUCKET)
     assignments = await values(ASSIGNMENTS_BUCKET)
     progress = await values(PROGRESS_BUCKET)
-    statuses: dict[str, JobStatus] = {}
+    statuses: dict[str, tuple[JobStatus, float]] = {}
     for worker in await fleet_workers(js):
         if worker.state is WorkerState.UP:
-            statuses.update(worker.heartbeat.jobs)
+            statuses.update((job, (status, worker.heartbeat.at)) for job, status in worker.heartbeat.jobs.items())
     views = []
     for name, raw in sorted(definitions.items()):
         with contextlib.suppress(ValueError):
             assignment = Assignment.decode(assignments[name]) if name in assignments else None
             done = JobProgress.decode(progress[name]) if name in progress else JobProgress()
-            status = statuses.get(name) if assignment is not None else None
-            views.append(JobView(JobDefinition.decode(raw), assignment, done, status))
+            status, at = statuses.get(name, (None, None)) if assignment is not None else (None, None)
+            views.append(JobView(JobDefinition.decode(raw), assignment, done, status, at))
     return views
