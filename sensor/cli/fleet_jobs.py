@@ -280,7 +280,7 @@ def _worker_row(view: WorkerView, now: float) -> list[str]:
         str(beat.pid),
         age_text(beat.at - beat.started_at) if view.state is WorkerState.UP else "-",
         age_text(now - beat.at) + " ago",
-        ",".join(sorted(beat.jobs)) or "-",
+        ",".join(sorted(beat.jobs)) if view.state is WorkerState.UP and beat.jobs else "-",  # a gone one's are moving
         "yes" if beat.dispatcher and view.state is WorkerState.UP else "",
     ]
 
