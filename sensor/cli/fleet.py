@@ -24,7 +24,7 @@ from sensor.cli.options import (
 )
 from sensor.cli.table import table_text
 from sensor.cli.trace import Deadline, Printer, StopRequest
-from sensor.fleet.engine import EVENTS_STREAM, LANGUAGES_BUCKET, NODES_BUCKET
+from sensor.fleet.engine import EVENTS_STREAM, LANGUAGES_BUCKET, NODES_BUCKET, engine_error
 from sensor.fleet.events import FleetQuery, fleet_events, subscribe
 from sensor.fleet.languages import WorkloadRecord, fleet_languages
 from sensor.fleet.nodes import Node, NodeState, fleet_nodes
@@ -142,7 +142,7 @@ def fleet_trace(**flags: Any) -> None:
         except nats.js.errors.NotFoundError:
             raise click.ClickException(f"no stream {query.stream} on this NATS (sensor run --export-nats)") from None
         except nats.errors.Error as error:
-            raise click.ClickException(f"NATS: {error or type(error).__name__}") from None
+            raise click.ClickException(f"NATS: {engine_error(error)}") from None
 
     with_engine(flags, follow)
     log.info("%d events printed", printer.printed, extra={"fields": {"event": "summary", "printed": printer.printed}})

@@ -8,11 +8,13 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
 import click
+import nats.errors
 import nats.js.errors
 from nats.js import JetStreamContext
 
 from sensor.cli.export_options import engine_address, nats_options
 from sensor.cli.status import uptime_text
+from sensor.fleet.engine import engine_error
 
 T = TypeVar("T")
 
@@ -45,10 +47,12 @@ def with_engine(
             nc = await address.connect(name, max_reconnect_attempts=retries)
         except Exception as error:  # nats raises OSError, its own errors and timeouts
             raise click.ClickException(
-                f"cannot reach NATS at {', '.join(address.servers)}: {error or type(error).__name__}"
+                f"cannot reach NATS at {', '.join(address.servers)}: {engine_error(error)}"
             ) from None
         try:
             return await work(nc.jetstream())
+        except (nats.errors.Error, asyncio.TimeoutError) as error:
+            raise click.ClickException(f"NATS: {engine_error(error)}") from None
         finally:
             await nc.close()
 

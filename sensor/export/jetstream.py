@@ -41,6 +41,7 @@ from sensor.fleet.engine import (
     SEEN_TTL_S,
     EngineAddress,
     NodeHeartbeat,
+    engine_error,
     ensure_bucket,
     ensure_stream,
     subject_token,
@@ -208,15 +209,13 @@ class JetStreamSink:
                 self.error = ""
                 return nc
             except Exception as error:  # nats raises OSError, its own errors and timeouts
-                self._fail(
-                    f"cannot connect to {', '.join(self.config.address.servers)}: {error or type(error).__name__}"
-                )
+                self._fail(f"cannot connect to {', '.join(self.config.address.servers)}: {engine_error(error)}")
             await self._sleep(wait)
             wait = min(wait * 2, RETRY_MAX_S)
         return None
 
     async def _on_error(self, error: Exception) -> None:
-        self._fail(f"nats: {error or type(error).__name__}")
+        self._fail(f"nats: {engine_error(error)}")
 
     async def _on_disconnect(self) -> None:
         self._fail("disconnected; reconnecting")
@@ -265,7 +264,7 @@ class JetStreamSink:
             except (nats.errors.Error, asyncio.TimeoutError, OSError) as error:
                 if self._closing:
                     raise
-                self._fail(f"cannot set up stream {config.stream}: {error or type(error).__name__}")
+                self._fail(f"cannot set up stream {config.stream}: {engine_error(error)}")
                 await self._sleep(wait)
                 wait = min(wait * 2, RETRY_MAX_S)
 
@@ -321,7 +320,7 @@ class JetStreamSink:
             await nc._send_command(commands)
             await nc._flush_pending()
         except (nats.errors.Error, OSError) as error:
-            self._fail(f"publish failed: {error or type(error).__name__}")
+            self._fail(f"publish failed: {engine_error(error)}")
             return 0
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(acks.done.wait(), ACK_TIMEOUT_S)
@@ -346,7 +345,7 @@ class JetStreamSink:
                 beat = await loop.run_in_executor(None, self._heartbeat)
                 await self._put_heartbeat(js, beat)
             except (nats.errors.Error, asyncio.TimeoutError, OSError) as error:
-                log.warning("export nats: heartbeat not stored: %s", error or type(error).__name__)
+                log.warning("export nats: heartbeat not stored: %s", engine_error(error))
             await asyncio.sleep(self.config.heartbeat_s)
 
     async def _put_heartbeat(self, js: JetStreamContext, beat: NodeHeartbeat) -> None:
@@ -364,7 +363,7 @@ class JetStreamSink:
             await (await js.key_value(NODES_BUCKET)).delete(key)
             await (await js.key_value(SEEN_BUCKET)).put(key, beat.encode())
         except (nats.errors.Error, asyncio.TimeoutError, OSError) as error:
-            log.warning("export nats: could not say this node stopped: %s", error or type(error).__name__)
+            log.warning("export nats: could not say this node stopped: %s", engine_error(error))
 
 
 class _RoundAcks:

@@ -16,6 +16,7 @@ import ssl
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, Self
 
+import nats.errors
 import nats.js.errors
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
@@ -47,6 +48,14 @@ def subject_token(name: str) -> str:
 def events_subject(node: str, kind: str) -> str:
     """The subject of a node's events of a kind."""
     return f"{EVENTS_SUBJECT_PREFIX}.{subject_token(node)}.{kind}"
+
+
+def engine_error(error: BaseException) -> str:
+    """An engine failure said for people: nats-py's text (its error's name when it has none), and
+    JetStream's silence as what it usually means."""
+    if isinstance(error, (nats.js.errors.ServiceUnavailableError, nats.errors.NoRespondersError)):
+        return "JetStream does not answer (is nats-server run with -js, or is its cluster choosing a leader?)"
+    return str(error) or type(error).__name__
 
 
 def languages_subject(node: str) -> str:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from sensor.cli.main import cli
+from tests.fleet_processes import wait_for
+from tests.nats_servers import NATS_SERVER
 from tests.sensor_daemon import free_port
 
 NOWHERE = f"nats://127.0.0.1:{free_port()}"
@@ -48,3 +53,27 @@ def test_a_language_refresh_shorter_than_its_buffer_is_refused(tmp_path: Path) -
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 2, result.output
     assert "--languages-refresh: must not be shorter than --languages-buffer" in result.output
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture
+def nats_without_jetstream() -> Iterator[str]:
+    port = free_port()
+    server = subprocess.Popen([NATS_SERVER, "-a", "127.0.0.1", "-p", str(port)], stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: port_open(port), 15, "nats-server")
+        yield f"nats://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+@pytest.mark.parametrize("command", [["jobs"], ["workers"], ["nodes"], ["job", "add", "x", "--kind", "languages"]])
+def test_a_nats_without_jetstream_is_said_so(nats_without_jetstream: str, command: list[str]) -> None:
+    result = CliRunner().invoke(cli, ["fleet", *command, "--nats", nats_without_jetstream])
+    assert result.exit_code == 1
+    assert "NATS: JetStream does not answer (is nats-server run with -js" in result.output

@@ -23,7 +23,7 @@ from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
 from sensor import __version__
-from sensor.fleet.engine import ensure_bucket, read_bucket
+from sensor.fleet.engine import engine_error, ensure_bucket, read_bucket
 from sensor.fleet.jobs.archive import ArchiveJob
 from sensor.fleet.jobs.dispatch import Lease, Liveness, plan_moves
 from sensor.fleet.jobs.languages import LanguagesJob
@@ -193,7 +193,7 @@ class Worker:
                 failing = False
             except ENGINE_ERRORS as error:
                 if not failing:
-                    log.warning("fleet worker %s: %s: %s", self.config.name, failure, error or type(error).__name__)
+                    log.warning("fleet worker %s: %s: %s", self.config.name, failure, engine_error(error))
                 failing = True
             await asyncio.sleep(period_s)
 
