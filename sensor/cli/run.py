@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import threading
 from types import FrameType
 from typing import Any
 
@@ -13,12 +12,15 @@ from sensor.cli.env_option import env_option
 from sensor.cli.export_options import export_options, export_plan
 from sensor.cli.logs import log, log_format_option, setup_logging
 from sensor.cli.options import capture_config, capture_options, describe_backends, start_or_exit
+from sensor.cli.trace import StopRequest
 from sensor.export.json_file import JsonLinesFile
 from sensor.server.address import DEFAULT_ADDRESS, AddressError, parse_address
 from sensor.server.daemon import DEFAULT_MAX_SUBSCRIBERS, Daemon, ServerConfig
 from sensor.server.metrics import MetricsAddressError, parse_metrics_address
 from sensor.telemetry.capture import Capture
 from sensor.telemetry.hub import DEFAULT_QUEUE_EVENTS
+
+STOP_POLL_S = 0.2  # how soon a stop request is seen
 
 
 @click.command()
@@ -119,13 +121,9 @@ def run(
     config.file_events = not no_file_events
     config.network_events = not no_network_events
     setup_logging(log_format)
-    stop = threading.Event()
-
-    def request_stop(_sig: int, _frame: FrameType | None) -> None:
-        stop.set()
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, request_stop)
+    # A flag, not a threading.Event: the handler runs on the main thread, which may hold the Event's
+    # own lock inside wait() when the signal lands (a stop that hung for good, seen once here).
+    stop = StopRequest()
     daemon = Daemon(server, Capture(config), exports)
     start_or_exit(daemon.start, "run")  # an AddressError is a ValueError: reported like the kernel's refusals
 
@@ -154,7 +152,7 @@ def run(
             }
         },
     )
-    while not stop.wait(0.5) and not daemon.pipeline.stopped.is_set():
+    while not stop.requested and not daemon.pipeline.stopped.wait(STOP_POLL_S):
         pass
     failure = daemon.pipeline.failure
     log.info("stopping: closing streams, detaching probes", extra={"fields": {"event": "stopping"}})
