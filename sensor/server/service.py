@@ -36,10 +36,21 @@ IDLE_WAIT_S = 0.25
 # segments: one goes at once when the stream has been quiet for PACE_NS, and while events keep
 # coming, the next gathers them until PACE_NS after the last. Each response costs the daemon and
 # the client a few hundred microseconds of gRPC whatever it holds; under a storm, reads every
-# millisecond made a thousand small responses a second.
+# millisecond made a thousand small responses a second. Past PACE_RATE events a second the pace
+# stretches with the rate (up to MAX_PACE_NS), so that the responses a second stay near what they
+# are at PACE_RATE while each carries more: latency grows with the rate, the cost per event does not.
 PACE_NS = 2_000_000
+MAX_PACE_NS = 10_000_000
+PACE_RATE = 2_000  # events a second
 CLIENT_GONE = "the client went away"
 Code = api.Status.Code
+
+
+def stretched_pace(events: int, since_last_ns: int) -> int:
+    """The pace after a response of ``events`` gathered over ``since_last_ns``: PACE_NS up to
+    PACE_RATE events a second, longer in proportion above it, at most MAX_PACE_NS."""
+    rate = events * 1_000_000_000 // max(since_last_ns, 1)
+    return min(MAX_PACE_NS, max(PACE_NS, PACE_NS * rate // PACE_RATE))
 
 
 def _statuses(*statuses: api.Status) -> bytes:
@@ -121,7 +132,8 @@ class TelemetryService:
         interval = rules.ticker_interval_ns
         next_tick = time.monotonic_ns() + interval if interval else 0
         lost_event = self._capture.lost_event
-        pace_ns = PACE_NS if not rules.batch_delay_ns else 0
+        paced = not rules.batch_delay_ns
+        pace_ns = PACE_NS if paced else 0
         last_sent_ns = 0
         while not subscriber.finished:
             wait = IDLE_WAIT_S
@@ -139,6 +151,8 @@ class TelemetryService:
                 # one must not catch up early; ticks are never closer than the interval.
                 next_tick = now + interval
             if frames:
+                if paced:
+                    pace_ns = stretched_pace(len(items), now - last_sent_ns)
                 last_sent_ns = now
             yield from _responses(frames)
 
