@@ -31,7 +31,7 @@ def cli() -> None:
       sensor status         what the daemon has seen and lost, and who is subscribed
       sensor workload-list  the processes and containers the sensor sees
       sensor top            containers' CPU, memory, tasks, network and IO, live
-      sensor fleet          every node's sensor, through NATS JetStream (sensor run --export-nats)
+      sensor fleet          every node's sensor and the fleet's jobs, through NATS JetStream
     """
 
 
