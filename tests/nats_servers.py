@@ -155,10 +155,19 @@ def stored_events(urls: str, stream: str = EVENTS_STREAM) -> list[tuple[str, pb.
             return []
         subscription = await js.pull_subscribe("sensor.events.>", stream=stream)
         out: list[tuple[str, pb.TelemetryEvent]] = []
-        while len(out) < count:
-            for message in await subscription.fetch(min(1024, count - len(out)), timeout=10):
-                out.append((message.subject, pb.TelemetryEvent.FromString(message.data)))
-                await message.ack()
+        try:
+            while len(out) < count:
+                try:
+                    messages = await subscription.fetch(min(1024, count - len(out)), timeout=5)
+                except nats.errors.TimeoutError:
+                    if out:  # drained: after a failover the count can name messages no consumer gets
+                        break
+                    raise
+                for message in messages:
+                    out.append((message.subject, pb.TelemetryEvent.FromString(message.data)))
+                    await message.ack()
+        finally:
+            await subscription.unsubscribe()  # one read, one consumer: none left behind per poll
         return out
 
     return run_js(urls, read)
