@@ -65,6 +65,7 @@ class Subscriber:
         self._wake_at = MAX_BATCH_EVENTS  # queue length at which offer() wakes the reader: a full batch
         self._next_publish_ns = 0  # when the pipeline said it would publish next
         self._asleep_until_ns = 0  # when the reader, waiting for a first event, wakes by itself (0: not so)
+        self._paced_until_ns = 0  # a paced reader holding events sleeps until then by itself (0: not paced)
         self.closed_reason = ""  # set when the hub closes: the stream ends with this message
 
     @property
@@ -110,10 +111,13 @@ class Subscriber:
             if len(queue) >= self._wake_at:
                 self._ready.notify()
                 return
+            now = time.monotonic_ns()
+            if now < self._paced_until_ns:  # it has a timer for its pace: waking it each publish costs a
+                return  # thread switch for nothing (several a response once the pace stretches)
             due = self._batch_due_ns()
             # Wake the reader when the batch is due before anything more can join it, or when it waits
             # for a first event past the batch's due time (it has no timer for this batch yet).
-            if due <= max(next_publish_ns, time.monotonic_ns()) or due < self._asleep_until_ns:
+            if due <= max(next_publish_ns, now) or due < self._asleep_until_ns:
                 self._ready.notify()
 
     def take(self, max_items: int, timeout: float, flush_at_ns: int = 0, not_before_ns: int = 0) -> list[Queued]:
@@ -137,12 +141,14 @@ class Subscriber:
                 if self._queue:  # a timer for the batch it holds
                     due = max(min(self._batch_due_ns(), flush_at_ns or 1 << 63), not_before_ns)
                     wait = max(0.0, min(wait, (due - now) / 1e9))
+                    self._paced_until_ns = not_before_ns if due == not_before_ns else 0
                 else:  # no timer yet: offer() wakes it if the first batch is due sooner
                     self._asleep_until_ns = now + int(wait * 1e9)
                 self._wake_at = max_items
                 self._ready.wait(wait)
                 self._wake_at = MAX_BATCH_EVENTS
                 self._asleep_until_ns = 0
+                self._paced_until_ns = 0
             queue = self._queue
             items = [queue.popleft() for _ in range(min(max_items, len(queue)))]
             if not queue and self._unreported_loss and len(items) < max_items:
