@@ -11,10 +11,11 @@ The fleet's jobs keep their definitions, assignments and state in buckets of the
 from __future__ import annotations
 
 import json
+import logging
 import re
 import ssl
 from dataclasses import asdict, dataclass, field
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, TypeVar
 
 import nats.errors
 import nats.js.errors
@@ -37,6 +38,7 @@ DEFAULT_EXPIRY_S = 30.0
 CONNECT_TIMEOUT_S = 5
 RECONNECT_WAIT_S = 1
 _NOT_IN_A_TOKEN = re.compile(r"[^A-Za-z0-9_-]")
+log = logging.getLogger("sensor")
 
 
 def subject_token(name: str) -> str:
@@ -189,6 +191,21 @@ class JsonRecord:
     def _from_fields(cls, fields: dict[str, Any]) -> Self:
         """The record of its decoded fields (a record with nested records makes them here)."""
         return cls(**fields)
+
+
+R = TypeVar("R", bound=JsonRecord)
+
+
+async def read_records(js: JetStreamContext, name: str, record_type: type[R]) -> dict[str, R]:
+    """Every key's record in bucket ``name``; a value this version cannot read is left out, and said.
+    Raises BucketNotFoundError."""
+    records = {}
+    for key, entry in (await read_bucket(js, name)).items():
+        try:
+            records[key] = record_type.decode(entry.value or b"")
+        except ValueError as error:
+            log.warning("bucket %s, key %s: %s", name, key, error)
+    return records
 
 
 @dataclass(slots=True)

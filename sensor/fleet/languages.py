@@ -10,13 +10,12 @@ reported for the job's TTL is swept away, and a workload with none left is delet
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self
 
 from nats.js import JetStreamContext
 
-from sensor.fleet.engine import LANGUAGES_BUCKET, JsonRecord, read_bucket, subject_token
+from sensor.fleet.engine import LANGUAGES_BUCKET, JsonRecord, read_records, subject_token
 
 # Labels that name the application a workload belongs to, first present wins: CRI annotations
 # carry no owner reference, so this is as near as a node's runtime metadata comes to one.
@@ -116,8 +115,5 @@ class WorkloadRecord(JsonRecord):
 async def fleet_languages(js: JetStreamContext) -> list[WorkloadRecord]:
     """Every workload in the languages bucket, by namespace and name. Raises BucketNotFoundError
     when no languages job ever ran."""
-    records = []
-    for entry in (await read_bucket(js, LANGUAGES_BUCKET)).values():
-        with contextlib.suppress(ValueError):
-            records.append(WorkloadRecord.decode(entry.value or b""))
+    records = (await read_records(js, LANGUAGES_BUCKET, WorkloadRecord)).values()
     return sorted(records, key=lambda r: (r.workload.namespace, r.workload.name, r.workload.key))

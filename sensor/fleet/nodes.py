@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import enum
-import logging
 from dataclasses import dataclass
 
 from nats.js import JetStreamContext
 
-from sensor.fleet.engine import NODES_BUCKET, SEEN_BUCKET, NodeHeartbeat, read_bucket
-
-log = logging.getLogger("sensor")
+from sensor.fleet.engine import NODES_BUCKET, SEEN_BUCKET, NodeHeartbeat, read_records
 
 
 class NodeState(enum.Enum):
@@ -29,21 +26,10 @@ class Node:
     heartbeat: NodeHeartbeat
 
 
-async def _heartbeats(js: JetStreamContext, bucket: str) -> dict[str, NodeHeartbeat]:
-    beats = {}
-    for key, entry in (await read_bucket(js, bucket)).items():
-        if entry.value:
-            try:
-                beats[key] = NodeHeartbeat.decode(entry.value)
-            except ValueError as error:
-                log.warning("node %s: %s", key, error)
-    return beats
-
-
 async def fleet_nodes(js: JetStreamContext) -> list[Node]:
     """Every node seen in the last day, by name. Raises BucketNotFoundError when no sensor ever exported."""
-    live = await _heartbeats(js, NODES_BUCKET)
-    seen = await _heartbeats(js, SEEN_BUCKET)
+    live = await read_records(js, NODES_BUCKET, NodeHeartbeat)
+    seen = await read_records(js, SEEN_BUCKET, NodeHeartbeat)
     nodes = [Node(NodeState.UP, beat) for beat in live.values()]
     for key, beat in seen.items():
         if key not in live:

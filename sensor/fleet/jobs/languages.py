@@ -24,7 +24,7 @@ from sensor.fleet.engine import (
     REPORTS_STREAM,
     ensure_bucket,
     ensure_stream,
-    read_bucket,
+    read_records,
     subject_token,
 )
 from sensor.fleet.events import next_batch
@@ -61,12 +61,7 @@ class LanguagesJob:
         js = self._js
         await ensure_stream(js, REPORTS_STREAM, LANGUAGES_SUBJECT_PREFIX, self._replicas, max_age=REPORTS_MAX_AGE_S)
         bucket = await ensure_bucket(js, LANGUAGES_BUCKET, replicas=self._replicas)
-        records: dict[str, WorkloadRecord] = {}
-        for key, entry in (await read_bucket(js, LANGUAGES_BUCKET)).items():
-            try:
-                records[key] = WorkloadRecord.decode(entry.value or b"")
-            except ValueError as error:
-                log.warning("languages %s: %s; replaced by the next report", key, error)
+        records = await read_records(js, LANGUAGES_BUCKET, WorkloadRecord)  # one it cannot read: the next report
         progress = await self._keeper.load()
         subscription = await follow(js, REPORTS_STREAM, f"{LANGUAGES_SUBJECT_PREFIX}.>", progress.sequence)
         try:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import time
 from dataclasses import dataclass
 
 from nats.js import JetStreamContext
 
-from sensor.fleet.engine import read_bucket
+from sensor.fleet.engine import read_records
 from sensor.fleet.jobs.records import (
     ASSIGNMENTS_BUCKET,
     JOBS_BUCKET,
@@ -60,32 +59,23 @@ def worker_state(beat: WorkerHeartbeat, now: float) -> WorkerState:
 async def fleet_workers(js: JetStreamContext) -> list[WorkerView]:
     """Every worker seen in the last day, by name. Raises BucketNotFoundError when none ever ran."""
     now = time.time()
-    views = []
-    for entry in (await read_bucket(js, WORKERS_BUCKET)).values():
-        with contextlib.suppress(ValueError):
-            beat = WorkerHeartbeat.decode(entry.value or b"")
-            views.append(WorkerView(worker_state(beat, now), beat))
+    beats = (await read_records(js, WORKERS_BUCKET, WorkerHeartbeat)).values()
+    views = [WorkerView(worker_state(beat, now), beat) for beat in beats]
     return sorted(views, key=lambda v: v.heartbeat.name)
 
 
 async def fleet_jobs(js: JetStreamContext) -> list[JobView]:
     """Every job defined, by name. Raises BucketNotFoundError when none ever was."""
-
-    async def values(bucket: str) -> dict[str, bytes]:
-        return {k: e.value or b"" for k, e in (await read_bucket(js, bucket)).items()}
-
-    definitions = await values(JOBS_BUCKET)
-    assignments = await values(ASSIGNMENTS_BUCKET)
-    progress = await values(PROGRESS_BUCKET)
+    definitions = await read_records(js, JOBS_BUCKET, JobDefinition)
+    assignments = await read_records(js, ASSIGNMENTS_BUCKET, Assignment)
+    progress = await read_records(js, PROGRESS_BUCKET, JobProgress)
     statuses: dict[str, tuple[JobStatus, float]] = {}
     for worker in await fleet_workers(js):
         if worker.state is WorkerState.UP:
             statuses.update((job, (status, worker.heartbeat.at)) for job, status in worker.heartbeat.jobs.items())
     views = []
-    for name, raw in sorted(definitions.items()):
-        with contextlib.suppress(ValueError):
-            assignment = Assignment.decode(assignments[name]) if name in assignments else None
-            done = JobProgress.decode(progress[name]) if name in progress else JobProgress()
-            status, at = statuses.get(name, (None, None)) if assignment is not None else (None, None)
-            views.append(JobView(JobDefinition.decode(raw), assignment, done, status, at))
+    for name, definition in sorted(definitions.items()):
+        assignment = assignments.get(name)
+        status, at = statuses.get(name, (None, None)) if assignment is not None else (None, None)
+        views.append(JobView(definition, assignment, progress.get(name, JobProgress()), status, at))
     return views

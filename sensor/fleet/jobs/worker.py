@@ -23,7 +23,7 @@ from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
 from sensor import __version__
-from sensor.fleet.engine import engine_error, ensure_bucket, read_bucket
+from sensor.fleet.engine import engine_error, ensure_bucket, read_bucket, read_records
 from sensor.fleet.jobs.archive import ArchiveJob
 from sensor.fleet.jobs.dispatch import Lease, Liveness, plan_moves
 from sensor.fleet.jobs.languages import LanguagesJob
@@ -204,11 +204,8 @@ class Worker:
 
     async def _take_assignments(self) -> None:
         assert self._buckets is not None
-        mine = set()
-        for job, entry in (await read_bucket(self._js, ASSIGNMENTS_BUCKET)).items():
-            with contextlib.suppress(ValueError):
-                if Assignment.decode(entry.value or b"").worker == self.config.name:
-                    mine.add(job)
+        assignments = await read_records(self._js, ASSIGNMENTS_BUCKET, Assignment)
+        mine = {job for job, assignment in assignments.items() if assignment.worker == self.config.name}
         for job in set(self._running) - mine:
             log.info("fleet worker %s: job %s taken away", self.config.name, job)
             await self._stop_job(job)
@@ -281,10 +278,7 @@ class Worker:
             with contextlib.suppress(ValueError):
                 workers[name] = (entry.revision or 0, WorkerHeartbeat.decode(entry.value or b""))
         live = liveness.observe(workers, time.time())
-        assignments = {}
-        for job, entry in (await read_bucket(self._js, ASSIGNMENTS_BUCKET)).items():
-            with contextlib.suppress(ValueError):
-                assignments[job] = Assignment.decode(entry.value or b"")
+        assignments = await read_records(self._js, ASSIGNMENTS_BUCKET, Assignment)
         moves = plan_moves(jobs, live, assignments, time.time())
         for job in moves.drop:
             reason = "removed" if job not in jobs else f"worker {assignments[job].worker} is gone"
