@@ -51,6 +51,7 @@ HOT_PATH = [
     "sensor/telemetry/hub.py",  # fan-out to subscribers
     "sensor/telemetry/wire.py",
     "sensor/telemetry/wire_read.py",  # protobuf frames
+    "sensor/telemetry/wire_json.py",  # frames to JSON lines (sensor trace --connect)
     "sensor/telemetry/json_lines.py",  # sensor trace's output
 ]
 

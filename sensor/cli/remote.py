@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sized
 from dataclasses import dataclass
+from typing import TypeVar
 
 import grpc
 
@@ -13,15 +14,16 @@ from sensor.api.v1 import service_pb2 as api
 from sensor.api.v1 import service_pb2_grpc
 from sensor.api.v1 import subscription_pb2 as sub
 from sensor.server.address import Address, open_channel
-from sensor.telemetry.events import TelemetryEvent
 from sensor.telemetry.filter_rules import SubscriptionError
-from sensor.telemetry.wire_read import decode_response
 
 RECONNECT_FIRST_S = 0.5
 RECONNECT_MAX_S = 10.0
 UNARY_TIMEOUT_S = 15.0
 GET_EVENTS = "/sensor.v1.TelemetryService/GetEvents"  # the method, called for raw response bytes
 log = logging.getLogger("sensor")
+Batch = TypeVar("Batch", bound=Sized)
+# How a client reads a response: its events (as it wants them), and the rest (the statuses) as bytes.
+ResponseReader = Callable[[bytes], tuple[Batch, bytes]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +78,9 @@ def stream_events(
     connection: Connection,
     subscription: sub.Subscription,
     on_ready: Callable[[], None],
-) -> Generator[list[TelemetryEvent], None, None]:
-    """Subscribe once and yield batches of events until the stream ends.
+    read: ResponseReader[Batch],
+) -> Generator[Batch, None, None]:
+    """Subscribe once and yield each response's events, as ``read`` gives them, until the stream ends.
 
     Raises SubscriptionRejected for an invalid subscription, SubscriptionRefused when the sensor has
     no room for it, StreamEnded for any other end with what the sensor said (or what went wrong
@@ -86,15 +89,15 @@ def stream_events(
     ended = ""
     accepted = False
     with connection.channel() as channel:
-        # Responses as bytes: sensor.telemetry.wire_read reads the events (a third of protobuf's
-        # cost, and the JSON writer's memos then hit); protobuf reads the rest (the statuses).
+        # Responses as bytes: ``read`` takes the events (sensor.telemetry.wire_read into events at a
+        # third of protobuf's cost, or wire_json straight into JSON lines); protobuf reads the rest.
         get_events: grpc.UnaryStreamMultiCallable[api.GetEventsRequest, bytes] = channel.unary_stream(
             GET_EVENTS, request_serializer=api.GetEventsRequest.SerializeToString, response_deserializer=None
         )
         call = get_events(api.GetEventsRequest(subscription=subscription))
         try:
             for raw in call:
-                events, rest = decode_response(raw)
+                events, rest = read(raw)
                 if rest:
                     statuses = api.GetEventsResponse.FromString(rest).statuses
                     if statuses:
@@ -128,13 +131,14 @@ def stream_with_reconnect(
     on_ready: Callable[[], None],
     reconnect: bool,
     should_stop: Callable[[], bool],
-) -> Generator[list[TelemetryEvent], None, None]:
+    read: ResponseReader[Batch],
+) -> Generator[Batch, None, None]:
     """:func:`stream_events`, subscribing again (with backoff) when asked, after the sensor goes away or
     while it refuses for want of a free subscriber slot."""
     delay = RECONNECT_FIRST_S
     while True:
         try:
-            for batch in stream_events(connection, subscription, on_ready):
+            for batch in stream_events(connection, subscription, on_ready, read):
                 delay = RECONNECT_FIRST_S  # it worked: the next outage starts the backoff afresh
                 yield batch
             return

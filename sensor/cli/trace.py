@@ -6,7 +6,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sized
 from types import FrameType
 from typing import Any
 
@@ -45,6 +45,8 @@ from sensor.telemetry.hub import Hub, queued_events
 from sensor.telemetry.json_lines import json_lines
 from sensor.telemetry.kinds.kind import EventKind
 from sensor.telemetry.kinds.lost import LostPayload
+from sensor.telemetry.wire_json import JsonLines, response_json_lines
+from sensor.telemetry.wire_read import decode_response
 
 POLL_MS = 100
 LOCAL_QUEUE_EVENTS = 1 << 20  # drained every poll; the bound only guards against a stuck terminal
@@ -170,6 +172,7 @@ class Printer:
     """Writes events as lines and counts them; :attr:`done` once ``count`` lines are out."""
 
     def __init__(self, output_format: str, count: int | None, with_node: bool = False) -> None:
+        self.output_format = output_format
         self._lines = lines_formatter(output_format, with_node)
         self._count = count
         self.printed = 0
@@ -185,9 +188,20 @@ class Printer:
         if self._count is not None:
             batch = batch[: self._count - self.printed]
         if batch:
-            write_stdout(self._lines(batch))
-            self.printed += len(batch)
-            self.lost_reported += sum(e.payload.lost for e in batch if isinstance(e.payload, LostPayload))
+            self._printed(self._lines(batch), [e.payload for e in batch])
+
+    def emit_lines(self, batch: JsonLines) -> None:
+        """Print lines already written (a remote sensor's JSON, sensor.telemetry.wire_json; cut at --count)."""
+        lines, payloads = batch.lines, batch.payloads
+        if self._count is not None:
+            lines, payloads = lines[: self._count - self.printed], payloads[: self._count - self.printed]
+        if lines:
+            self._printed("".join(lines), payloads)
+
+    def _printed(self, text: str, payloads: list[object]) -> None:
+        write_stdout(text)
+        self.printed += len(payloads)
+        self.lost_reported += sum(p.lost for p in payloads if isinstance(p, LostPayload))
 
 
 @click.command()
@@ -379,13 +393,18 @@ def _trace_remote(
     def ready() -> None:
         log.info("ready (subscribed to %s)", connection.address, extra={"fields": {"event": "ready"}})
 
-    batches: Generator[list[TelemetryEvent], None, None] = stream_with_reconnect(
-        connection, subscription, ready, reconnect, should_stop
-    )
+    # JSON goes from the response's bytes straight to lines; other formats read events first.
+    batches: Generator[Sized, None, None]
+    if printer.output_format == "json":
+        batches = stream_with_reconnect(connection, subscription, ready, reconnect, should_stop, response_json_lines)
+        emit: Callable[[Any], None] = printer.emit_lines
+    else:
+        batches = stream_with_reconnect(connection, subscription, ready, reconnect, should_stop, decode_response)
+        emit = printer.emit
     ended = ""
     try:
         for batch in batches:
-            printer.emit(batch)
+            emit(batch)
             if should_stop():
                 break
     except SubscriptionRejected as rejected:

@@ -14,37 +14,41 @@ from __future__ import annotations
 from json.encoder import encode_basestring  # the C escaper json.dumps(ensure_ascii=False) uses
 from typing import Final
 
+from sensor.kernel.records import Creds
 from sensor.model.process_cache import ProcessRef
 from sensor.telemetry.events import ContextMemo, TelemetryEvent
 from sensor.telemetry.json_text import MAX_FRAGMENTS, creds_json, string_json, strings
 from sensor.telemetry.kinds.registry import payload_kind
 
 
-def _context_json(event: TelemetryEvent) -> str:
+def context_json(language: str, filename: str, command_line: list[str], cwd: str, parent: str, parent_pid: int) -> str:
     """What every event of one process version shares, after its comm."""
     out = ""
-    if event.language:
-        out += ',"language":' + encode_basestring(event.language)
-    out += ',"filename":' + encode_basestring(event.filename)
-    if event.command_line:
-        out += ',"command_line":' + strings(event.command_line)
-    out += ',"cwd":' + encode_basestring(event.cwd)
-    if event.parent_process_id:
-        out += f',"parent_process_id":{encode_basestring(event.parent_process_id)},"parent_pid":{event.parent_pid}'
+    if language:
+        out += ',"language":' + encode_basestring(language)
+    out += ',"filename":' + encode_basestring(filename)
+    if command_line:
+        out += ',"command_line":' + strings(command_line)
+    out += ',"cwd":' + encode_basestring(cwd)
+    if parent:
+        out += f',"parent_process_id":{encode_basestring(parent)},"parent_pid":{parent_pid}'
     return out
 
 
-def _context_tail_json(event: TelemetryEvent) -> str:
+def context_tail_json(creator: str, creator_pid: int, cwd_truncated: bool) -> str:
     """The context fields after ancestors and snapshot, in field order; nearly always empty."""
     out = ""
-    if event.creator_process_id:
-        out += f',"creator_process_id":{encode_basestring(event.creator_process_id)},"creator_pid":{event.creator_pid}'
-    if event.cwd_truncated:
+    if creator:
+        out += f',"creator_process_id":{encode_basestring(creator)},"creator_pid":{creator_pid}'
+    if cwd_truncated:
         out += ',"cwd_truncated":true'
     return out
 
 
-_contexts: Final = ContextMemo(_context_json, MAX_FRAGMENTS)
+_contexts: Final = ContextMemo(
+    lambda e: context_json(e.language, e.filename, e.command_line, e.cwd, e.parent_process_id, e.parent_pid),
+    MAX_FRAGMENTS,
+)
 
 
 def _ancestor_json(ref: ProcessRef) -> str:
@@ -57,51 +61,101 @@ def _ancestor_json(ref: ProcessRef) -> str:
     return ref.json
 
 
-def _container_part(event: TelemetryEvent) -> str:
-    out = ',"container_id":' + string_json[event.container_id]
-    for key in ("container_name", "image_id", "image_name", "pod_uid"):
-        value = getattr(event, key)
-        if value:
-            out += f',"{key}":' + string_json[value]
+def ancestors_json(ancestors: list[ProcessRef]) -> str:
+    """The ``ancestors`` field, or nothing when there are none."""
+    if not ancestors:
+        return ""
+    return ',"ancestors":[' + ",".join(map(_ancestor_json, ancestors)) + "]"
+
+
+def credentials_json(credentials: Creds | None) -> str:
+    """The ``credentials`` field, or nothing when unknown."""
+    return "" if credentials is None else ',"credentials":' + creds_json[credentials]
+
+
+def container_json(container_id: str, name: str, image_id: str, image_name: str, pod_uid: str) -> str:
+    """The container fields of an event in a container."""
+    out = ',"container_id":' + string_json[container_id]
+    if name:
+        out += ',"container_name":' + string_json[name]
+    if image_id:
+        out += ',"image_id":' + string_json[image_id]
+    if image_name:
+        out += ',"image_name":' + string_json[image_name]
+    if pod_uid:
+        out += ',"pod_uid":' + string_json[pod_uid]
     return out
 
 
-def _process_part(event: TelemetryEvent) -> str:
-    out = (
-        f',"process_id":{encode_basestring(event.process_id)},"process_pid":{event.process_pid}'
-        f',"process_tgid":{event.process_tgid},"cpu":{event.cpu}'
+def process_json(
+    process_id: str, pid: int, tgid: int, cpu: int, credentials: str, comm: str, context: str, ancestors: str
+) -> str:
+    """The process fields of an event of a process: ``credentials``, ``context`` and ``ancestors`` as
+    :func:`credentials_json`, :func:`context_json` and :func:`ancestors_json` wrote them."""
+    return (
+        f',"process_id":{encode_basestring(process_id)},"process_pid":{pid},"process_tgid":{tgid},"cpu":{cpu}'
+        + credentials
+        + ',"comm":'
+        + string_json[comm]
+        + context
+        + ancestors
     )
-    if event.credentials is not None:
-        out += ',"credentials":' + creds_json[event.credentials]
-    out += ',"comm":' + string_json[event.comm] + _contexts.of(event)
-    if event.ancestors:
-        out += ',"ancestors":[' + ",".join(map(_ancestor_json, event.ancestors)) + "]"
-    return out
 
 
-def _payload(event: TelemetryEvent) -> str:
-    kind = payload_kind(event.payload)
-    return ',"' + kind.proto_field + '":' + kind.to_json(event.payload)
+def line_json(
+    event_id: str, sensor_id: str, sequence: int, monotime: int, node_name: str, parts: str, snapshot: bool, tail: str
+) -> str:
+    """One event's JSON object, from its own scalars and its rendered ``parts`` (container, then process),
+    ``tail`` (:func:`context_tail_json`) and payload field."""
+    out = (
+        f'{{"id":"{event_id}","sensor_id":{string_json[sensor_id]}'
+        f',"sensor_sequence_number":"{sequence}","sensor_monotime_nanos":"{monotime}"'
+    )
+    if node_name:
+        out += ',"node_name":' + string_json[node_name]
+    out += parts
+    if snapshot:
+        out += ',"snapshot":true'
+    return out + tail + "}"
+
+
+def payload_json(payload: object) -> str:
+    """The event's ``oneof event`` member as a field."""
+    kind = payload_kind(payload)
+    return ',"' + kind.proto_field + '":' + kind.to_json(payload)
 
 
 def json_line(event: TelemetryEvent) -> str:
     """The event as one compact JSON object (no newline)."""
-    out = (
-        f'{{"id":"{event.id}","sensor_id":{string_json[event.sensor_id]}'
-        f',"sensor_sequence_number":"{event.sensor_sequence_number}"'
-        f',"sensor_monotime_nanos":"{event.sensor_monotime_nanos}"'
-    )
-    if event.node_name:
-        out += ',"node_name":' + string_json[event.node_name]
+    parts = ""
     if event.container_id:
-        out += _container_part(event)
+        parts = container_json(
+            event.container_id, event.container_name, event.image_id, event.image_name, event.pod_uid
+        )
     if event.process_id:
-        out += _process_part(event)
-    if event.snapshot:
-        out += ',"snapshot":true'
+        parts += process_json(
+            event.process_id,
+            event.process_pid,
+            event.process_tgid,
+            event.cpu,
+            credentials_json(event.credentials),
+            event.comm,
+            _contexts.of(event),
+            ancestors_json(event.ancestors),
+        )
+    tail = payload_json(event.payload)
     if event.creator_process_id or event.cwd_truncated:
-        out += _context_tail_json(event)
-    return out + _payload(event) + "}"
+        tail = context_tail_json(event.creator_process_id, event.creator_pid, event.cwd_truncated) + tail
+    return line_json(
+        event.id,
+        event.sensor_id,
+        event.sensor_sequence_number,
+        event.sensor_monotime_nanos,
+        event.node_name,
+        parts,
+        event.snapshot,
+        tail,
+    )
 
 
 def json_lines(events: list[TelemetryEvent]) -> str:

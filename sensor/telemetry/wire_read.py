@@ -29,7 +29,7 @@ class WireError(ValueError):
     """Bytes that are not a GetEventsResponse the sensor sends."""
 
 
-def _varint(raw: bytes, at: int) -> tuple[int, int]:
+def varint(raw: bytes, at: int) -> tuple[int, int]:
     """The varint at ``at``, and where the next field starts."""
     value = 0
     shift = 0
@@ -44,12 +44,12 @@ def _varint(raw: bytes, at: int) -> tuple[int, int]:
         shift += 7
 
 
-def _skip(raw: bytes, at: int, wire_type: int) -> int:
+def skip_field(raw: bytes, at: int, wire_type: int) -> int:
     """Past a field of a type this reader does not keep."""
     if wire_type == 0:
-        return _varint(raw, at)[1]
+        return varint(raw, at)[1]
     if wire_type == 2:
-        length, at = _varint(raw, at)
+        length, at = varint(raw, at)
         return at + length
     if wire_type == 1:
         return at + 8
@@ -72,8 +72,8 @@ def _elements(run: bytes) -> list[bytes]:
     out = []
     at = 0
     while at < len(run):
-        at = _varint(run, at)[1]
-        length, at = _varint(run, at)
+        at = varint(run, at)[1]
+        length, at = varint(run, at)
         out.append(run[at : at + length])
         at += length
     return out
@@ -88,30 +88,54 @@ def _refs(run: bytes) -> list[ProcessRef]:
     return [_refs_one[value] for value in _elements(run)]
 
 
-def _run_end(raw: bytes, at: int, numbers: frozenset[int]) -> int:
-    """Past the fields from ``at`` on whose numbers are in ``numbers`` (a run the daemon writes together)."""
-    while at < len(raw):
-        key, after = _varint(raw, at)
+def run_end(raw: bytes, at: int, end: int, numbers: frozenset[int]) -> int:
+    """Past the fields from ``at`` (up to ``end``) whose numbers are in ``numbers`` (a run the daemon
+    writes together)."""
+    while at < end:
+        key, after = varint(raw, at)
         if key >> 3 not in numbers:
             break
-        at = _skip(raw, after, key & 7)
+        at = skip_field(raw, after, key & 7)
     return at
 
 
 # Shared objects, by their bytes on the wire. Lists are shared too: never mutate what a decoded
 # event holds (the JSON writer's context memo relies on it being the same list).
-_text: Final[BoundedMemo[bytes, str]] = BoundedMemo(bytes.decode, MEMO_BOUND)
+texts: Final[BoundedMemo[bytes, str]] = BoundedMemo(bytes.decode, MEMO_BOUND)
 _creds_of: Final[BoundedMemo[bytes, Creds]] = BoundedMemo(_creds, MEMO_BOUND)
 _refs_one: Final[BoundedMemo[bytes, ProcessRef]] = BoundedMemo(_ref, MEMO_BOUND)
 _ref_lists: Final[BoundedMemo[bytes, list[ProcessRef]]] = BoundedMemo(_refs, MEMO_BOUND)
 _string_lists: Final[BoundedMemo[bytes, list[str]]] = BoundedMemo(_strings, MEMO_BOUND)
 
-# TelemetryEvent's field numbers (protos/sensor/api/v1/telemetry.proto); the id (1) is not read:
-# TelemetryEvent derives it.
-_SENSOR_ID, _SEQUENCE, _MONOTIME, _PROCESS_ID, _PID, _TGID, _CPU, _CREDENTIALS = range(2, 10)
-_CONTAINER_ID, _CONTAINER_NAME, _IMAGE_ID, _IMAGE_NAME, _POD_UID, _LANGUAGE, _NODE_NAME = range(10, 17)
-_COMM, _FILENAME, _COMMAND_LINE, _CWD, _PARENT_PROCESS_ID, _PARENT_PID, _ANCESTORS = range(20, 27)
-_SNAPSHOT, _CREATOR_PROCESS_ID, _CREATOR_PID, _CWD_TRUNCATED = range(27, 31)
+# TelemetryEvent's field numbers (protos/sensor/api/v1/telemetry.proto; a test holds each to the
+# descriptor's). The decoder does not read the id (1): TelemetryEvent derives it; wire_json copies it.
+ID: Final = 1
+SENSOR_ID: Final = 2
+SEQUENCE: Final = 3
+MONOTIME: Final = 4
+PROCESS_ID: Final = 5
+PID: Final = 6
+TGID: Final = 7
+CPU: Final = 8
+CREDENTIALS: Final = 9
+CONTAINER_ID: Final = 10
+CONTAINER_NAME: Final = 11
+IMAGE_ID: Final = 12
+IMAGE_NAME: Final = 13
+POD_UID: Final = 14
+LANGUAGE: Final = 15
+NODE_NAME: Final = 16
+COMM: Final = 20
+FILENAME: Final = 21
+COMMAND_LINE: Final = 22
+CWD: Final = 23
+PARENT_PROCESS_ID: Final = 24
+PARENT_PID: Final = 25
+ANCESTORS: Final = 26
+SNAPSHOT: Final = 27
+CREATOR_PROCESS_ID: Final = 28
+CREATOR_PID: Final = 29
+CWD_TRUNCATED: Final = 30
 
 
 def _payload_parsers() -> dict[int, tuple[str, Any]]:
@@ -123,15 +147,15 @@ def _payload_parsers() -> dict[int, tuple[str, Any]]:
 
 
 # The ``event`` oneof: field number -> (the kind's field name, its message's parser).
-_PAYLOADS: Final = _payload_parsers()
+PAYLOADS: Final = _payload_parsers()
 
 
-def _int64(value: int) -> int:
+def int64(value: int) -> int:
     """A varint as protobuf's int32/int64 (negative numbers are written as 64-bit two's complement)."""
     return value - (1 << 64) if value >= 1 << 63 else value
 
 
-class _Fields:
+class EventFields:
     """A TelemetryEvent's fields as they are read."""
 
     def __init__(self) -> None:
@@ -163,7 +187,7 @@ class _Fields:
         self.node_name = ""
         self.payload: Any = None
 
-    def take_context(self, context: _Fields) -> None:
+    def take_context(self, context: EventFields) -> None:
         """The context fields a run held (those it did not hold are at their defaults there, and
         left as they are here: protobuf writes fields by number, so a context may come in pieces
         between the event's own fields)."""
@@ -203,26 +227,26 @@ class _Fields:
 # version (sensor.telemetry.wire): process_id, tgid, credentials, container_id, pod_uid, language,
 # filename, command_line, cwd, parent_process_id, parent_pid, ancestors, creator_process_id,
 # creator_pid, cwd_truncated. A run of them is read once per distinct bytes.
-_CONTEXT_NUMBERS: Final = frozenset(
-    {_PROCESS_ID, _TGID, _CREDENTIALS, _CONTAINER_ID, _POD_UID, _LANGUAGE, _FILENAME, _COMMAND_LINE, _CWD}
-    | {_PARENT_PROCESS_ID, _PARENT_PID, _ANCESTORS, _CREATOR_PROCESS_ID, _CREATOR_PID, _CWD_TRUNCATED}
+CONTEXT_NUMBERS: Final = frozenset(
+    {PROCESS_ID, TGID, CREDENTIALS, CONTAINER_ID, POD_UID, LANGUAGE, FILENAME, COMMAND_LINE, CWD}
+    | {PARENT_PROCESS_ID, PARENT_PID, ANCESTORS, CREATOR_PROCESS_ID, CREATOR_PID, CWD_TRUNCATED}
 )
 
 
 # Each repeated field read as a run of its own elements.
-_REPEATED: Final = {_COMMAND_LINE: frozenset({_COMMAND_LINE}), _ANCESTORS: frozenset({_ANCESTORS})}
+_REPEATED: Final = {COMMAND_LINE: frozenset({COMMAND_LINE}), ANCESTORS: frozenset({ANCESTORS})}
 
 
-def _context(run: bytes) -> _Fields:
-    fields = _Fields()
+def _context(run: bytes) -> EventFields:
+    fields = EventFields()
     _read(run, fields, False)
     return fields
 
 
-_contexts: Final[BoundedMemo[bytes, _Fields]] = BoundedMemo(_context, MEMO_BOUND)
+context_fields: Final[BoundedMemo[bytes, EventFields]] = BoundedMemo(_context, MEMO_BOUND)
 
 
-def _read(raw: bytes, f: _Fields, contexts: bool) -> None:
+def _read(raw: bytes, f: EventFields, contexts: bool) -> None:
     """Fill ``f`` from the fields of one message; ``contexts``: read a run of context fields as one."""
     at = 0
     end = len(raw)
@@ -232,97 +256,97 @@ def _read(raw: bytes, f: _Fields, contexts: bool) -> None:
         if key < 0x80:
             at += 1
         else:
-            key, at = _varint(raw, at)
+            key, at = varint(raw, at)
         number = key >> 3
         wire_type = key & 7
-        if contexts and number in _CONTEXT_NUMBERS:
-            at = _run_end(raw, field_start, _CONTEXT_NUMBERS)
-            f.take_context(_contexts[raw[field_start:at]])
+        if contexts and number in CONTEXT_NUMBERS:
+            at = run_end(raw, field_start, end, CONTEXT_NUMBERS)
+            f.take_context(context_fields[raw[field_start:at]])
             continue
         if wire_type == 0:
             value = raw[at] if at < end else 0x80
             if value < 0x80:
                 at += 1
             else:
-                value, at = _varint(raw, at)
-            if number == _SEQUENCE:
+                value, at = varint(raw, at)
+            if number == SEQUENCE:
                 f.sequence = value
-            elif number == _MONOTIME:
-                f.monotime = _int64(value)
-            elif number == _PID:
-                f.pid = _int64(value)
-            elif number == _TGID:
-                f.tgid = _int64(value)
-            elif number == _CPU:
-                f.cpu = _int64(value)
-            elif number == _PARENT_PID:
-                f.parent_pid = _int64(value)
-            elif number == _CREATOR_PID:
-                f.creator_pid = _int64(value)
-            elif number == _SNAPSHOT:
+            elif number == MONOTIME:
+                f.monotime = int64(value)
+            elif number == PID:
+                f.pid = int64(value)
+            elif number == TGID:
+                f.tgid = int64(value)
+            elif number == CPU:
+                f.cpu = int64(value)
+            elif number == PARENT_PID:
+                f.parent_pid = int64(value)
+            elif number == CREATOR_PID:
+                f.creator_pid = int64(value)
+            elif number == SNAPSHOT:
                 f.snapshot = value != 0
-            elif number == _CWD_TRUNCATED:
+            elif number == CWD_TRUNCATED:
                 f.cwd_truncated = value != 0
             continue
         if wire_type != 2:
-            at = _skip(raw, at, wire_type)
+            at = skip_field(raw, at, wire_type)
             continue
         length = raw[at] if at < end else 0x80
         if length < 0x80:
             at += 1
         else:
-            length, at = _varint(raw, at)
+            length, at = varint(raw, at)
         start = at
         at += length
         if at > end:
             raise WireError(f"field {number} runs past the end of its event")
         # Written out, busiest first: compiled, each is an integer compare and a store, where a
         # table of names and setattr() was a lookup by name per field.
-        if number == _COMM:
-            f.comm = _text[raw[start:at]]
-        elif number == _SENSOR_ID:
-            f.sensor_id = _text[raw[start:at]]
-        elif number == _NODE_NAME:
-            f.node_name = _text[raw[start:at]]
-        elif number == _CONTAINER_NAME:
-            f.container_name = _text[raw[start:at]]
-        elif number == _IMAGE_ID:
-            f.image_id = _text[raw[start:at]]
-        elif number == _IMAGE_NAME:
-            f.image_name = _text[raw[start:at]]
-        elif number in _PAYLOADS:
-            name, parse = _PAYLOADS[number]
+        if number == COMM:
+            f.comm = texts[raw[start:at]]
+        elif number == SENSOR_ID:
+            f.sensor_id = texts[raw[start:at]]
+        elif number == NODE_NAME:
+            f.node_name = texts[raw[start:at]]
+        elif number == CONTAINER_NAME:
+            f.container_name = texts[raw[start:at]]
+        elif number == IMAGE_ID:
+            f.image_id = texts[raw[start:at]]
+        elif number == IMAGE_NAME:
+            f.image_name = texts[raw[start:at]]
+        elif number in PAYLOADS:
+            name, parse = PAYLOADS[number]
             f.payload = proto_field_kind(name).from_proto(parse(raw[start:at]))
-        elif number == _FILENAME:
-            f.filename = _text[raw[start:at]]
-        elif number == _CWD:
-            f.cwd = _text[raw[start:at]]
-        elif number == _PROCESS_ID:
-            f.process_id = _text[raw[start:at]]
-        elif number == _PARENT_PROCESS_ID:
-            f.parent_process_id = _text[raw[start:at]]
-        elif number == _CREDENTIALS:
+        elif number == FILENAME:
+            f.filename = texts[raw[start:at]]
+        elif number == CWD:
+            f.cwd = texts[raw[start:at]]
+        elif number == PROCESS_ID:
+            f.process_id = texts[raw[start:at]]
+        elif number == PARENT_PROCESS_ID:
+            f.parent_process_id = texts[raw[start:at]]
+        elif number == CREDENTIALS:
             f.credentials = _creds_of[raw[start:at]]
-        elif number in (_COMMAND_LINE, _ANCESTORS):
+        elif number in (COMMAND_LINE, ANCESTORS):
             # The elements of a repeated field come one after another: take the whole run at once.
-            at = _run_end(raw, at, _REPEATED[number])
-            if number == _COMMAND_LINE:
+            at = run_end(raw, at, end, _REPEATED[number])
+            if number == COMMAND_LINE:
                 f.command_line = _string_lists[raw[field_start:at]]
             else:
                 f.ancestors = _ref_lists[raw[field_start:at]]
-        elif number == _LANGUAGE:
-            f.language = _text[raw[start:at]]
-        elif number == _CONTAINER_ID:
-            f.container_id = _text[raw[start:at]]
-        elif number == _POD_UID:
-            f.pod_uid = _text[raw[start:at]]
-        elif number == _CREATOR_PROCESS_ID:
-            f.creator_process_id = _text[raw[start:at]]
+        elif number == LANGUAGE:
+            f.language = texts[raw[start:at]]
+        elif number == CONTAINER_ID:
+            f.container_id = texts[raw[start:at]]
+        elif number == POD_UID:
+            f.pod_uid = texts[raw[start:at]]
+        elif number == CREATOR_PROCESS_ID:
+            f.creator_process_id = texts[raw[start:at]]
 
 
 def decode_event(raw: bytes) -> TelemetryEvent:
     """One ``TelemetryEvent`` message. Raises WireError for bytes the sensor does not write."""
-    f = _Fields()
+    f = EventFields()
     _read(raw, f, True)
     if f.payload is None:
         raise WireError("an event without a payload")
@@ -343,14 +367,14 @@ def decode_response(raw: bytes) -> tuple[list[TelemetryEvent], bytes]:
     end = len(raw)
     while at < end:
         field_start = at
-        key, at = _varint(raw, at)
+        key, at = varint(raw, at)
         if key == 0x0A:  # events: field 1, length-delimited
-            length, at = _varint(raw, at)
+            length, at = varint(raw, at)
             if at + length > end:
                 raise WireError("an event runs past the end of its response")
             events.append(decode_event(raw[at : at + length]))
             at += length
         else:
-            at = _skip(raw, at, key & 7)
+            at = skip_field(raw, at, key & 7)
             rest += raw[field_start:at]
     return events, rest
