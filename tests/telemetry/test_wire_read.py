@@ -7,6 +7,8 @@ from __future__ import annotations
 import pytest
 
 from sensor.api.v1 import service_pb2 as api
+from sensor.api.v1 import telemetry_pb2 as pb
+from sensor.telemetry import wire_read
 from sensor.telemetry.events import TelemetryEvent
 from sensor.telemetry.wire import event_frame, event_frames
 from sensor.telemetry.wire_read import WireError, decode_event, decode_response
@@ -53,3 +55,12 @@ def test_statuses_are_left_for_protobuf_beside_the_events() -> None:
 def test_bytes_the_sensor_does_not_write_are_an_error(raw: bytes, message: str) -> None:
     with pytest.raises(WireError, match=message):
         decode_response(raw)
+
+
+def test_the_field_numbers_are_the_protos() -> None:
+    fields = [f for f in pb.TelemetryEvent.DESCRIPTOR.fields if f.containing_oneof is None]
+    assert len(fields) == 27
+    short = {"sensor_sequence_number": "SEQUENCE", "sensor_monotime_nanos": "MONOTIME", "process_pid": "PID"}
+    short["process_tgid"] = "TGID"
+    ours = {f.name: getattr(wire_read, short.get(f.name, f.name.upper())) for f in fields}
+    assert ours == {f.name: f.number for f in fields}
