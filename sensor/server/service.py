@@ -32,15 +32,16 @@ from sensor.telemetry.wire import event_frame, event_frames
 SERVICE_NAME = "sensor.v1.TelemetryService"
 MAX_RESPONSE_BYTES = 1 << 20  # well under gRPC's default 4 MiB receive limit, whatever the events' size
 IDLE_WAIT_S = 0.25
-# Responses to a subscriber that asked for no batch delay are paced, as Nagle's algorithm paces
-# segments: one goes at once when the stream has been quiet for PACE_NS, and while events keep
-# coming, the next gathers them until PACE_NS after the last. Each response costs the daemon and
-# the client a few hundred microseconds of gRPC whatever it holds; under a storm, reads every
-# millisecond made a thousand small responses a second. Past PACE_RATE events a second the pace
-# stretches with the rate (up to MAX_PACE_NS), so that the responses a second stay near what they
-# are at PACE_RATE while each carries more: latency grows with the rate, the cost per event does not.
+# A subscriber that asked for no batch delay is paced: its events are taken as a batch of PACE_NS
+# (Subscriber.pace), so that the pipeline reads the kernel's buffer every PACE_NS rather than every
+# millisecond and each read's events go out at once in one response. Each response costs the daemon
+# and the client a few hundred microseconds of gRPC whatever it holds, and each read a wake-up of
+# the pipeline; under a storm, reads every millisecond made a thousand small responses a second.
+# Past PACE_RATE events a second the pace stretches with the rate (up to MAX_PACE_NS), so that the
+# responses a second stay near what they are at PACE_RATE while each carries more: latency grows
+# with the rate, the cost per event does not.
 PACE_NS = 2_000_000
-MAX_PACE_NS = 10_000_000
+MAX_PACE_NS = 20_000_000
 PACE_RATE = 2_000  # events a second
 CLIENT_GONE = "the client went away"
 Code = api.Status.Code
@@ -48,9 +49,11 @@ Code = api.Status.Code
 
 def stretched_pace(events: int, since_last_ns: int) -> int:
     """The pace after a response of ``events`` gathered over ``since_last_ns``: PACE_NS up to
-    PACE_RATE events a second, longer in proportion above it, at most MAX_PACE_NS."""
+    PACE_RATE events a second, above it longer with the square of the rate, at most MAX_PACE_NS."""
     rate = events * 1_000_000_000 // max(since_last_ns, 1)
-    return min(MAX_PACE_NS, max(PACE_NS, PACE_NS * rate // PACE_RATE))
+    if rate <= PACE_RATE:
+        return PACE_NS
+    return min(MAX_PACE_NS, PACE_NS * rate * rate // (PACE_RATE * PACE_RATE))
 
 
 def _statuses(*statuses: api.Status) -> bytes:
@@ -133,16 +136,15 @@ class TelemetryService:
         next_tick = time.monotonic_ns() + interval if interval else 0
         lost_event = self._capture.lost_event
         paced = not rules.batch_delay_ns
-        pace_ns = PACE_NS if paced else 0
-        last_sent_ns = 0
+        if paced:
+            subscriber.pace(PACE_NS)
+        last_sent_ns = time.monotonic_ns()
         while not subscriber.finished:
             wait = IDLE_WAIT_S
             if interval:
                 wait = min(wait, max(0.0, (next_tick - time.monotonic_ns()) / 1e9))
             # A batch never holds a tick back: it goes with the tick.
-            items = subscriber.take(
-                MAX_BATCH_EVENTS, wait, flush_at_ns=next_tick, not_before_ns=last_sent_ns + pace_ns if pace_ns else 0
-            )
+            items = subscriber.take(MAX_BATCH_EVENTS, wait, flush_at_ns=next_tick)
             frames = event_frames(queued_events(items, lost_event, "subscriber"))
             now = time.monotonic_ns()
             if interval and now >= next_tick:
@@ -152,7 +154,7 @@ class TelemetryService:
                 next_tick = now + interval
             if frames:
                 if paced:
-                    pace_ns = stretched_pace(len(items), now - last_sent_ns)
+                    subscriber.pace(stretched_pace(len(items), now - last_sent_ns))
                 last_sent_ns = now
             yield from _responses(frames)
 

@@ -132,18 +132,14 @@ _id_hashers: Final[BoundedMemo[str, hashlib.blake2b]] = BoundedMemo(
     lambda sensor_id: hashlib.blake2b(f"{sensor_id}:".encode(), digest_size=16), 64
 )
 
-ContextKey = tuple[str, int, str, str, str, str, str, str, int]
+SharedContextKey = tuple[str, str, str, str, str, str, int, str, int, bool]
 
 
-def context_key(event: TelemetryEvent) -> ContextKey:
-    """The scalar fields every event of one process version shares (its command line aside).
-
-    The creator and cwd_truncated need no place: a process gains a creator only as its parent
-    changes, and a truncated cwd is the only kind that does not start with '/'.
-    """
+def shared_context_key(event: TelemetryEvent) -> SharedContextKey:
+    """The scalar fields a process's events share with its siblings' (its command line aside): all of
+    its context but its process id and tgid. What is derived from them is made once for all of them;
+    a storm of short processes from one parent makes a new process id per exec, not a new context."""
     return (
-        event.process_id,
-        event.process_tgid,
         event.container_id,
         event.pod_uid,
         event.language,
@@ -151,14 +147,17 @@ def context_key(event: TelemetryEvent) -> ContextKey:
         event.cwd,
         event.parent_process_id,
         event.parent_pid,
+        event.creator_process_id,
+        event.creator_pid,
+        event.cwd_truncated,
     )
 
 
 T = TypeVar("T")
 
 
-class ContextMemo(dict[ContextKey, tuple[list[str], T]], Generic[T]):
-    """What ``make`` derives from an event's process context, by :func:`context_key`, bounded.
+class ContextMemo(dict[SharedContextKey, tuple[list[str], T]], Generic[T]):
+    """What ``make`` derives from an event's shared context (:func:`shared_context_key`), bounded.
 
     The command line must be the very same list: each entry keeps its list alive, so an ``is``
     match can never be a new list at a reused address.
@@ -170,8 +169,8 @@ class ContextMemo(dict[ContextKey, tuple[list[str], T]], Generic[T]):
         self._bound = bound
 
     def of(self, event: TelemetryEvent) -> T:
-        """``make(event)``, made once per process context."""
-        key = context_key(event)
+        """``make(event)``, made once per shared context."""
+        key = shared_context_key(event)
         held = self.get(key)
         if held is not None and held[0] is event.command_line:
             return held[1]

@@ -65,8 +65,18 @@ class Subscriber:
         self._wake_at = MAX_BATCH_EVENTS  # queue length at which offer() wakes the reader: a full batch
         self._next_publish_ns = 0  # when the pipeline said it would publish next
         self._asleep_until_ns = 0  # when the reader, waiting for a first event, wakes by itself (0: not so)
-        self._paced_until_ns = 0  # a paced reader holding events sleeps until then by itself (0: not paced)
         self.closed_reason = ""  # set when the hub closes: the stream ends with this message
+
+    @property
+    def batch_delay_ns(self) -> int:
+        """How long its events may wait, counted from when they happened: the subscription's batch
+        delay, or the pace its stream set (:meth:`pace`)."""
+        return self._batch_delay_ns
+
+    def pace(self, delay_ns: int) -> None:
+        """From now on, take events as a batch of ``delay_ns``: how a stream paces a subscriber that
+        asked for no batch (the pipeline then reads as often as that, not every millisecond)."""
+        self._batch_delay_ns = delay_ns
 
     @property
     def limit_reached(self) -> bool:
@@ -112,43 +122,38 @@ class Subscriber:
                 self._ready.notify()
                 return
             now = time.monotonic_ns()
-            if now < self._paced_until_ns:  # it has a timer for its pace: waking it each publish costs a
-                return  # thread switch for nothing (several a response once the pace stretches)
             due = self._batch_due_ns()
             # Wake the reader when the batch is due before anything more can join it, or when it waits
             # for a first event past the batch's due time (it has no timer for this batch yet).
             if due <= max(next_publish_ns, now) or due < self._asleep_until_ns:
                 self._ready.notify()
 
-    def take(self, max_items: int, timeout: float, flush_at_ns: int = 0, not_before_ns: int = 0) -> list[Queued]:
+    def take(self, max_items: int, timeout: float, flush_at_ns: int = 0) -> list[Queued]:
         """Up to ``max_items`` queued items once they are due, waiting up to ``timeout`` seconds for that.
 
         Items are due as soon as there are any for a subscription without a batch delay. With one,
         they are due when ``max_items`` are queued, when the oldest event's delay (counted from when
         it happened) is spent or would be before the pipeline's next publish, at ``flush_at_ns``
         (monotonic), or when the subscription ends: one reader wake-up per batch, not one per
-        publish. ``not_before_ns``: a batch short of ``max_items`` is not due before then (the
-        stream's pacing). Returns [] if nothing is due by the timeout.
+        publish. Returns [] if nothing is due by the timeout.
         """
         with self._ready:
             deadline_ns = time.monotonic_ns() + int(timeout * 1e9)
-            while not self._is_due(max_items, flush_at_ns, not_before_ns):
-                # Woken early (an offer while paced) or at a timer: look again until the deadline.
+            while not self._is_due(max_items, flush_at_ns):
+                # Woken early or at a timer: look again until the deadline.
                 now = time.monotonic_ns()
                 if now >= deadline_ns:
                     return []
                 wait = (deadline_ns - now) / 1e9
                 if self._queue:  # a timer for the batch it holds
-                    due = max(min(self._batch_due_ns(), flush_at_ns or 1 << 63), not_before_ns)
+                    due = min(self._batch_due_ns(), flush_at_ns or 1 << 63)
                     wait = max(0.0, min(wait, (due - now) / 1e9))
-                    self._paced_until_ns = not_before_ns if due == not_before_ns else 0
                 else:  # no timer yet: offer() wakes it if the first batch is due sooner
                     self._asleep_until_ns = now + int(wait * 1e9)
                 self._wake_at = max_items
                 self._ready.wait(wait)
                 self._wake_at = MAX_BATCH_EVENTS
                 self._asleep_until_ns = 0
-                self._paced_until_ns = 0
             queue = self._queue
             items = [queue.popleft() for _ in range(min(max_items, len(queue)))]
             if not queue and self._unreported_loss and len(items) < max_items:
@@ -156,7 +161,7 @@ class Subscriber:
                 self._unreported_loss = 0
             return items
 
-    def _is_due(self, max_items: int, flush_at_ns: int, not_before_ns: int = 0) -> bool:
+    def _is_due(self, max_items: int, flush_at_ns: int) -> bool:
         if self.closed_reason:
             return True
         queue = self._queue
@@ -165,8 +170,6 @@ class Subscriber:
         if len(queue) >= max_items:
             return True
         now = time.monotonic_ns()
-        if now < not_before_ns:
-            return False
         return self._batch_due_ns() <= max(now, self._next_publish_ns) or 0 < flush_at_ns <= now
 
     def _batch_due_ns(self) -> int:
@@ -262,11 +265,12 @@ class Hub:
         return frozenset().union(*(s.rules.read_prefixes for s in self._subscribers))
 
     def latency_budget_ns(self) -> int | None:
-        """The shortest batch delay a subscriber asked for (0: one wants each event at once); None: no subscriber."""
+        """The shortest batch delay of a subscriber, asked for or paced (0: one wants each event at once);
+        None: no subscriber."""
         subscribers = self._subscribers
         if not subscribers:
             return None
-        return min(s.rules.batch_delay_ns for s in subscribers)
+        return min(s.batch_delay_ns for s in subscribers)
 
     def lost_total(self) -> int:
         """Events dropped from full queues, over every subscriber there ever was."""

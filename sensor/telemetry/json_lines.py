@@ -4,9 +4,9 @@ The mapping: proto field names, 64-bit integers as strings, enums by name. Unlik
 printer it always writes credentials, so uid 0 is visible. tests/telemetry/test_json_lines.py
 parses the output with protobuf to prove the two agree.
 
-As with the protobuf frames (sensor.telemetry.wire), what many events share is written once: a
-process version's context, a credential set, an ancestor, a container. A line is those fragments
-joined to the few fields that are the event's own.
+As with the protobuf frames (sensor.telemetry.wire), what many events share is written once: the
+context a process shares with its siblings, a credential set, an ancestor, a container. A line is
+those fragments joined to the few fields that are the event's own.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from sensor.telemetry.kinds.registry import payload_kind
 
 
 def context_json(language: str, filename: str, command_line: list[str], cwd: str, parent: str, parent_pid: int) -> str:
-    """What every event of one process version shares, after its comm."""
+    """What the events of a process and its siblings share (events.shared_context_key), after the comm."""
     out = ""
     if language:
         out += ',"language":' + encode_basestring(language)

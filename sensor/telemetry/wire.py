@@ -22,7 +22,7 @@ _EVENTS_TAG: Final = b"\x0a"  # GetEventsResponse.events: field 1, length-delimi
 _CREDENTIALS_TAG: Final = b"\x4a"  # TelemetryEvent.credentials: field 9, length-delimited
 _ANCESTORS_TAG: Final = b"\xd2\x01"  # TelemetryEvent.ancestors: field 26, length-delimited
 MAX_CREDENTIAL_FRAMES = 4096
-MAX_CONTEXT_FRAMES = 8192  # process versions whose context encoding is kept
+MAX_CONTEXT_FRAMES = 8192  # shared contexts (sensor.telemetry.events.shared_context_key) whose encoding is kept
 
 
 def _own_parts(event: TelemetryEvent) -> pb.TelemetryEvent:
@@ -111,12 +111,10 @@ def _strings_field(key: bytes, texts: list[str]) -> bytes:
     return b"".join([_frame(key, text.encode()) for text in texts])
 
 
-def process_context_bytes(event: TelemetryEvent) -> bytes:
-    """The fields every event of one process version shares (made once per version: _context_frames)."""
+def _shared_context_bytes(event: TelemetryEvent) -> bytes:
+    """The context fields after the process id and tgid (made once per shared context: _shared_contexts)."""
     return b"".join(
         (
-            _string_field(b"\x2a", event.process_id),  # 5
-            _int_field(b"\x38", event.process_tgid),  # 7
             _string_field(b"\x52", event.container_id),  # 10
             _string_field(b"\x72", event.pod_uid),  # 14
             _string_field(b"\x7a", event.language),  # 15
@@ -132,7 +130,15 @@ def process_context_bytes(event: TelemetryEvent) -> bytes:
     )
 
 
-_context_frames: Final = ContextMemo(process_context_bytes, MAX_CONTEXT_FRAMES)
+_shared_contexts: Final = ContextMemo(_shared_context_bytes, MAX_CONTEXT_FRAMES)
+
+
+def process_context_bytes(event: TelemetryEvent) -> bytes:
+    """The process's context fields: its id (5) and tgid (7), then what it shares with its siblings,
+    which is encoded once for all of them (and which clients read once: sensor.telemetry.wire_json)."""
+    return (
+        _string_field(b"\x2a", event.process_id) + _int_field(b"\x38", event.process_tgid) + _shared_contexts.of(event)
+    )
 
 
 def ancestor_frame(ref: ProcessRef) -> bytes:
@@ -234,7 +240,7 @@ def event_frame(event: TelemetryEvent) -> bytes:
     (a repeated field's elements in the order they come).
     """
     if not event.encoded:
-        parts = [own_parts_bytes(event), _context_frames.of(event)]
+        parts = [own_parts_bytes(event), process_context_bytes(event)]
         if event.credentials is not None:
             parts.append(_credential_frames[event.credentials])
         for ancestor in event.ancestors:

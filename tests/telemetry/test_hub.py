@@ -243,21 +243,25 @@ def test_queued_loss_counts_become_lost_events_of_the_reading_stage_in_place() -
     assert events[0] is first and events[2] is second
 
 
-def test_a_paced_take_holds_a_short_batch_until_its_time_and_gathers_meanwhile() -> None:
+def test_a_paced_subscriber_takes_its_events_as_a_batch_of_its_pace_and_gathers_meanwhile() -> None:
     hub = Hub(queue_events=100)
-    subscriber = hub.subscribe(every_exec())
-    hub.publish(execs(1, 2))
-    not_before = time.monotonic_ns() + 50_000_000
-    assert subscriber.take(512, 0.01, not_before_ns=not_before) == []  # held: the last response was just sent
-    publish_later(hub, 0.01, execs(3, 1))
-    started = time.monotonic()
-    items = subscriber.take(512, 5.0, not_before_ns=not_before)
-    assert sequence(items) == [1, 2, 3]  # one response for what came while it was held
-    assert time.monotonic() - started >= 0.03
+    subscriber = hub.subscribe(every_exec())  # no batch asked for
+    subscriber.pace(300_000_000)
+    happened = time.monotonic_ns()
+    hub.publish(execs(1, 2, happened))
+    assert subscriber.take(512, 0.01) == []  # not due: 300 ms from when they happened
+    publish_later(hub, 0.05, execs(3, 1, time.monotonic_ns()))
+    items = subscriber.take(512, 5.0)
+    assert sequence(items) == [1, 2, 3]  # one response for what came meanwhile
+    assert time.monotonic_ns() - happened >= 300_000_000
 
 
-def test_a_paced_take_sends_a_full_batch_at_once() -> None:
-    hub = Hub(queue_events=100)
-    subscriber = hub.subscribe(every_exec())
-    hub.publish(execs(1, 3))
-    assert sequence(subscriber.take(3, 5.0, not_before_ns=time.monotonic_ns() + 60_000_000_000)) == [1, 2, 3]
+def test_the_latency_budget_follows_a_subscribers_pace() -> None:
+    hub = Hub()
+    hub.subscribe(batching(20_000_000))
+    eager = hub.subscribe(every_exec())
+    assert hub.latency_budget_ns() == 0
+    eager.pace(3_000_000)
+    assert hub.latency_budget_ns() == 3_000_000
+    eager.pace(50_000_000)
+    assert hub.latency_budget_ns() == 20_000_000
