@@ -15,6 +15,7 @@ from json.encoder import encode_basestring  # the C escaper json.dumps(ensure_as
 from typing import Final
 
 from sensor.kernel.records import Creds
+from sensor.memo import BoundedMemo
 from sensor.model.process_cache import ProcessRef
 from sensor.telemetry.events import ContextMemo, TelemetryEvent
 from sensor.telemetry.json_text import MAX_FRAGMENTS, creds_json, string_json, strings
@@ -68,9 +69,19 @@ def ancestors_json(ancestors: list[ProcessRef]) -> str:
     return ',"ancestors":[' + ",".join(map(_ancestor_json, ancestors)) + "]"
 
 
-def credentials_json(credentials: Creds | None) -> str:
-    """The ``credentials`` field, or nothing when unknown."""
-    return "" if credentials is None else ',"credentials":' + creds_json[credentials]
+def _credentials_field(credentials: Creds) -> str:
+    return ',"credentials":' + creds_json[credentials]
+
+
+def _comm_field(comm: str) -> str:
+    return ',"comm":' + encode_basestring(comm)
+
+
+# Whole fields, made once per distinct value: a line is a list of fragments joined once, so a
+# fragment written whole is a piece fewer to copy.
+credentials_fields: Final[BoundedMemo[Creds, str]] = BoundedMemo(_credentials_field, MAX_FRAGMENTS)
+comm_fields: Final[BoundedMemo[str, str]] = BoundedMemo(_comm_field, MAX_FRAGMENTS)
+SNAPSHOT_FIELD: Final = ',"snapshot":true'
 
 
 def container_json(container_id: str, name: str, image_id: str, image_name: str, pod_uid: str) -> str:
@@ -87,36 +98,20 @@ def container_json(container_id: str, name: str, image_id: str, image_name: str,
     return out
 
 
-def process_json(
-    process_id: str, pid: int, tgid: int, cpu: int, credentials: str, comm: str, context: str, ancestors: str
-) -> str:
-    """The process fields of an event of a process: ``credentials``, ``context`` and ``ancestors`` as
-    :func:`credentials_json`, :func:`context_json` and :func:`ancestors_json` wrote them."""
-    return (
-        f',"process_id":{encode_basestring(process_id)},"process_pid":{pid},"process_tgid":{tgid},"cpu":{cpu}'
-        + credentials
-        + ',"comm":'
-        + string_json[comm]
-        + context
-        + ancestors
-    )
-
-
-def line_json(
-    event_id: str, sensor_id: str, sequence: int, monotime: int, node_name: str, parts: str, snapshot: bool, tail: str
-) -> str:
-    """One event's JSON object, from its own scalars and its rendered ``parts`` (container, then process),
-    ``tail`` (:func:`context_tail_json`) and payload field."""
+def head_json(event_id: str, sensor_id: str, sequence: int, monotime: int, node_name: str) -> str:
+    """A line's start: the event's id, sensor, sequence number, time and node."""
     out = (
         f'{{"id":"{event_id}","sensor_id":{string_json[sensor_id]}'
         f',"sensor_sequence_number":"{sequence}","sensor_monotime_nanos":"{monotime}"'
     )
     if node_name:
         out += ',"node_name":' + string_json[node_name]
-    out += parts
-    if snapshot:
-        out += ',"snapshot":true'
-    return out + tail + "}"
+    return out
+
+
+def process_head_json(process_id: str, pid: int, tgid: int, cpu: int) -> str:
+    """The process fields before its credentials."""
+    return f',"process_id":{encode_basestring(process_id)},"process_pid":{pid},"process_tgid":{tgid},"cpu":{cpu}'
 
 
 def payload_json(payload: object) -> str:
@@ -125,39 +120,46 @@ def payload_json(payload: object) -> str:
     return ',"' + kind.proto_field + '":' + kind.to_json(payload)
 
 
-def json_line(event: TelemetryEvent) -> str:
-    """The event as one compact JSON object (no newline)."""
-    parts = ""
+def json_line_parts(event: TelemetryEvent, out: list[str], end: str) -> None:
+    """The event's line as fragments appended to ``out``, the last one ``end`` (its closing brace).
+
+    The order of the fields is the one sensor.telemetry.wire_json writes too (its tests hold the
+    two equal): head, container, process (credentials, comm, shared context, ancestors), snapshot,
+    the context's tail, the payload.
+    """
+    out.append(
+        head_json(event.id, event.sensor_id, event.sensor_sequence_number, event.sensor_monotime_nanos, event.node_name)
+    )
     if event.container_id:
-        parts = container_json(
-            event.container_id, event.container_name, event.image_id, event.image_name, event.pod_uid
+        out.append(
+            container_json(event.container_id, event.container_name, event.image_id, event.image_name, event.pod_uid)
         )
     if event.process_id:
-        parts += process_json(
-            event.process_id,
-            event.process_pid,
-            event.process_tgid,
-            event.cpu,
-            credentials_json(event.credentials),
-            event.comm,
-            _contexts.of(event),
-            ancestors_json(event.ancestors),
-        )
-    tail = payload_json(event.payload)
+        out.append(process_head_json(event.process_id, event.process_pid, event.process_tgid, event.cpu))
+        if event.credentials is not None:
+            out.append(credentials_fields[event.credentials])
+        out.append(comm_fields[event.comm])
+        out.append(_contexts.of(event))
+        if event.ancestors:
+            out.append(ancestors_json(event.ancestors))
+    if event.snapshot:
+        out.append(SNAPSHOT_FIELD)
     if event.creator_process_id or event.cwd_truncated:
-        tail = context_tail_json(event.creator_process_id, event.creator_pid, event.cwd_truncated) + tail
-    return line_json(
-        event.id,
-        event.sensor_id,
-        event.sensor_sequence_number,
-        event.sensor_monotime_nanos,
-        event.node_name,
-        parts,
-        event.snapshot,
-        tail,
-    )
+        out.append(context_tail_json(event.creator_process_id, event.creator_pid, event.cwd_truncated))
+    out.append(payload_json(event.payload))
+    out.append(end)
+
+
+def json_line(event: TelemetryEvent) -> str:
+    """The event as one compact JSON object (no newline)."""
+    out: list[str] = []
+    json_line_parts(event, out, "}")
+    return "".join(out)
 
 
 def json_lines(events: list[TelemetryEvent]) -> str:
-    """Events as JSON lines, each ending in a newline (one call per batch: the loop runs compiled)."""
-    return "".join([json_line(event) + "\n" for event in events])
+    """Events as JSON lines, each ending in a newline: every fragment of the batch joined at once."""
+    out: list[str] = []
+    for event in events:
+        json_line_parts(event, out, "}\n")
+    return "".join(out)

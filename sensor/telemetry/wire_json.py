@@ -16,15 +16,17 @@ from typing import Final
 
 from sensor.memo import BoundedMemo
 from sensor.telemetry.json_lines import (
+    SNAPSHOT_FIELD,
     ancestors_json,
+    comm_fields,
     container_json,
     context_json,
     context_tail_json,
-    credentials_json,
+    credentials_fields,
+    head_json,
     json_line,
-    line_json,
     payload_json,
-    process_json,
+    process_head_json,
 )
 from sensor.telemetry.kinds.registry import proto_field_kind
 from sensor.telemetry.wire_read import (
@@ -63,7 +65,7 @@ class _ContextJson:
         f = context_fields[run]
         self.container_id = f.container_id
         self.pod_uid = f.pod_uid
-        self.credentials = credentials_json(f.credentials)
+        self.credentials = "" if f.credentials is None else credentials_fields[f.credentials]
         self.context = context_json(
             f.language, f.filename, f.command_line or [], f.cwd, f.parent_process_id, f.parent_pid
         )
@@ -83,6 +85,7 @@ class _PayloadJson:
 _NO_CONTEXT: Final = _ContextJson(b"")
 _context_json: Final[BoundedMemo[bytes, _ContextJson]] = BoundedMemo(_ContextJson, MEMO_BOUND)
 _payloads: Final[dict[bytes, _PayloadJson]] = {}
+_comm_fields: Final[BoundedMemo[bytes, str]] = BoundedMemo(lambda raw: comm_fields[raw.decode()], MEMO_BOUND)
 
 
 def _payload(number: int, field: bytes, body: bytes) -> _PayloadJson:
@@ -108,7 +111,8 @@ class JsonLines:
 def _event(raw: bytes, at: int, end: int, out: JsonLines) -> None:
     """The event in ``raw[at:end]`` as a line of ``out``."""
     start = at
-    event_id = sensor_id = container_name = image_id = image_name = node_name = comm = ""
+    event_id = sensor_id = container_name = image_id = image_name = node_name = ""
+    comm = comm_fields[""]
     sequence = monotime = pid = cpu = tgid = 0
     process_id = ""
     snapshot = False
@@ -138,6 +142,10 @@ def _event(raw: bytes, at: int, end: int, out: JsonLines) -> None:
             if context is not None:  # a second run: not the daemon's layout
                 _slow_event(raw[start:end], out)
                 return
+            # The daemon writes the run last: try the rest of the event as one before finding its end.
+            context = _context_json.get(raw[field_start:end])
+            if context is not None:
+                break
             at = run_end(raw, field_start, end, CONTEXT_NUMBERS)
             if at > end:
                 raise WireError("a context field runs past the end of its event")
@@ -167,7 +175,7 @@ def _event(raw: bytes, at: int, end: int, out: JsonLines) -> None:
         if number in PAYLOADS:
             payload = _payload(number, raw[field_start:at], raw[value_start:at])
         elif number == COMM:
-            comm = texts[raw[value_start:at]]
+            comm = _comm_fields[raw[value_start:at]]
         elif number == ID:
             event_id = raw[value_start:at].decode()
         elif number == SENSOR_ID:
@@ -187,13 +195,21 @@ def _event(raw: bytes, at: int, end: int, out: JsonLines) -> None:
         return
     if context is None:
         context = _NO_CONTEXT
-    parts = ""
+    parts = [head_json(event_id, sensor_id, sequence, monotime, node_name)]
     if context.container_id:
-        parts = container_json(context.container_id, container_name, image_id, image_name, context.pod_uid)
+        parts.append(container_json(context.container_id, container_name, image_id, image_name, context.pod_uid))
     if process_id:
-        parts += process_json(process_id, pid, tgid, cpu, context.credentials, comm, context.context, context.ancestors)
-    line = line_json(event_id, sensor_id, sequence, monotime, node_name, parts, snapshot, context.tail + payload.json)
-    out.lines.append(line + "\n")
+        parts.append(process_head_json(process_id, pid, tgid, cpu))
+        parts.append(context.credentials)
+        parts.append(comm)
+        parts.append(context.context)
+        parts.append(context.ancestors)
+    if snapshot:
+        parts.append(SNAPSHOT_FIELD)
+    parts.append(context.tail)
+    parts.append(payload.json)
+    parts.append("}\n")
+    out.lines.append("".join(parts))
     out.payloads.append(payload.payload)
 
 
