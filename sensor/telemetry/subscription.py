@@ -40,6 +40,7 @@ class CompiledSubscription:
 
     rules: dict[type, Rules]
     containers: CompiledContainerFilter
+    filter_key: bytes  # equal for subscriptions that want the same events: Hub.publish filters once for them
     read_prefixes: frozenset[bytes] = frozenset()
     kinds: frozenset[EventKind] = frozenset()  # the kinds it asks for
     ticker_interval_ns: int = 0
@@ -61,6 +62,11 @@ class CompiledSubscription:
         if not rules or not self.containers.matches(event):
             return False
         return any(rule is None or rule(event) for rule in rules)
+
+    def wanted(self, events: list[TelemetryEvent]) -> list[TelemetryEvent]:
+        """The events it wants, in order."""
+        wants = self.wants
+        return [event for event in events if wants(event)]
 
     def throttled(self, event: TelemetryEvent) -> bool:
         """Whether the throttle holds this event back (at most one per interval; updates the window)."""
@@ -122,6 +128,7 @@ def compile_subscription(subscription: subscription_pb2.Subscription) -> Compile
     return CompiledSubscription(
         rules,
         containers,
+        _filter_key(subscription),
         read_prefixes=read_prefixes,
         kinds=asked,
         ticker_interval_ns=ticker,
@@ -130,3 +137,14 @@ def compile_subscription(subscription: subscription_pb2.Subscription) -> Compile
         batch_delay_ns=modifier.batch.max_delay,
         include_existing=subscription.include_existing,
     )
+
+
+def _filter_key(subscription: subscription_pb2.Subscription) -> bytes:
+    """The parts that decide :meth:`CompiledSubscription.wants`, as bytes."""
+    event_filter = subscription.event_filter.SerializeToString(deterministic=True)
+    return _length_prefixed(event_filter) + subscription.container_filter.SerializeToString(deterministic=True)
+
+
+def _length_prefixed(data: bytes) -> bytes:
+    """``data`` after its length, so that two parts joined cannot be read as two other parts."""
+    return str(len(data)).encode() + b":" + data

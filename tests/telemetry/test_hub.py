@@ -265,3 +265,31 @@ def test_the_latency_budget_follows_a_subscribers_pace() -> None:
     assert hub.latency_budget_ns() == 3_000_000
     eager.pace(50_000_000)
     assert hub.latency_budget_ns() == 20_000_000
+
+
+def of_types(*types: str, limit: int = 0, names: tuple[str, ...] = ()) -> CompiledSubscription:
+    return compile_subscription(
+        sub.Subscription(
+            event_filter=sub.EventFilter(process_events=[sub.ProcessEventFilter(type=t) for t in types]),
+            container_filter=sub.ContainerFilter(names=list(names)),
+            modifier=sub.Modifier(limit=sub.LimitModifier(limit=limit)),
+        )
+    )
+
+
+def test_subscriptions_that_want_the_same_events_share_a_filter_key() -> None:
+    assert of_types("EXEC").filter_key == of_types("EXEC", limit=3).filter_key  # modifiers do not filter
+    assert of_types("EXEC").filter_key != of_types("FORK").filter_key
+    assert of_types("EXEC").filter_key != of_types("EXEC", "FORK").filter_key
+    assert of_types("EXEC").filter_key != of_types("EXEC", names=("web*",)).filter_key
+
+
+def test_subscribers_of_one_filter_each_get_every_event_they_want_with_their_own_modifiers() -> None:
+    hub = Hub(queue_events=100)
+    first, second, limited = hub.subscribe(every_exec()), hub.subscribe(every_exec()), hub.subscribe(every_exec(2))
+    forks = hub.subscribe(of_types("FORK"))
+    fork = TelemetryEvent("s", 99, 99, ProcessPayload(ProcessEventType.FORK, fork_child_pid=5))
+    hub.publish([*execs(1, 2), fork, *execs(3, 1)])
+    assert sequence(first.take(10, 0)) == sequence(second.take(10, 0)) == [1, 2, 3]
+    assert sequence(limited.take(10, 0)) == [1, 2]
+    assert sequence(forks.take(10, 0)) == [99]
