@@ -133,7 +133,9 @@ def test_jobs_spread_evenly_move_off_a_killed_worker_and_archive_every_event_onc
             fleet(urls, "job", "remove", job)
 
 
-def test_a_removed_job_stops_and_a_job_name_is_refused_twice(cluster: NatsCluster, tmp_path: Path) -> None:
+def test_a_removed_job_stops_and_a_job_name_is_refused_twice(
+    cluster: NatsCluster, node: SensorDaemon, tmp_path: Path
+) -> None:
     urls = cluster.urls
     worker = FleetWorker(urls, "solo", *WORKER_FLAGS)
     try:
@@ -153,4 +155,4 @@ def test_a_removed_job_stops_and_a_job_name_is_refused_twice(cluster: NatsCluste
         missing = fleet(urls, "job", "remove", "once")
         assert (missing.returncode, missing.stderr.strip().splitlines()[-1]) == (1, "Error: no job once")
     finally:
-        assert worker.stop() == 0
+        assert worker.stop() == 0, worker.stderr[-3000:]
