@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -43,17 +44,31 @@ IDLE_WAIT_S = 0.25
 PACE_NS = 2_000_000
 MAX_PACE_NS = 20_000_000
 PACE_RATE = 2_000  # events a second
+RATE_SMOOTHING = 0.2  # the weight of a response's own rate in the smoothed one
 CLIENT_GONE = "the client went away"
 Code = api.Status.Code
 
 
-def stretched_pace(events: int, since_last_ns: int) -> int:
-    """The pace after a response of ``events`` gathered over ``since_last_ns``: PACE_NS up to
-    PACE_RATE events a second, above it longer with the square of the rate, at most MAX_PACE_NS."""
-    rate = events * 1_000_000_000 // max(since_last_ns, 1)
+def stretched_pace(rate: float) -> int:
+    """The pace for ``rate`` events a second: PACE_NS up to PACE_RATE, above it longer with the
+    square of the rate, at most MAX_PACE_NS."""
     if rate <= PACE_RATE:
         return PACE_NS
-    return min(MAX_PACE_NS, PACE_NS * rate * rate // (PACE_RATE * PACE_RATE))
+    return min(MAX_PACE_NS, int(PACE_NS * (rate / PACE_RATE) ** 2))
+
+
+@dataclass(slots=True)
+class Pacer:
+    """An unbatched subscriber's pace, from its rate smoothed over its responses: a burst that one
+    response happens to gather (the events of a few execs within a millisecond) must not stretch
+    the pace on its own."""
+
+    rate: float = 0.0  # events a second
+
+    def after(self, events: int, since_last_ns: int) -> int:
+        """The pace after a response of ``events`` gathered over ``since_last_ns``."""
+        self.rate += (events * 1e9 / max(since_last_ns, 1) - self.rate) * RATE_SMOOTHING
+        return stretched_pace(self.rate)
 
 
 def _statuses(*statuses: api.Status) -> bytes:
@@ -62,6 +77,10 @@ def _statuses(*statuses: api.Status) -> bytes:
 
 def _responses(frames: list[bytes]) -> Iterator[bytes]:
     """The frames as responses of at most MAX_RESPONSE_BYTES (or one event, if that alone is bigger)."""
+    if sum(map(len, frames)) <= MAX_RESPONSE_BYTES:  # nearly always: one response, no loop in Python
+        if frames:
+            yield b"".join(frames)
+        return
     start = 0
     size = 0
     for i, frame in enumerate(frames):
@@ -135,8 +154,8 @@ class TelemetryService:
         interval = rules.ticker_interval_ns
         next_tick = time.monotonic_ns() + interval if interval else 0
         lost_event = self._capture.lost_event
-        paced = not rules.batch_delay_ns
-        if paced:
+        pacer = Pacer() if not rules.batch_delay_ns else None
+        if pacer is not None:
             subscriber.pace(PACE_NS)
         last_sent_ns = time.monotonic_ns()
         while not subscriber.finished:
@@ -153,8 +172,8 @@ class TelemetryService:
                 # one must not catch up early; ticks are never closer than the interval.
                 next_tick = now + interval
             if frames:
-                if paced:
-                    subscriber.pace(stretched_pace(len(items), now - last_sent_ns))
+                if pacer is not None:
+                    subscriber.pace(pacer.after(len(items), now - last_sent_ns))
                 last_sent_ns = now
             yield from _responses(frames)
 
