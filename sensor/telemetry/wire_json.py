@@ -50,6 +50,7 @@ from sensor.telemetry.wire_read import (
     WireError,
     context_fields,
     decode_event,
+    event_spans,
     int64,
     run_end,
     skip_field,
@@ -120,11 +121,7 @@ def _event(raw: bytes, at: int, end: int, out: JsonLines) -> None:
     payload: _PayloadJson | None = None
     while at < end:
         field_start = at
-        key = raw[at]
-        if key < 0x80:
-            at += 1
-        else:
-            key, at = varint(raw, at)
+        key, at = varint(raw, at)
         number = key >> 3
         wire_type = key & 7
         if number == TGID:  # the process's own: before its shared context
@@ -222,20 +219,8 @@ def _slow_event(raw: bytes, out: JsonLines) -> None:
 def response_json_lines(raw: bytes) -> tuple[JsonLines, bytes]:
     """A ``GetEventsResponse``: its events as JSON lines, and the rest of the message (its statuses)
     as bytes for protobuf to read. Raises WireError for bytes the sensor does not write."""
+    spans, rest = event_spans(raw)
     out = JsonLines()
-    rest = b""
-    at = 0
-    end = len(raw)
-    while at < end:
-        field_start = at
-        key, at = varint(raw, at)
-        if key == 0x0A:  # events: field 1, length-delimited
-            length, at = varint(raw, at)
-            if at + length > end:
-                raise WireError("an event runs past the end of its response")
-            _event(raw, at, at + length, out)
-            at += length
-        else:
-            at = skip_field(raw, at, key & 7)
-            rest += raw[field_start:at]
+    for start, end in spans:
+        _event(raw, start, end, out)
     return out, rest

@@ -252,11 +252,7 @@ def _read(raw: bytes, f: EventFields, contexts: bool) -> None:
     end = len(raw)
     while at < end:
         field_start = at
-        key = raw[at]
-        if key < 0x80:
-            at += 1
-        else:
-            key, at = varint(raw, at)
+        key, at = varint(raw, at)
         number = key >> 3
         wire_type = key & 7
         if contexts and number in CONTEXT_NUMBERS:
@@ -358,10 +354,10 @@ def decode_event(raw: bytes) -> TelemetryEvent:
     )  # fmt: skip
 
 
-def decode_response(raw: bytes) -> tuple[list[TelemetryEvent], bytes]:
-    """A ``GetEventsResponse``: its events, and the rest of the message (its statuses) as bytes for
-    protobuf to read (rare: the first response and the last)."""
-    events = []
+def event_spans(raw: bytes) -> tuple[list[tuple[int, int]], bytes]:
+    """Where each event of a ``GetEventsResponse`` lies in ``raw`` (start, end), and the rest of the
+    message (its statuses) as bytes for protobuf to read (rare: the first response and the last)."""
+    spans = []
     rest = b""
     at = 0
     end = len(raw)
@@ -372,9 +368,15 @@ def decode_response(raw: bytes) -> tuple[list[TelemetryEvent], bytes]:
             length, at = varint(raw, at)
             if at + length > end:
                 raise WireError("an event runs past the end of its response")
-            events.append(decode_event(raw[at : at + length]))
+            spans.append((at, at + length))
             at += length
         else:
             at = skip_field(raw, at, key & 7)
             rest += raw[field_start:at]
-    return events, rest
+    return spans, rest
+
+
+def decode_response(raw: bytes) -> tuple[list[TelemetryEvent], bytes]:
+    """A ``GetEventsResponse``: its events, and the rest of the message (its statuses) as bytes."""
+    spans, rest = event_spans(raw)
+    return [decode_event(raw[start:end]) for start, end in spans], rest

@@ -13,6 +13,7 @@ from sensor.telemetry.wire import event_frame, event_frames
 from sensor.telemetry.wire_json import response_json_lines
 from sensor.telemetry.wire_read import WireError, decode_response
 from tests.telemetry.samples import PAYLOADS, AnyPayload, event
+from tests.telemetry.test_wire_read import UNWRITTEN
 
 
 @pytest.mark.parametrize("payload", PAYLOADS, ids=lambda p: f"{type(p).__name__}-{getattr(p, 'type', '')}")
@@ -59,13 +60,7 @@ def test_statuses_are_left_for_protobuf_beside_the_lines() -> None:
 
 
 @pytest.mark.parametrize(
-    ("raw", "message"),
-    [
-        (event_frame(event(PAYLOADS[0]))[:-3], "an event runs past the end of its response"),
-        (b"\x0a\x02\x10\x01", "an event without a payload"),
-        (b"\x0a\x01\x80", "a varint runs past the end"),
-        (b"\x0a\x03\x2a\x05a", "the process id runs past the end of its event"),
-    ],
+    ("raw", "message"), [*UNWRITTEN, (b"\x0a\x03\x2a\x05a", "the process id runs past the end of its event")]
 )
 def test_bytes_the_sensor_does_not_write_are_an_error(raw: bytes, message: str) -> None:
     with pytest.raises(WireError, match=message):
