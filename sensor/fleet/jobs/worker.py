@@ -13,7 +13,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -48,6 +48,27 @@ DEFAULT_LEASE_S = 15.0
 DEFAULT_POLL_S = 0.5
 JOB_RETRY_S = 2.0
 ENGINE_ERRORS = (nats.errors.Error, asyncio.TimeoutError, OSError)
+RECANCEL_S = 1.0
+
+
+async def cancel_and_wait(tasks: Sequence[asyncio.Future[Any]]) -> None:
+    """Cancel ``tasks`` and wait for their end, cancelling again every RECANCEL_S those still running.
+
+    Once is not always enough on Python 3.11: ``asyncio.wait_for`` (which nats-py's requests use)
+    swallows a cancellation that lands as its inner future completes, and the task then goes on
+    (a worker under load stayed up after SIGTERM).
+    """
+    pending = [task for task in tasks if not task.done()]
+    while pending:
+        for task in pending:
+            task.cancel()
+        await asyncio.wait(pending, timeout=RECANCEL_S)
+        pending = [task for task in pending if not task.done()]
+    for task in tasks:  # retrieve their outcomes, so that none is reported as never retrieved
+        if not task.cancelled():
+            task.exception()
+
+
 log = logging.getLogger("sensor")
 
 
@@ -137,9 +158,7 @@ class Worker:
         try:
             await stop.wait()
         finally:
-            for task in loops:
-                task.cancel()
-            await asyncio.gather(*loops, return_exceptions=True)
+            await cancel_and_wait(loops)
             for job in list(self._running):
                 await self._stop_job(job)
             with contextlib.suppress(*ENGINE_ERRORS):
@@ -248,8 +267,7 @@ class Worker:
 
     async def _stop_job(self, job: str) -> None:
         running = self._running.pop(job)
-        running.task.cancel()
-        await asyncio.gather(running.task, return_exceptions=True)
+        await cancel_and_wait([running.task])
 
     # --- dispatch ---
 
