@@ -71,7 +71,8 @@ def test_with_every_server_down_the_sensor_buffers_counts_the_overflow_and_deliv
         run_marked(mark, 300)  # 300 execs (and the host's others) into a buffer of 100
         wait_until(lambda: export_info(daemon).lost >= 200, what="the overflow counted")
         cut_off = export_info(daemon)
-        assert cut_off.pending == 100 and cut_off.error != ""
+        # The buffer, full, and the loss marker that goes in with the first event it has room for again.
+        assert cut_off.pending in (100, 101) and cut_off.error != ""
         # The sensor keeps tracing meanwhile: its own clients still get every event.
         socket = daemon.args[1].removeprefix("unix://")
         stream = Stream(stub(f"unix:{socket}"), subscription(exec_filter(), ticker_ns=500_000_000))
