@@ -17,6 +17,7 @@ import pytest
 
 from sensor.api.v1 import service_pb2 as api
 from sensor.api.v1 import telemetry_pb2 as pb
+from sensor.export.exporter import STOP_GRACE_S
 from sensor.fleet.engine import EVENTS_STREAM
 from tests.live_sensor import ROOT, SENSOR
 from tests.nats_servers import NatsServer, run_js, stored_events
@@ -269,7 +270,9 @@ def test_a_daemon_whose_nats_is_gone_stops_at_once_counting_what_it_could_not_pu
         wait_until(lambda: export_info(daemon).pending >= 20, what="the events buffered")
         started = time.monotonic()
         assert daemon.stop() == 0
-        assert time.monotonic() - started < 5.0
+        # At once: not after the grace an export has to write out what it holds (about 2 s here, the
+        # daemon's own stop; 6 s once in a loaded CI run).
+        assert time.monotonic() - started < STOP_GRACE_S
         said = re.search(r"export nats: stopped with (\d+) events unpublished", daemon.stderr)
         assert said is not None and int(said.group(1)) >= 20, daemon.stderr
     finally:
