@@ -38,9 +38,9 @@ IDLE_WAIT_S = 0.25
 # millisecond and each read's events go out at once in one response. Each response costs the daemon
 # and the client a few hundred microseconds of gRPC whatever it holds, and each read a wake-up of
 # the pipeline; under a storm, reads every millisecond made a thousand small responses a second.
-# Past PACE_RATE events a second the pace stretches with the rate (up to MAX_PACE_NS), so that the
-# responses a second stay near what they are at PACE_RATE while each carries more: latency grows
-# with the rate, the cost per event does not.
+# Past PACE_RATE events a second the pace stretches with the square of the rate (smoothed over
+# responses: Pacer), up to MAX_PACE_NS, so that under a storm the responses come about as often as a
+# batched subscriber's, each carrying more: latency grows with the rate, the cost per event does not.
 PACE_NS = 2_000_000
 MAX_PACE_NS = 20_000_000
 PACE_RATE = 2_000  # events a second
