@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import signal
 import stat
 import subprocess
@@ -129,14 +130,17 @@ def small_file_system(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(mount)], check=True)
 
 
-PAGE = 4096  # tmpfs hands out space by the page: a file grows into its last page's room on a full file system
+def room_in_last_block(path: Path) -> int:
+    """What the file can still grow by on a full file system: the rest of its last block (tmpfs hands
+    out space by the page, its block size)."""
+    return -path.stat().st_size % os.statvfs(path.parent).f_bsize
 
 
 def pad_to_page_end(path: Path) -> None:
     """Fill the export file's last page with lines the test ignores (``{}`` and spaces): in that room a
     line of the sensor's would still be written on a full file system (a CI run saw the error cleared
     by a write that fitted). Less than three bytes of room hold no line."""
-    while (room := -path.stat().st_size % PAGE) >= 3:
+    while (room := room_in_last_block(path)) >= 3:
         with path.open("a") as f:
             f.write("{}" + " " * (room - 3) + "\n")
 
@@ -150,7 +154,7 @@ def fill_leaving_no_room(filler: Path, path: Path) -> None:
             while True:
                 f.write(b"\0" * 65536)
                 f.flush()
-        if -path.stat().st_size % PAGE < 3:
+        if room_in_last_block(path) < 3:
             return
         filler.unlink()
 
