@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from sensor.memo import BoundedMemo
+from sensor.memo import BoundedMemo, RecentMemo
 from sensor.telemetry.json_lines import (
     SNAPSHOT_FIELD,
     ancestors_json,
@@ -84,7 +84,7 @@ class _PayloadJson:
 
 
 _NO_CONTEXT: Final = _ContextJson(b"")
-_context_json: Final[BoundedMemo[bytes, _ContextJson]] = BoundedMemo(_ContextJson, MEMO_BOUND)
+_context_json: Final[RecentMemo[_ContextJson]] = RecentMemo(_ContextJson, MEMO_BOUND)
 _payloads: Final[dict[bytes, _PayloadJson]] = {}
 _comm_fields: Final[BoundedMemo[bytes, str]] = BoundedMemo(lambda raw: comm_fields[raw.decode()], MEMO_BOUND)
 

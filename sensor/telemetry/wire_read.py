@@ -16,7 +16,7 @@ from typing import Any, Final
 
 from sensor.api.v1 import telemetry_pb2 as pb
 from sensor.kernel.records import Creds
-from sensor.memo import BoundedMemo
+from sensor.memo import BoundedMemo, RecentMemo
 from sensor.model.process_cache import ProcessRef
 from sensor.telemetry.events import TelemetryEvent
 from sensor.telemetry.kinds.process import creds_from_proto
@@ -31,6 +31,8 @@ class WireError(ValueError):
 
 def varint(raw: bytes, at: int) -> tuple[int, int]:
     """The varint at ``at``, and where the next field starts."""
+    if at < len(raw) and raw[at] < 0x80:  # most keys and lengths: one byte, without the loop's shifts
+        return raw[at], at + 1
     value = 0
     shift = 0
     while True:
@@ -243,7 +245,7 @@ def _context(run: bytes) -> EventFields:
     return fields
 
 
-context_fields: Final[BoundedMemo[bytes, EventFields]] = BoundedMemo(_context, MEMO_BOUND)
+context_fields: Final[RecentMemo[EventFields]] = RecentMemo(_context, MEMO_BOUND)
 
 
 def _read(raw: bytes, f: EventFields, contexts: bool) -> None:
