@@ -1,4 +1,4 @@
-"""A bounded memo for the hot path: the same few values (comms, paths, credential sets) recur."""
+"""Bounded memos for the hot path: the same few values (comms, paths, credential sets, contexts) recur."""
 
 from __future__ import annotations
 
