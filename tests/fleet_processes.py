@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
+from tests.child_process import StderrLines, stop_child
 from tests.live_sensor import ROOT, SENSOR
 
 READY_TIMEOUT_S = 30.0
@@ -56,39 +56,20 @@ class FleetWorker:
             stderr=subprocess.PIPE,
             text=True,
         )
-        self.lines: list[str] = []
-        self._ready = threading.Event()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-        if not self._ready.wait(READY_TIMEOUT_S) or self.proc.poll() is not None:
+        self._stderr = StderrLines(self.proc.stderr, ": ready")
+        if not self._stderr.ready.wait(READY_TIMEOUT_S) or self.proc.poll() is not None:
             self.kill()
             raise RuntimeError(f"worker {name} never said ready:\n{self.stderr}")
 
     @property
     def stderr(self) -> str:
         """What it logged so far."""
-        return "".join(self.lines)
-
-    def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self.lines.append(line)
-            if ": ready" in line:
-                self._ready.set()
-        self._ready.set()
+        return self._stderr.text
 
     def kill(self) -> None:
         """SIGKILL: no last heartbeat, no lease given up."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait()
+        stop_child(self.proc, signal.SIGKILL)
 
     def stop(self) -> int:
-        """SIGTERM, and its exit status."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            return -9
+        """SIGTERM, and its exit status (-9 if it had to be killed after 30 s)."""
+        return stop_child(self.proc)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -19,6 +18,8 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from tests.child_process import StderrLines, stop_child
 
 ROOT = Path(__file__).resolve().parents[1]
 SENSOR = [sys.executable, "-m", "sensor"]
@@ -40,20 +41,20 @@ class LiveSensor:
             text=True,
         )
         self.events: list[Event] = []
-        self.stderr_lines: list[str] = []
         self._changed = threading.Condition()
-        self._ready = threading.Event()
         self._reading = threading.Event()  # cleared: stdout is left unread, as a stalled consumer would
         self._reading.set()
-        self._threads = [
-            threading.Thread(target=self._read_stdout, daemon=True),
-            threading.Thread(target=self._read_stderr, daemon=True),
-        ]
-        for thread in self._threads:
-            thread.start()
-        if not self._ready.wait(READY_TIMEOUT_S):
+        self._stdout = threading.Thread(target=self._read_stdout, daemon=True)
+        self._stdout.start()
+        self._stderr = StderrLines(self.proc.stderr)
+        if not self._stderr.ready.wait(READY_TIMEOUT_S):
             self.stop()
-            raise RuntimeError("sensor trace never said ready:\n" + "".join(self.stderr_lines))
+            raise RuntimeError("sensor trace never said ready:\n" + self._stderr.text)
+
+    @property
+    def stderr_lines(self) -> list[str]:
+        """Its stderr's lines so far."""
+        return self._stderr.lines
 
     def _read_stdout(self) -> None:
         assert self.proc.stdout is not None
@@ -62,14 +63,6 @@ class LiveSensor:
             with self._changed:
                 self.events.append(json.loads(line))
                 self._changed.notify_all()
-
-    def _read_stderr(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self.stderr_lines.append(line)
-            if "ready" in line:
-                self._ready.set()
-        self._ready.set()
 
     def stall_reading(self, seconds: float) -> None:
         """Leave the sensor's output unread for ``seconds``: its pipe fills and its writes block."""
@@ -102,7 +95,7 @@ class LiveSensor:
                     return found
                 left = deadline - time.monotonic()
                 if left <= 0 or self.proc.poll() is not None:
-                    stderr = "".join(self.stderr_lines)
+                    stderr = self._stderr.text
                     raise AssertionError(
                         f"expected {count} matching events, saw {len(found)}: {found}\nstderr: {stderr}"
                     )
@@ -110,15 +103,9 @@ class LiveSensor:
 
     def stop(self) -> int:
         """SIGTERM, wait, and return the exit status."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            code = self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            code = self.proc.wait()
-        for thread in self._threads:
-            thread.join(timeout=5)
+        code = stop_child(self.proc)
+        self._stdout.join(timeout=5)
+        self._stderr.join()
         return code
 
 

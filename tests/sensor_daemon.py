@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import signal
 import socket
 import subprocess
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -19,6 +17,7 @@ from sensor.api.v1 import service_pb2_grpc
 from sensor.api.v1 import subscription_pb2 as sub
 from sensor.api.v1 import telemetry_pb2 as pb
 from sensor.server.address import MAX_RECEIVE_BYTES
+from tests.child_process import StderrLines, stop_child
 from tests.live_sensor import READY_TIMEOUT_S, ROOT, SENSOR
 
 
@@ -35,37 +34,20 @@ class SensorDaemon:
             stderr=subprocess.PIPE,
             text=True,
         )
-        self.stderr_lines: list[str] = []
-        self._ready = threading.Event()
-        self._reader = threading.Thread(target=self._read_stderr, daemon=True)
-        self._reader.start()
-        if not self._ready.wait(READY_TIMEOUT_S) or self.proc.poll() is not None:
+        self._stderr = StderrLines(self.proc.stderr)
+        if not self._stderr.ready.wait(READY_TIMEOUT_S) or self.proc.poll() is not None:
             self.stop()
             raise RuntimeError("sensor run never said ready:\n" + self.stderr)
 
     @property
     def stderr(self) -> str:
         """Everything it wrote to stderr so far."""
-        return "".join(self.stderr_lines)
-
-    def _read_stderr(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self.stderr_lines.append(line)
-            if "ready" in line:
-                self._ready.set()
-        self._ready.set()
+        return self._stderr.text
 
     def stop(self, timeout: float = 30.0) -> int:
         """SIGTERM, wait, and return the exit status."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            code = self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            code = self.proc.wait()
-        self._reader.join(timeout=5)
+        code = stop_child(self.proc, timeout=timeout)
+        self._stderr.join()
         return code
 
 

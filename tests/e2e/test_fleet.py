@@ -19,6 +19,7 @@ from sensor.api.v1 import service_pb2 as api
 from sensor.api.v1 import telemetry_pb2 as pb
 from sensor.export.exporter import STOP_GRACE_S
 from sensor.fleet.engine import EVENTS_STREAM
+from tests.child_process import StderrLines, stop_child
 from tests.live_sensor import ROOT, SENSOR
 from tests.nats_servers import NatsServer, run_js, stored_events
 from tests.sensor_daemon import SensorDaemon, stub
@@ -132,26 +133,18 @@ class FleetTrace:
             [*SENSOR, "fleet", "trace", *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
         self.lines: list[str] = []
-        self.ready = threading.Event()
         threading.Thread(target=self._read_out, daemon=True).start()
-        threading.Thread(target=self._read_err, daemon=True).start()
-        assert self.ready.wait(30), "sensor fleet trace never said ready"
+        self._stderr = StderrLines(self.proc.stderr)
+        assert self._stderr.ready.wait(30), "sensor fleet trace never said ready:\n" + self._stderr.text
 
     def _read_out(self) -> None:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
             self.lines.append(line.rstrip("\n"))
 
-    def _read_err(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            if "ready" in line:
-                self.ready.set()
-        self.ready.set()
-
     def stop(self) -> int:
-        self.proc.send_signal(signal.SIGINT)
-        return self.proc.wait(20)
+        """SIGINT, as a person's Ctrl-C, and its exit status."""
+        return stop_child(self.proc, signal.SIGINT, timeout=20)
 
 
 def test_fleet_trace_prints_exactly_the_events_its_filter_and_node_choose(
