@@ -136,10 +136,10 @@ def room_in_last_block(path: Path) -> int:
     return -path.stat().st_size % os.statvfs(path.parent).f_bsize
 
 
-def pad_to_page_end(path: Path) -> None:
-    """Fill the export file's last page with lines the test ignores (``{}`` and spaces): in that room a
-    line of the sensor's would still be written on a full file system (a CI run saw the error cleared
-    by a write that fitted). Less than three bytes of room hold no line."""
+def pad_to_block_end(path: Path) -> None:
+    """Fill the export file's last block (tmpfs's page) with lines the test ignores (``{}`` and spaces):
+    in that room a line of the sensor's would still be written on a full file system (a CI run saw the
+    error cleared by a write that fitted). Less than three bytes of room hold no line."""
     while (room := room_in_last_block(path)) >= 3:
         with path.open("a") as f:
             f.write("{}" + " " * (room - 3) + "\n")
@@ -149,7 +149,7 @@ def fill_leaving_no_room(filler: Path, path: Path) -> None:
     """Fill the file system with ``filler`` so that the export file cannot take another line: padded
     first, filled, and again if the sensor appended in between."""
     while True:
-        pad_to_page_end(path)
+        pad_to_block_end(path)
         with filler.open("wb") as f, pytest.raises(OSError):  # ENOSPC
             while True:
                 f.write(b"\0" * 65536)
